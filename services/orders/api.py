@@ -1,0 +1,92 @@
+"""HTTP routes of orders: parse, check the customer, call the domain, store, publish."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from services.orders import domain, store
+from shared.auth import Principal
+from shared.customers import CustomerDirectory
+from shared.events import new_id
+from shared.http import Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.outbox import append
+
+router = APIRouter(tags=["orders"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Retry-safety: the same key and body return the first response and create nothing."),
+]
+
+
+class OrderPage(BaseModel):
+    items: list[domain.Order]
+    next_cursor: str | None
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=domain.Order,
+    summary="Place an order",
+    responses={
+        409: {"model": Problem, "description": "external_ref already used by another order"},
+        422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
+        503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
+    },
+)
+async def place_order(
+    body: domain.NewOrder,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    principal: Principal = require("orders:write"),
+) -> Response:
+    directory: CustomerDirectory = request.app.state.directory
+
+    async def write(conn: asyncpg.Connection) -> Reply:
+        await directory.ensure_known(conn, body.customer_id)
+        try:
+            order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC))
+        except domain.OrderInFuture as exc:
+            raise ProblemError(422, "Invalid request", str(exc),
+                               errors=[{"field": "occurred_at", "message": str(exc)}]) from exc
+        if not await store.insert_order(conn, order):
+            holder = await store.order_id_by_external_ref(conn, body.external_ref or "")
+            raise ProblemError(409, "external_ref taken",
+                               f"external_ref {body.external_ref!r} already belongs to order {holder}",
+                               holder=str(holder))
+        await append(conn, event)
+        return Reply(201, order.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
+
+    return await idempotent(request.app.state.runtime.pool, request, principal, idempotency_key, write)
+
+
+@router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
+async def get_order(order_id: uuid.UUID, request: Request, _: Principal = require("orders:read")) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        order = await store.order_by_id(conn, order_id)
+    if order is None:
+        raise ProblemError(404, "Not found", f"no order {order_id}")
+    return json_response(200, order.model_dump(mode="json"))
+
+
+@router.get("/orders", response_model=OrderPage, summary="Orders, in the order they were recorded")
+async def list_orders(
+    request: Request,
+    customer_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: uuid.UUID | None = None,
+    _: Principal = require("orders:read"),
+) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        items = await store.list_orders(conn, after=cursor, customer_id=customer_id, limit=limit)
+    next_cursor = str(items[-1].id) if len(items) == limit else None
+    return json_response(200, {"items": [o.model_dump(mode="json") for o in items], "next_cursor": next_cursor})

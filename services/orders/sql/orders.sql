@@ -1,0 +1,31 @@
+-- name: insert_order
+-- Returns nothing when the external_ref is already used by another order.
+INSERT INTO orders (id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (external_ref) DO NOTHING
+RETURNING id;
+
+-- name: insert_lines
+INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, amount)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[]);
+
+-- name: order_by_id
+SELECT id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref
+FROM orders WHERE id = $1;
+
+-- name: order_id_by_external_ref
+SELECT id FROM orders WHERE external_ref = $1;
+
+-- name: lines_of_orders
+SELECT order_id, sku, quantity, unit_price, amount
+FROM order_lines WHERE order_id = ANY($1::uuid[])
+ORDER BY order_id, line_no;
+
+-- name: list_orders
+-- Cursor pagination in id order (UUIDv7: the order they were recorded in).
+SELECT id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref
+FROM orders
+WHERE ($1::uuid IS NULL OR id > $1)
+  AND ($2::uuid IS NULL OR customer_id = $2)
+ORDER BY id
+LIMIT $3;

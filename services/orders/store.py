@@ -1,0 +1,62 @@
+"""All SQL of orders (queries in ``sql/orders.sql``). Never commits: callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import asyncpg
+
+from services.orders.domain import Order
+from shared.events import OrderLine
+from shared.sql import load_queries
+
+Q = load_queries(Path(__file__).parent / "sql" / "orders.sql")
+
+
+async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
+    """False when the order's external_ref is already taken (nothing is written)."""
+    inserted = await conn.fetchval(
+        Q["insert_order"], order.id, order.customer_id, order.channel, order.currency, order.total,
+        order.occurred_at, order.recorded_at, order.external_ref,
+    )
+    if inserted is None:
+        return False
+    await conn.execute(
+        Q["insert_lines"],
+        order.id,
+        list(range(1, len(order.lines) + 1)),
+        [ln.sku for ln in order.lines],
+        [ln.quantity for ln in order.lines],
+        [ln.unit_price for ln in order.lines],
+        [ln.amount for ln in order.lines],
+    )
+    return True
+
+
+async def order_id_by_external_ref(conn: asyncpg.Connection, external_ref: str) -> uuid.UUID | None:
+    value = await conn.fetchval(Q["order_id_by_external_ref"], external_ref)
+    return value if value is None else uuid.UUID(str(value))
+
+
+async def order_by_id(conn: asyncpg.Connection, order_id: uuid.UUID) -> Order | None:
+    orders = await _with_lines(conn, await conn.fetch(Q["order_by_id"], order_id))
+    return orders[0] if orders else None
+
+
+async def list_orders(
+    conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None, limit: int
+) -> list[Order]:
+    return await _with_lines(conn, await conn.fetch(Q["list_orders"], after, customer_id, limit))
+
+
+async def _with_lines(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Order]:
+    if not rows:
+        return []
+    lines: dict[uuid.UUID, list[OrderLine]] = defaultdict(list)
+    for ln in await conn.fetch(Q["lines_of_orders"], [r["id"] for r in rows]):
+        lines[ln["order_id"]].append(
+            OrderLine(sku=ln["sku"], quantity=ln["quantity"], unit_price=ln["unit_price"], amount=ln["amount"])
+        )
+    return [Order(lines=lines[r["id"]], **dict(r)) for r in rows]

@@ -1,0 +1,91 @@
+"""HTTP routes of tickets: parse, check the customer, call the domain, store, publish."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from services.tickets import domain, store
+from shared.auth import Principal
+from shared.customers import CustomerDirectory
+from shared.events import new_id
+from shared.http import Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.outbox import append
+
+router = APIRouter(tags=["tickets"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Retry-safety: the same key and body return the first response and create nothing."),
+]
+
+
+class TicketPage(BaseModel):
+    items: list[domain.Ticket]
+    next_cursor: str | None
+
+
+@router.post(
+    "/tickets",
+    status_code=201,
+    response_model=domain.Ticket,
+    summary="Log a complaint, feedback or service request",
+    responses={
+        422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
+        503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
+    },
+)
+async def open_ticket(
+    body: domain.NewTicket,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    principal: Principal = require("tickets:write"),
+) -> Response:
+    directory: CustomerDirectory = request.app.state.directory
+
+    async def write(conn: asyncpg.Connection) -> Reply:
+        await directory.ensure_known(conn, body.customer_id)
+        try:
+            ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
+        except domain.TicketInFuture as exc:
+            raise ProblemError(422, "Invalid request", str(exc),
+                               errors=[{"field": "occurred_at", "message": str(exc)}]) from exc
+        await store.insert_ticket(conn, ticket)
+        await append(conn, event)
+        return Reply(201, ticket.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
+
+    return await idempotent(request.app.state.runtime.pool, request, principal, idempotency_key, write)
+
+
+@router.get("/tickets/{ticket_id}", response_model=domain.Ticket, summary="One ticket",
+            responses={404: {"model": Problem}})
+async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = require("tickets:read")) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        ticket = await store.ticket_by_id(conn, ticket_id)
+    if ticket is None:
+        raise ProblemError(404, "Not found", f"no ticket {ticket_id}")
+    return json_response(200, ticket.model_dump(mode="json"))
+
+
+@router.get("/tickets", response_model=TicketPage, summary="Tickets, in the order they were recorded")
+async def list_tickets(
+    request: Request,
+    customer_id: uuid.UUID | None = None,
+    kind: domain.Kind | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: uuid.UUID | None = None,
+    _: Principal = require("tickets:read"),
+) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        items = await store.list_tickets(conn, after=cursor, customer_id=customer_id, kind=kind,
+                                         status=status, limit=limit)
+    next_cursor = str(items[-1].id) if len(items) == limit else None
+    return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})

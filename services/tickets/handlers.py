@@ -1,0 +1,8 @@
+"""Kafka subscribers of tickets: the replica of known customer ids, fed by ``kehu.contacts``."""
+
+from __future__ import annotations
+
+from shared.customers import apply_contacts_events
+from shared.runtime import ConsumerSpec
+
+CONSUMERS = [ConsumerSpec(name="tickets", topics=("kehu.contacts",), apply=apply_contacts_events)]

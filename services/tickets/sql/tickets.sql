@@ -1,0 +1,21 @@
+-- name: insert_ticket
+INSERT INTO tickets (id, customer_id, kind, channel, subject, description, severity, satisfaction,
+                     status, occurred_at, recorded_at, due_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
+
+-- name: ticket_by_id
+SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
+       occurred_at, recorded_at, due_at
+FROM tickets WHERE id = $1;
+
+-- name: list_tickets
+-- Cursor pagination in id order (UUIDv7: the order they were recorded in).
+SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
+       occurred_at, recorded_at, due_at
+FROM tickets
+WHERE ($1::uuid IS NULL OR id > $1)
+  AND ($2::uuid IS NULL OR customer_id = $2)
+  AND ($3::text IS NULL OR kind = $3)
+  AND ($4::text IS NULL OR status = $4)
+ORDER BY id
+LIMIT $5;

@@ -1,0 +1,33 @@
+"""All SQL of tickets (queries in ``sql/tickets.sql``). Never commits: callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from services.tickets.domain import Ticket
+from shared.sql import load_queries
+
+Q = load_queries(Path(__file__).parent / "sql" / "tickets.sql")
+
+
+async def insert_ticket(conn: asyncpg.Connection, t: Ticket) -> None:
+    await conn.execute(
+        Q["insert_ticket"], t.id, t.customer_id, t.kind, t.channel, t.subject, t.description, t.severity,
+        t.satisfaction, t.status, t.occurred_at, t.recorded_at, t.due_at,
+    )
+
+
+async def ticket_by_id(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> Ticket | None:
+    row = await conn.fetchrow(Q["ticket_by_id"], ticket_id)
+    return Ticket(**dict(row)) if row else None
+
+
+async def list_tickets(
+    conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
+    kind: str | None, status: str | None, limit: int,
+) -> list[Ticket]:
+    rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
+    return [Ticket(**dict(r)) for r in rows]

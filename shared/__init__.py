@@ -1,0 +1,1 @@
+"""The one small library kehu's services share: contracts and plumbing, no business rules."""

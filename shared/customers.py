@@ -1,0 +1,79 @@
+"""Which customer ids exist: a local replica fed by ``kehu.contacts``, with contacts as fallback.
+
+Orders and tickets must refuse a customer that contacts never registered, without reading the
+contacts database. The rule (README, "Customer ids"):
+
+1. The id is in the service's replica (``known_customers``, filled from ``CustomerRegistered``
+   events): accepted.
+2. Otherwise the service asks contacts (``GET /customers/{id}``): found → accepted and added to
+   the replica; 404 → refused with 422.
+3. Contacts unreachable (or failing) and the id unknown → 503 with ``Retry-After``. Unchecked
+   data is never accepted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+import httpx
+
+from shared.consumer import Delivery
+from shared.events import CustomerRegistered
+from shared.http import ProblemError
+
+_KNOWN = "SELECT 1 FROM known_customers WHERE customer_id = $1"
+_REMEMBER = """
+INSERT INTO known_customers (customer_id, source) VALUES ($1, $2)
+ON CONFLICT (customer_id) DO NOTHING
+"""
+_REMEMBER_MANY = """
+INSERT INTO known_customers (customer_id, source)
+SELECT id, 'event' FROM unnest($1::uuid[]) AS id
+ON CONFLICT (customer_id) DO NOTHING
+"""
+
+RETRY_AFTER_S = 5
+
+
+class CustomerDirectory:
+    def __init__(self, contacts_url: str, service_token: str | None, *, timeout_s: float = 2.0) -> None:
+        headers = {"Authorization": f"Bearer {service_token}"} if service_token else {}
+        self._http = httpx.AsyncClient(base_url=contacts_url, headers=headers, timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def ensure_known(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
+        """Return if the customer exists; raise a 422 or 503 ProblemError otherwise."""
+        if await conn.fetchval(_KNOWN, customer_id):
+            return
+        try:
+            response = await self._http.get(f"/customers/{customer_id}")
+        except httpx.HTTPError as exc:
+            raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
+        if response.status_code == 200:
+            await conn.execute(_REMEMBER, customer_id, "lookup")
+            return
+        if response.status_code == 404:
+            raise ProblemError(
+                422, "Unknown customer", f"customer {customer_id} is not registered in contacts",
+                errors=[{"field": "customer_id", "message": "no such customer in contacts"}],
+            )
+        raise _unavailable(f"contacts answered {response.status_code}")
+
+
+def _unavailable(why: str) -> ProblemError:
+    return ProblemError(
+        503, "Customer check unavailable",
+        f"cannot confirm the customer id now: {why}; nothing was written, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """Projection of ``kehu.contacts`` into the replica of known customer ids."""
+    ids = [d.event.customer_id for d in deliveries if isinstance(d.event, CustomerRegistered)]
+    if ids:
+        await conn.execute(_REMEMBER_MANY, ids)

@@ -1,0 +1,252 @@
+"""Event contracts and their CloudEvents 1.0 envelope (Kafka binary content mode).
+
+One pydantic class per event, named ``<Noun><PastVerb>``. Every event carries ``customer_id``
+and ``occurred_at`` (business time). The record key is the customer id, so one customer's
+events stay in order within a topic. Within a version only optional fields may be added; a
+breaking change is a new class with ``version = N + 1``, published side by side.
+
+Consumers ignore unknown fields (``extra="ignore"``) and dead-letter types they do not know,
+unknown versions included, so nothing is silently dropped (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2, description="Decimal amount, never a float.")]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
+Channel = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Where it happened: store, phone, web, wechat, fair, visit, email, import, ...",
+    ),
+]
+
+
+class Event(BaseModel):
+    """Base of every event's data."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    customer_id: uuid.UUID = Field(description="The customer the event is about (also the record key).")
+    occurred_at: AwareDatetime = Field(description="Business time: when it happened (may be in the past).")
+
+    @classmethod
+    def ce_type(cls) -> str:
+        return f"kehu.{cls.service}.{cls.__name__}.v{cls.version}"
+
+    @classmethod
+    def topic(cls) -> str:
+        return f"kehu.{cls.service}"
+
+    def summary(self) -> str:
+        """One human line for timelines (English; services translate by type where they can)."""
+        return type(self).__name__
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+class CustomerRegistered(Event):
+    service: ClassVar[str] = "contacts"
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["person", "company"] = "person"
+    phone: str | None = None
+    email: str | None = None
+    external_ref: str | None = Field(None, description="The shop's own reference for the customer.")
+    category: Literal["potential", "prospective", "current", "lost"] = "potential"
+    lead_source: str | None = None
+    channel: str | None = None
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: Quantity
+    unit_price: Money
+    amount: Money = Field(description="quantity × unit_price, rounded to cents (half up).")
+
+
+class OrderPlaced(Event):
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    channel: Channel
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: list[OrderLine] = Field(min_length=1)
+    total: Money
+    external_ref: str | None = None
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+class _TicketOpened(Event):
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    channel: Channel
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+
+
+class ComplaintFiled(_TicketOpened):
+    severity: Literal["low", "normal", "high", "critical"] = "normal"
+
+
+class FeedbackReceived(_TicketOpened):
+    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) to 5 (delighted).")
+
+
+class ServiceRequested(_TicketOpened):
+    pass
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.ce_type(): cls
+    for cls in (CustomerRegistered, OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested)
+}
+TOPICS = ("kehu.contacts", "kehu.orders", "kehu.tickets", "kehu.insights")
+
+
+# --- envelope -------------------------------------------------------------------------------
+
+
+class MalformedEvent(Exception):
+    """A record that is not a valid kehu event: it goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A CloudEvent as kehu moves it: attributes plus the JSON data, still undecoded."""
+
+    id: uuid.UUID
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    data: bytes
+    traceparent: str | None = None
+
+    def to_record(self) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        """Kafka binary content mode: (key, value, headers)."""
+        headers = [
+            ("ce_specversion", SPECVERSION.encode()),
+            ("ce_id", str(self.id).encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", self.time.isoformat().encode()),
+            ("ce_subject", self.subject.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode()))
+        return self.subject.encode(), self.data, headers
+
+    @classmethod
+    def from_record(cls, value: bytes | None, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> Envelope:
+        attrs: dict[str, str] = {}
+        try:
+            for name, raw in headers:
+                attrs[name] = raw.decode()
+        except (UnicodeDecodeError, AttributeError) as exc:
+            raise MalformedEvent(f"header is not UTF-8: {exc}") from exc
+        if attrs.get("ce_specversion") != SPECVERSION:
+            raise MalformedEvent(f"ce_specversion must be {SPECVERSION}, got {attrs.get('ce_specversion')!r}")
+        missing = [h for h in ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time") if not attrs.get(h)]
+        if missing:
+            raise MalformedEvent(f"missing CloudEvents header(s): {', '.join(missing)}")
+        if value is None:
+            raise MalformedEvent("record has no value")
+        try:
+            event_id = uuid.UUID(attrs["ce_id"])
+        except ValueError as exc:
+            raise MalformedEvent(f"ce_id is not a UUID: {attrs['ce_id']!r}") from exc
+        try:
+            time = datetime.fromisoformat(attrs["ce_time"])
+        except ValueError as exc:
+            raise MalformedEvent(f"ce_time is not RFC 3339: {attrs['ce_time']!r}") from exc
+        return cls(
+            id=event_id,
+            type=attrs["ce_type"],
+            source=attrs["ce_source"],
+            subject=attrs["ce_subject"],
+            time=time,
+            data=value,
+            traceparent=attrs.get("traceparent"),
+        )
+
+    def decode(self) -> Event:
+        """The typed event; raises MalformedEvent for unknown types and invalid data."""
+        cls = EVENT_TYPES.get(self.type)
+        if cls is None:
+            raise MalformedEvent(f"unknown event type {self.type!r}")
+        try:
+            event = cls.model_validate_json(self.data)
+        except ValidationError as exc:
+            raise MalformedEvent(f"{self.type}: {_first_errors(exc)}") from exc
+        if str(event.customer_id) != self.subject:
+            raise MalformedEvent(f"ce_subject {self.subject!r} is not the event's customer_id")
+        return event
+
+
+def envelope_for(event: Event, *, event_id: uuid.UUID | None = None, recorded_at: datetime | None = None) -> Envelope:
+    return Envelope(
+        id=event_id or new_id(),
+        type=event.ce_type(),
+        source=f"/kehu/{event.service}",
+        subject=str(event.customer_id),
+        time=recorded_at or datetime.now(UTC),
+        data=event_json(event),
+    )
+
+
+def event_json(event: Event) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(data)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def new_id() -> uuid.UUID:
+    """A time-ordered UUID (version 7) for index locality."""
+    return uuid7()
+
+
+def uuid7() -> uuid.UUID:
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)

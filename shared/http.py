@@ -1,0 +1,306 @@
+"""The HTTP conventions every service follows (DESIGN §10), in one place.
+
+Problem details (RFC 9457) for every error, bearer auth with roles, ``Idempotency-Key`` on
+writes, a server span per request (W3C ``traceparent`` honoured), and the standard endpoints:
+``/health/live``, ``/health/ready``, ``/metrics``, ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import Principal, TokenStore
+from shared.telemetry import context_from_traceparent, instruments, tracer
+
+PROBLEM_JSON = "application/problem+json"
+
+
+# --- responses and errors -------------------------------------------------------------------
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+class ProblemError(Exception):
+    """An expected failure, rendered as problem details with its status."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.errors = errors
+        self.extra = extra
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where in the request: `lines[0].quantity`, `body`, `header.Idempotency-Key`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``("body", "lines", 0, "quantity")`` → ``lines[0].quantity``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where = parts.pop(0)
+        if where != "body":
+            parts.insert(0, where)
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            errors.append({"field": "body", "message": f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}"})
+        else:
+            errors.append({"field": field_path(loc), "message": err["msg"]})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(422, "Invalid request", detail, errors=errors)
+
+
+async def _on_problem(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=exc.errors, extra=exc.extra)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
+
+
+# --- auth -----------------------------------------------------------------------------------
+
+
+def _principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ProblemError(401, "Unauthorized", "send `Authorization: Bearer <token>`",
+                           headers={"WWW-Authenticate": "Bearer"})
+    tokens: TokenStore = request.app.state.tokens
+    principal = tokens.authenticate(token.strip())
+    if principal is None:
+        raise ProblemError(401, "Unauthorized", "the bearer token is not valid",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal
+
+
+def require(permission: str) -> Any:
+    """A dependency that admits principals whose role grants ``permission`` (else 401/403)."""
+
+    def check(request: Request) -> Principal:
+        principal = _principal(request)
+        if not principal.may(permission):
+            raise ProblemError(403, "Forbidden", f"role {principal.role!r} lacks the permission {permission!r}",
+                               missing_permission=permission)
+        return principal
+
+    return Depends(check)
+
+
+# --- idempotency ----------------------------------------------------------------------------
+
+_CLAIM = """
+INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response)
+VALUES ($1, $2, $3, 0, 'null') ON CONFLICT DO NOTHING RETURNING true
+"""
+_STORED = "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2"
+_REMEMBER = "UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Field(min_length=1, max_length=200, description="Retry-safety: the same key returns the first response."),
+]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def idempotent(
+    pool: asyncpg.Pool,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    write: Callable[[asyncpg.Connection], Awaitable[Reply]],
+) -> Response:
+    """Run ``write`` in one transaction, remembering its reply under ``key`` in that transaction.
+
+    A retry with the same key and body returns the stored reply and writes nothing; the same key
+    with another body is refused (422). Two concurrent requests with one key serialise on the key's
+    row: the second waits for the first to commit, then replays its reply.
+    """
+    fingerprint = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+    ).hexdigest()
+    async with pool.acquire() as conn, conn.transaction():
+        if key is not None:
+            if not await conn.fetchval(_CLAIM, principal.name, key, fingerprint):
+                stored = await conn.fetchrow(_STORED, principal.name, key)
+                if stored["request_hash"] != fingerprint:
+                    raise ProblemError(
+                        422, "Idempotency-Key reused",
+                        "this Idempotency-Key was already used for a different request",
+                        errors=[{"field": "header.Idempotency-Key", "message": "already used with another body"}],
+                    )
+                return json_response(stored["status_code"], stored["response"], {"Idempotent-Replayed": "true"})
+        reply = await write(conn)
+        if key is not None:
+            await conn.execute(_REMEMBER, principal.name, key, reply.status, reply.body)
+    return json_response(reply.status, reply.body, reply.headers)
+
+
+# --- tracing and timing middleware ----------------------------------------------------------
+
+_UNTRACED = ("/health/", "/metrics")
+
+
+class TelemetryMiddleware:
+    """A server span per request (parented on an incoming ``traceparent``) and a duration metric."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_UNTRACED):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                traceparent = value.decode("latin-1")
+                break
+        status = 500
+        method = scope["method"]
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracer().start_as_current_span(
+            f"{method} {scope['path']}", context=context_from_traceparent(traceparent), kind=trace.SpanKind.SERVER
+        ) as span:
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", scope["path"])
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", template)
+                span.set_attribute("http.response.status_code", status)
+                instruments().http_duration.record(
+                    time.perf_counter() - started,
+                    {"service": self.service, "method": method, "route": template, "status": str(status)},
+                )
+
+
+# --- standard endpoints ---------------------------------------------------------------------
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
+
+
+def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live", summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @router.get("/health/ready", summary="Database and broker reachable", responses={503: {"model": Problem}})
+    async def ready(request: Request) -> Response:
+        checks = await readiness(request)
+        ok = all(v == "ok" for v in checks.values())
+        return json_response(200 if ok else 503, {"status": "ready" if ok else "not ready", "checks": checks})
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(*, service: str, title: str, description: str, version: str, lifespan: Any) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+    )
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_middleware(TelemetryMiddleware, service=service)
+    return app

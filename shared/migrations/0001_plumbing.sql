@@ -1,0 +1,69 @@
+-- The plumbing every service has: outbox, inbox, idempotency keys, dead letters.
+
+-- Transactional outbox (DESIGN §3.1): the event is inserted in the same transaction as the
+-- change; the relay publishes unsent rows in id order and stamps sent_at. Sent rows are kept
+-- (outbox_retention_days) so `kehu replay` can republish them: the embedded broker keeps nothing.
+CREATE TABLE outbox (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id     uuid        NOT NULL UNIQUE,
+    topic        text        NOT NULL,
+    event_type   text        NOT NULL,
+    source       text        NOT NULL,
+    subject      text        NOT NULL,
+    data         jsonb       NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    traceparent  text,
+    sent_at      timestamptz
+);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE INDEX outbox_subject ON outbox (subject, id);
+
+-- Wake the relay as soon as a row commits (NOTIFY is delivered at commit).
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kehu_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+-- Inbox (DESIGN §3.2): one row per event a consumer has applied, written in the same
+-- transaction as the effect, so a redelivered event changes nothing.
+CREATE TABLE inbox (
+    consumer     text        NOT NULL,
+    event_id     uuid        NOT NULL,
+    event_type   text        NOT NULL,
+    topic        text        NOT NULL,
+    partition    integer     NOT NULL,
+    "offset"     bigint      NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+
+-- Idempotency-Key (DESIGN §3.4): the first response to a key is stored in the same transaction
+-- as the write it describes; a retry with the same key gets it back.
+CREATE TABLE idempotency_keys (
+    principal     text        NOT NULL,
+    key           text        NOT NULL,
+    request_hash  text        NOT NULL,
+    status_code   integer     NOT NULL,
+    response      jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (principal, key)
+);
+
+-- Dead letters are also kept here: the embedded broker forgets its topics on restart, the
+-- database does not.
+CREATE TABLE dead_letters (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    consumer     text        NOT NULL,
+    topic        text        NOT NULL,
+    partition    integer     NOT NULL,
+    "offset"     bigint      NOT NULL,
+    key          bytea,
+    value        bytea,
+    headers      jsonb       NOT NULL,
+    error        text        NOT NULL,
+    dead_at      timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,213 @@
+"""What every service process runs besides its routes: pool, outbox relay, consumers, probes.
+
+A service's ``app.py`` says what it publishes and consumes; ``ServiceRuntime`` starts and stops
+those parts in the right order (SIGTERM: stop fetching, finish the batch in hand, commit, exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaClient
+from fastapi import APIRouter, FastAPI, Request
+
+from shared.auth import TokenStore
+from shared.consumer import Apply, Consumer
+from shared.customers import CustomerDirectory
+from shared.db import create_pool, prepare_database
+from shared.http import create_service_app, json_response, require, standard_router
+from shared.kafka import all_topics, ensure_topics
+from shared.outbox import OutboxRelay
+from shared.settings import Settings, contacts_url, tokens_path
+
+log = logging.getLogger(__name__)
+__version__ = "0.1.0"
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topics: tuple[str, ...]
+    apply: Apply
+
+
+class BrokerProbe:
+    """Keeps one metadata connection to the broker and says whether it answers."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.ok = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="broker-probe")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            client = AIOKafkaClient(bootstrap_servers=self.bootstrap, client_id="kehu-probe", request_timeout_ms=2000)
+            try:
+                await client.bootstrap()
+                while True:
+                    self.ok = bool(await asyncio.wait_for(client.fetch_all_metadata(), 3))
+                    await asyncio.sleep(2)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.ok = False
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.close()
+
+
+@dataclass
+class ServiceRuntime:
+    service: str
+    settings: Settings
+    pool: asyncpg.Pool
+    database_url: str
+    tokens: TokenStore
+    probe: BrokerProbe
+    relay: OutboxRelay | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+
+    @classmethod
+    async def start(
+        cls,
+        service: str,
+        settings: Settings,
+        migrations: Path,
+        *,
+        publishes: bool,
+        consumers: Sequence[ConsumerSpec] = (),
+        database: str | None = None,
+    ) -> ServiceRuntime:
+        server_url = settings.database_url
+        bootstrap = settings.kafka_bootstrap
+        if not server_url or not bootstrap:
+            raise RuntimeError("set KEHU_DATABASE_URL and KEHU_KAFKA_BOOTSTRAP, or start kehu with `make up`")
+        url = await prepare_database(server_url, database or f"kehu_{service}", migrations)
+        pool = await create_pool(url, size=settings.db_pool_size)
+        tokens = TokenStore.load(tokens_path(settings))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ensure_topics(bootstrap, all_topics(), settings.topic_partitions), 5)
+        runtime = cls(service, settings, pool, url, tokens, BrokerProbe(bootstrap))
+        runtime.probe.start()
+        if publishes:
+            runtime.relay = OutboxRelay(
+                service=service, database_url=url, pool=pool, bootstrap=bootstrap,
+                partitions=settings.topic_partitions, batch=settings.outbox_batch,
+                poll_s=settings.outbox_poll_s, retention_days=settings.outbox_retention_days,
+            )
+            runtime.relay.start()
+        for spec in consumers:
+            consumer = Consumer(
+                name=spec.name, topics=spec.topics, pool=pool, bootstrap=bootstrap, apply=spec.apply,
+                fetch_max_wait_ms=settings.fetch_max_wait_ms, max_records=settings.consumer_max_records,
+            )
+            consumer.start()
+            runtime.consumers.append(consumer)
+        return runtime
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.probe.stop()
+        await self.pool.close()
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.pool.acquire(timeout=1) as conn:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), 1)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["broker"] = "ok" if self.probe.ok else "unreachable"
+        return checks
+
+
+async def readiness(request: Request) -> dict[str, str]:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return await runtime.readiness()
+
+
+def admin_router() -> APIRouter:
+    """Operations `kehu up` uses to recycle the embedded broker without losing an event."""
+    router = APIRouter(prefix="/admin", tags=["operations"])
+
+    @router.post("/relay/pause", summary="Stop publishing the outbox; returns acknowledged high watermarks")
+    async def pause(request: Request, _: object = require("admin")) -> object:
+        relay = request.app.state.runtime.relay
+        if relay is None:
+            return json_response(200, {"paused": False, "high_watermarks": {}})
+        return json_response(200, {"paused": True, "high_watermarks": await relay.pause()})
+
+    @router.post("/relay/resume", summary="Publish the outbox again")
+    async def resume(request: Request, _: object = require("admin")) -> object:
+        relay = request.app.state.runtime.relay
+        if relay is not None:
+            relay.resume()
+        return json_response(200, {"paused": False})
+
+    return router
+
+
+def service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: Settings,
+    migrations: Path,
+    routers: Sequence[APIRouter],
+    publishes: bool,
+    consumers: Sequence[ConsumerSpec] = (),
+    checks_customers: bool = False,
+    database: str | None = None,
+) -> FastAPI:
+    """A service's FastAPI app with its runtime started and stopped by the lifespan.
+
+    ``checks_customers`` gives the app a ``CustomerDirectory`` (``app.state.directory``) for
+    services that must refuse customer ids contacts never registered.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.start(
+            service, settings, migrations, publishes=publishes, consumers=consumers, database=database
+        )
+        directory = CustomerDirectory(contacts_url(settings), settings.service_token) if checks_customers else None
+        app.state.runtime = runtime
+        app.state.tokens = runtime.tokens
+        app.state.directory = directory
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            if directory is not None:
+                await directory.close()
+
+    app = create_service_app(
+        service=service, title=title, description=description, version=__version__, lifespan=lifespan
+    )
+    for router in routers:
+        app.include_router(router)
+    app.include_router(standard_router(readiness))
+    app.include_router(admin_router())
+    return app

@@ -1,0 +1,68 @@
+"""Settings, read from the environment with the prefix ``KEHU_`` (pydantic-settings).
+
+The same names drive ``make up``, ``compose.yaml`` and ``deploy/``: the README has the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("contacts", "orders", "tickets", "insights")
+DEFAULT_PORTS = {"contacts": 8001, "orders": 8002, "tickets": 8003, "insights": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEHU_", extra="ignore")
+
+    home: Path = Field(Path(".kehu"), description="Data directory of the embedded runtime.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL server URL. Each service uses its own database on it "
+        "(kehu_<service>), created when missing. Unset: the embedded server.",
+    )
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers. Unset: the embedded broker.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of each kehu topic when kehu creates it.")
+    host: str = Field("127.0.0.1", description="Address the HTTP servers listen on.")
+    http_port_base: int = Field(
+        8001, ge=1, le=65000, description="contacts listens here, orders +1, tickets +2, insights +3."
+    )
+    embedded_kafka_port: int = Field(9092, ge=1, le=65535, description="Port of the embedded broker.")
+    contacts_url: str | None = Field(None, description="Where orders and tickets reach contacts (default: local).")
+    tokens_file: Path | None = Field(
+        None, description="JSON file of bearer tokens (sha256) and their roles. Unset: <home>/tokens.json."
+    )
+    service_token: str | None = Field(
+        None, description="Token a service uses to call another service (read-only role is enough)."
+    )
+    fetch_max_wait_ms: int = Field(
+        20, ge=1, description="Consumer fetch wait; the Kafka default (500) adds ~250 ms on Tansu."
+    )
+    consumer_max_records: int = Field(500, ge=1, description="Most records one consumer transaction takes.")
+    outbox_batch: int = Field(500, ge=1, description="Most outbox rows one relay round publishes.")
+    outbox_poll_s: float = Field(1.0, gt=0, description="Relay polling fallback when no NOTIFY arrives.")
+    outbox_retention_days: int = Field(
+        0, ge=0, description="Days sent outbox rows are kept for replay; 0 keeps them forever."
+    )
+    db_pool_size: int = Field(8, ge=1, description="Connections per service pool.")
+    broker_recycle_records: int = Field(
+        50_000,
+        ge=100,
+        description="Embedded broker only: `kehu up` recycles it once a topic holds this many records.",
+    )
+    broker_recycle_check_s: float = Field(30.0, gt=0, description="How often `kehu up` checks topic sizes.")
+    log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
+
+
+def tokens_path(settings: Settings) -> Path:
+    return settings.tokens_file or settings.home / "tokens.json"
+
+
+def service_port(settings: Settings, service: str) -> int:
+    return settings.http_port_base + SERVICES.index(service)
+
+
+def contacts_url(settings: Settings) -> str:
+    return settings.contacts_url or f"http://127.0.0.1:{service_port(settings, 'contacts')}"
