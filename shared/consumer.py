@@ -118,12 +118,15 @@ class Consumer:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
-    async def stop(self) -> None:
-        """Finish the batch in hand, commit it, leave the group."""
+    async def stop(self, grace_s: float = 15.0) -> None:
+        """Finish the batch in hand, commit it, leave the group.
+
+        A consumer still connecting to an unreachable broker is cancelled after ``grace_s``;
+        nothing is lost by that: uncommitted records are delivered again.
+        """
         self._stopping = True
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, grace_s)
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -134,8 +137,8 @@ class Consumer:
                 self.bootstrap, group=self.name, topics=self.topics, fetch_max_wait_ms=self.fetch_max_wait_ms
             )
             try:
-                await consumer.start()
-            except (KafkaError, OSError) as exc:
+                await asyncio.wait_for(consumer.start(), 15)
+            except (KafkaError, OSError, TimeoutError) as exc:
                 self.broker_ok = False
                 with contextlib.suppress(Exception):
                     await consumer.stop()
@@ -165,7 +168,7 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             self.broker_ok = True
-            self._guard_broker_reset(consumer)
+            await self._guard_broker_reset(consumer)
             records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
             if not records:
                 continue
@@ -179,7 +182,7 @@ class Consumer:
                 # to whoever owns the partition now, and the inbox makes that a no-op.
                 log.warning("consumer %s could not commit offsets (%s)", self.name, type(exc).__name__)
 
-    def _guard_broker_reset(self, consumer: AIOKafkaConsumer) -> None:
+    async def _guard_broker_reset(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
             expected = self._next.get(tp)
             high = consumer.highwater(tp)
@@ -190,7 +193,7 @@ class Consumer:
                         "re-reading the partition from the beginning",
                         self.name, tp.topic, tp.partition, high, expected,
                     )
-                    consumer.seek_to_beginning(tp)
+                    await consumer.seek_to_beginning(tp)
                     self._next[tp] = 0
                     instruments().broker_resets.add(1, {"consumer": self.name, "topic": tp.topic})
                 else:
@@ -283,17 +286,19 @@ class Consumer:
     async def _record_in_inbox(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> list[Delivery]:
         if not deliveries:
             return []
+        # The same event twice in one batch: only its first copy can be new.
+        unique = list({d.envelope.id: d for d in reversed(deliveries)}.values())[::-1]
         rows = await conn.fetch(
             _INBOX,
             self.name,
-            [d.envelope.id for d in deliveries],
-            [d.envelope.type for d in deliveries],
-            [d.topic for d in deliveries],
-            [d.partition for d in deliveries],
-            [d.offset for d in deliveries],
+            [d.envelope.id for d in unique],
+            [d.envelope.type for d in unique],
+            [d.topic for d in unique],
+            [d.partition for d in unique],
+            [d.offset for d in unique],
         )
         new = {r["event_id"] for r in rows}
-        return [d for d in deliveries if d.envelope.id in new]
+        return [d for d in unique if d.envelope.id in new]
 
     async def _store_dead_letters(self, conn: asyncpg.Connection, dead: Sequence[_DeadLetter]) -> None:
         if not dead:
@@ -352,6 +357,16 @@ class Consumer:
             producer, self._dlq_producer = self._dlq_producer, None
             with contextlib.suppress(Exception):
                 await producer.stop()
+
+
+async def stop_task(task: asyncio.Task[None], grace_s: float) -> None:
+    """Wait for a task that was asked to stop; cancel it if it does not within ``grace_s``."""
+    done, _ = await asyncio.wait({task}, timeout=grace_s)
+    if not done:
+        log.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), grace_s)
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class _PoisonInBatch(Exception):

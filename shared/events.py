@@ -25,7 +25,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2, description="Decimal amount, never a float.")]
+Money = Annotated[
+    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="Decimal amount, never a float.")
+]
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
 Channel = Annotated[
     str,
@@ -189,6 +191,8 @@ class Envelope:
             time = datetime.fromisoformat(attrs["ce_time"])
         except ValueError as exc:
             raise MalformedEvent(f"ce_time is not RFC 3339: {attrs['ce_time']!r}") from exc
+        if time.tzinfo is None or "T" not in attrs["ce_time"]:
+            raise MalformedEvent(f"ce_time is not RFC 3339 (date, time and offset): {attrs['ce_time']!r}")
         return cls(
             id=event_id,
             type=attrs["ce_type"],

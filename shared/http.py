@@ -8,8 +8,7 @@ writes, a server span per request (W3C ``traceparent`` honoured), and the standa
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -18,14 +17,11 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, TokenStore
-from shared.telemetry import context_from_traceparent, instruments, tracer
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -216,55 +212,6 @@ async def idempotent(
     return json_response(reply.status, reply.body, reply.headers)
 
 
-# --- tracing and timing middleware ----------------------------------------------------------
-
-_UNTRACED = ("/health/", "/metrics")
-
-
-class TelemetryMiddleware:
-    """A server span per request (parented on an incoming ``traceparent``) and a duration metric."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_UNTRACED):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        traceparent = None
-        for name, value in scope["headers"]:
-            if name == b"traceparent":
-                traceparent = value.decode("latin-1")
-                break
-        status = 500
-        method = scope["method"]
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        with tracer().start_as_current_span(
-            f"{method} {scope['path']}", context=context_from_traceparent(traceparent), kind=trace.SpanKind.SERVER
-        ) as span:
-            try:
-                await self.app(scope, receive, send_wrapper)
-            finally:
-                route = scope.get("route")
-                template = getattr(route, "path", scope["path"])
-                span.update_name(f"{method} {template}")
-                span.set_attribute("http.request.method", method)
-                span.set_attribute("http.route", template)
-                span.set_attribute("http.response.status_code", status)
-                instruments().http_duration.record(
-                    time.perf_counter() - started,
-                    {"service": self.service, "method": method, "route": template, "status": str(status)},
-                )
-
-
 # --- standard endpoints ---------------------------------------------------------------------
 
 
@@ -291,16 +238,30 @@ def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -
     return router
 
 
-def create_service_app(*, service: str, title: str, description: str, version: str, lifespan: Any) -> FastAPI:
+def create_service_app(*, title: str, description: str, version: str, lifespan: Any) -> FastAPI:
     app = FastAPI(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
         responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+        # FastAPI's native OpenTelemetry: a server span per request (parented on an incoming
+        # `traceparent`) and the standard HTTP metrics. Per-operation spans (dependencies,
+        # serialisation) cost CPU on every request and are left off; so are its logs (ours are
+        # JSON lines with the trace id).
+        telemetry={
+            "tracing": True,
+            "metrics": True,
+            "logs": False,
+            "operation_spans": False,
+            "exclude": _untraced,
+        },
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_middleware(TelemetryMiddleware, service=service)
     return app
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return str(scope.get("path", "")).startswith(("/health/", "/metrics"))

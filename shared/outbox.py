@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from opentelemetry import trace
 
+from shared.consumer import stop_task
 from shared.events import Envelope, Event, new_id
 from shared.kafka import all_topics, ensure_topics, make_producer
 from shared.telemetry import context_from_traceparent, current_traceparent, instruments, tracer
@@ -106,13 +107,14 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 15.0) -> None:
+        """Finish the round in hand; a relay stuck on an unreachable broker is cancelled after
+        ``grace_s`` (its rows stay unsent and are published after the restart)."""
         self._stopping = True
         self._wake.set()
         self._resumed.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, grace_s)
 
     async def pause(self) -> dict[str, int]:
         """Stop publishing after the current round; returns the acknowledged high watermarks."""
@@ -187,7 +189,7 @@ class OutboxRelay:
             try:
                 published = await self._publish_round()
                 backoff = 0.1
-            except KafkaError as exc:
+            except (KafkaError, TimeoutError) as exc:
                 self.broker_ok = False
                 await self._close_producer()
                 if isinstance(exc, UnknownTopicOrPartitionError):
@@ -207,7 +209,7 @@ class OutboxRelay:
         if self._producer is None:
             producer = make_producer(self.bootstrap, client_id=f"kehu-{self.service}-relay")
             try:
-                await producer.start()
+                await asyncio.wait_for(producer.start(), 15)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await producer.stop()

@@ -204,7 +204,7 @@ def service_app(
                 await directory.close()
 
     app = create_service_app(
-        service=service, title=title, description=description, version=__version__, lifespan=lifespan
+        title=title, description=description, version=__version__, lifespan=lifespan
     )
     for router in routers:
         app.include_router(router)

@@ -78,7 +78,6 @@ class Instruments:
     broker_resets: metrics.Counter
     outbox_published: metrics.Counter
     outbox_backlog: Gauge
-    http_duration: metrics.Histogram
 
 
 _instruments: Instruments | None = None
@@ -96,7 +95,6 @@ def instruments() -> Instruments:
             broker_resets=meter.create_counter("kehu.consumer.broker_resets", description="Partitions re-read after a broker reset."),
             outbox_published=meter.create_counter("kehu.outbox.published", description="Outbox rows published to Kafka."),
             outbox_backlog=meter.create_gauge("kehu.outbox.backlog", description="Outbox rows waiting to be published."),
-            http_duration=meter.create_histogram("kehu.http.server.duration", unit="s", description="HTTP request time."),
         )
     return _instruments
 

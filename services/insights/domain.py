@@ -70,8 +70,7 @@ def _channel(data: dict[str, Any], lang: Lang) -> str:
 
 
 def _qty(value: Any) -> str:
-    number = Decimal(str(value))
-    return f"{number.normalize():f}" if number == number.to_integral() else f"{number:f}"
+    return f"{Decimal(str(value)).normalize():f}"
 
 
 def _registered(data: dict[str, Any], lang: Lang) -> str:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.events import Channel, OrderLine, OrderPlaced
 
@@ -39,6 +40,9 @@ class NewOrderLine(BaseModel):
         return str(value) if isinstance(value, float) else value
 
 
+MAX_AMOUNT = Decimal("999999999999.99")  # numeric(14,2)
+
+
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -48,6 +52,20 @@ class NewOrder(BaseModel):
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
     occurred_at: AwareDatetime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
+
+    @model_validator(mode="after")
+    def _amounts_fit(self) -> NewOrder:
+        total = Decimal(0)
+        for index, line in enumerate(self.lines):
+            amount = line_amount(line.quantity, line.unit_price)
+            if amount > MAX_AMOUNT:
+                raise PydanticCustomError(
+                    "amount_too_large", "line {index}: quantity × unit_price exceeds {limit}",
+                    {"index": index, "limit": str(MAX_AMOUNT)})
+            total += amount
+        if total > MAX_AMOUNT:
+            raise PydanticCustomError("amount_too_large", "the order total exceeds {limit}", {"limit": str(MAX_AMOUNT)})
+        return self
 
 
 class Order(BaseModel):

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.events import Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
 
@@ -39,13 +39,19 @@ class NewTicket(BaseModel):
     satisfaction: int | None = Field(None, ge=1, le=5, description="Feedback only: 1 (very unhappy) to 5.")
     occurred_at: AwareDatetime | None = Field(None, description="When the customer raised it (default: now).")
 
-    @model_validator(mode="after")
-    def _fields_fit_kind(self) -> NewTicket:
-        if self.severity is not None and self.kind != "complaint":
+    @field_validator("severity")
+    @classmethod
+    def _severity_for_complaints(cls, value: Severity | None, info: ValidationInfo) -> Severity | None:
+        if value is not None and info.data.get("kind", "complaint") != "complaint":
             raise ValueError("severity applies to complaints only")
-        if self.satisfaction is not None and self.kind != "feedback":
+        return value
+
+    @field_validator("satisfaction")
+    @classmethod
+    def _satisfaction_for_feedback(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("kind", "feedback") != "feedback":
             raise ValueError("satisfaction applies to feedback only")
-        return self
+        return value
 
 
 class Ticket(BaseModel):

@@ -14,6 +14,3 @@ WHERE customer_id = $1
   AND ($4::text IS NULL OR event_type = $4)
 ORDER BY occurred_at, event_id
 LIMIT $5;
-
--- name: count_events
-SELECT count(*) FROM timeline WHERE customer_id = $1;

@@ -1,0 +1,119 @@
+"""Customer master data rules: what a valid new customer is and what registering one says."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from services.contacts.domain import NewCustomer, register
+from shared.events import CustomerRegistered
+
+NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _errors(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
+    return {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.value.errors()}
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("+86 138-0013-8000", "+8613800138000"),
+        ("(010) 6552.1234", "01065521234"),
+        ("13800138000", "13800138000"),
+        ("  +49 30 1234567  ", "+49301234567"),
+    ],
+)
+def test_phone_loses_spaces_dashes_dots_and_brackets(given: str, stored: str) -> None:
+    assert NewCustomer(name="王芳", phone=given).phone == stored
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_phone_means_no_phone(blank: str) -> None:
+    assert NewCustomer(name="王芳", phone=blank).phone is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1234",  # too short
+        "+" + "1" * 21,  # too long
+        "abc123456",  # letters
+        "138 0013 8000 ext 5",
+        "++8613800138000",  # plus twice
+        "86+13800138000",  # plus not leading
+        "+",
+    ],
+)
+def test_phone_that_is_not_5_to_20_digits_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        NewCustomer(name="王芳", phone=bad)
+    assert "5 to 20 digits" in _errors(exc)["phone"]
+
+
+def test_email_is_lower_cased_and_trimmed() -> None:
+    assert NewCustomer(name="Acme", email="  Sales@Example.COM ").email == "sales@example.com"
+
+
+@pytest.mark.parametrize("bad", ["nope", "a@b", "a b@c.de", "@example.com", "a@@example.com"])
+def test_email_without_user_at_domain_dot_tld_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        NewCustomer(name="Acme", email=bad)
+    assert "not an email address" in _errors(exc)["email"]
+
+
+def test_blank_email_means_no_email() -> None:
+    assert NewCustomer(name="Acme", email="").email is None
+
+
+def test_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValidationError) as exc:
+        NewCustomer.model_validate({"name": "Acme", "nickname": "ACME"})
+    assert "nickname" in _errors(exc)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "   "), ("kind", "robot"), ("category", "vip"), ("external_ref", ""), ("name", "x" * 201)],
+)
+def test_invalid_field_values_are_refused(field: str, value: str) -> None:
+    data = {"name": "Acme", field: value}
+    with pytest.raises(ValidationError) as exc:
+        NewCustomer.model_validate(data)
+    assert field in _errors(exc)
+
+
+def test_defaults_are_a_potential_person() -> None:
+    new = NewCustomer(name="  Li Lei  ")
+    assert (new.name, new.kind, new.category) == ("Li Lei", "person", "potential")
+
+
+def test_register_returns_the_customer_and_the_event_saying_the_same() -> None:
+    new = NewCustomer(
+        name="杭州茶叶有限公司", kind="company", phone="+86 571-8888 0000", email="Boss@Tea.CN",
+        external_ref="ERP-42", category="current", lead_source="fair", channel="store",
+    )
+    customer_id = uuid.uuid4()
+
+    customer, event = register(new, customer_id=customer_id, now=NOW)
+
+    assert customer.id == customer_id
+    assert customer.created_at == NOW
+    assert isinstance(event, CustomerRegistered)
+    assert event.customer_id == customer_id
+    assert event.occurred_at == NOW
+    expected = {
+        "name": "杭州茶叶有限公司", "kind": "company", "phone": "+8657188880000", "email": "boss@tea.cn",
+        "external_ref": "ERP-42", "category": "current", "lead_source": "fair", "channel": "store",
+    }
+    assert customer.model_dump(include=set(expected)) == expected
+    assert event.model_dump(include=set(expected)) == expected
+
+
+def test_registered_event_has_the_contacts_type_and_topic() -> None:
+    _, event = register(NewCustomer(name="Acme"), customer_id=uuid.uuid4(), now=NOW)
+    assert event.ce_type() == "kehu.contacts.CustomerRegistered.v1"
+    assert event.topic() == "kehu.contacts"

@@ -1,0 +1,352 @@
+"""The conventions every service follows (DESIGN §7, §10), checked on the code as it is.
+
+Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles and tokens,
+and domain modules free of I/O.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from shared.auth import ROLES, Principal, TokenStore, add_token, digest
+from shared.db import SHARED_MIGRATIONS, read_migrations
+from shared.http import field_path
+from shared.sql import load_queries
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "domain.py").exists())
+IO_LIBRARIES = {"asyncpg", "aiokafka", "faststream", "fastapi", "httpx", "starlette"}
+
+
+def test_the_four_services_are_found() -> None:
+    assert SERVICES == ["contacts", "insights", "orders", "tickets"]
+
+
+# --- named SQL ------------------------------------------------------------------------------
+
+
+def _sql_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "queries.sql"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_queries_reads_each_named_block(tmp_path: Path) -> None:
+    path = _sql_file(tmp_path, """\
+-- Preamble: what this file is for (not a query).
+
+-- name: customer_by_id
+-- One customer.
+SELECT id, name
+FROM customers
+WHERE id = $1;
+
+--name:count_customers
+SELECT count(*) FROM customers
+""")
+
+    assert load_queries(path) == {
+        "customer_by_id": "SELECT id, name\nFROM customers\nWHERE id = $1",
+        "count_customers": "SELECT count(*) FROM customers",
+    }
+
+
+def test_load_queries_of_a_file_without_headers_is_empty(tmp_path: Path) -> None:
+    assert load_queries(_sql_file(tmp_path, "-- nothing named here\nSELECT 1;\n")) == {}
+
+
+def test_load_queries_refuses_a_name_defined_twice(tmp_path: Path) -> None:
+    path = _sql_file(tmp_path, "-- name: q\nSELECT 1;\n\n-- name: q\nSELECT 2;\n")
+    with pytest.raises(ValueError, match="query 'q' is defined twice"):
+        load_queries(path)
+
+
+@pytest.mark.parametrize("body", ["", "\n\n", "-- only a comment\n", ";\n"])
+def test_load_queries_refuses_an_empty_query(tmp_path: Path, body: str) -> None:
+    path = _sql_file(tmp_path, f"-- name: empty\n{body}-- name: full\nSELECT 1;\n")
+    with pytest.raises(ValueError, match=re.escape("queries.sql: query 'empty' is empty")):
+        load_queries(path)
+
+
+def _sql_files(service: str) -> list[Path]:
+    return sorted((ROOT / "services" / service / "sql").glob("*.sql"))
+
+
+def _queries_of(service: str) -> dict[str, str]:
+    queries: dict[str, str] = {}
+    for path in _sql_files(service):
+        loaded = load_queries(path)
+        assert loaded, f"{path} defines no query"
+        assert not set(loaded) & set(queries), f"{path} redefines {set(loaded) & set(queries)}"
+        queries |= loaded
+    return queries
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_sql_file_of_every_service_loads(service: str) -> None:
+    assert _sql_files(service), f"services/{service}/sql/ has no .sql file"
+    assert _queries_of(service)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_query_the_store_uses_is_defined(service: str) -> None:
+    source = (ROOT / "services" / service / "store.py").read_text(encoding="utf-8")
+    used = set(re.findall(r"""\bQ\[\s*["']([^"']+)["']\s*\]""", source))
+
+    assert used, f"services/{service}/store.py uses no named query"
+    missing = used - set(_queries_of(service))
+    assert not missing, f"services/{service}/store.py uses queries no .sql file defines: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_store_loads_its_queries_from_its_own_sql_folder(service: str) -> None:
+    source = (ROOT / "services" / service / "store.py").read_text(encoding="utf-8")
+    named = re.findall(r"""load_queries\(Path\(__file__\)\.parent\s*/\s*"sql"\s*/\s*"([^"]+)"\)""", source)
+    assert named, f"services/{service}/store.py does not load_queries from sql/"
+    assert all((ROOT / "services" / service / "sql" / name).is_file() for name in named)
+
+
+_DB_CALLS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_store_runs_only_named_queries(service: str) -> None:
+    path = ROOT / "services" / service / "store.py"
+    inline = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DB_CALLS:
+            first = node.args[0] if node.args else None
+            named = (isinstance(first, ast.Subscript) and isinstance(first.value, ast.Name) and first.value.id == "Q")
+            if not named:
+                inline.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+    assert not inline, f"{path.relative_to(ROOT)} runs SQL that is not a named query:\n" + "\n".join(inline)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_query_parameters_are_numbered_without_gaps(service: str) -> None:
+    for name, sql in _queries_of(service).items():
+        numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
+        assert numbers == list(range(1, len(numbers) + 1)), f"{service}/{name} uses parameters {numbers}"
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+MIGRATION_DIRS = [(f"services/{s}/migrations", ROOT / "services" / s / "migrations") for s in SERVICES]
+MIGRATION_DIRS.append(("shared/migrations", SHARED_MIGRATIONS))
+
+
+@pytest.mark.parametrize(("label", "directory"), MIGRATION_DIRS, ids=[label for label, _ in MIGRATION_DIRS])
+def test_migrations_are_numbered_from_0001_without_gaps(label: str, directory: Path) -> None:
+    migrations = read_migrations("service", directory)
+
+    assert migrations, f"{label} has no migration"
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    for m in migrations:
+        assert m.sql.strip(), f"{label}/{m.version:04d}_{m.name}.sql is empty"
+        assert re.fullmatch(r"[a-z0-9_]+", m.name)
+
+
+def test_read_migrations_returns_them_in_order_with_their_sql(tmp_path: Path) -> None:
+    (tmp_path / "0002_lines.sql").write_text("CREATE TABLE b ();", encoding="utf-8")
+    (tmp_path / "0001_orders.sql").write_text("CREATE TABLE a ();", encoding="utf-8")
+    (tmp_path / "README.md").write_text("not a migration", encoding="utf-8")
+
+    found = read_migrations("service", tmp_path)
+
+    assert [(m.namespace, m.version, m.name, m.sql) for m in found] == [
+        ("service", 1, "orders", "CREATE TABLE a ();"),
+        ("service", 2, "lines", "CREATE TABLE b ();"),
+    ]
+
+
+@pytest.mark.parametrize("bad_name", ["1_init.sql", "0001-init.sql", "0001_Init.sql", "00001_init.sql", "0001_.sql", "init.sql"])
+def test_read_migrations_refuses_a_badly_named_file(tmp_path: Path, bad_name: str) -> None:
+    (tmp_path / "0001_init.sql").write_text("SELECT 1;", encoding="utf-8")
+    (tmp_path / bad_name).write_text("SELECT 2;", encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("is not named NNNN_name.sql")):
+        read_migrations("service", tmp_path)
+
+
+@pytest.mark.parametrize("names", [["0001_a.sql", "0003_c.sql"], ["0002_b.sql"], ["0000_zero.sql", "0001_a.sql"]])
+def test_read_migrations_refuses_gaps_and_a_wrong_start(tmp_path: Path, names: list[str]) -> None:
+    for name in names:
+        (tmp_path / name).write_text("SELECT 1;", encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("must be numbered 0001, 0002, ... without gaps")):
+        read_migrations("service", tmp_path)
+
+
+def test_read_migrations_refuses_two_files_with_one_number(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;", encoding="utf-8")
+    (tmp_path / "0001_b.sql").write_text("SELECT 1;", encoding="utf-8")
+    with pytest.raises(ValueError, match="without gaps"):
+        read_migrations("service", tmp_path)
+
+
+# --- field paths in problem details ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loc", "path"),
+    [
+        (("body", "lines", 0, "quantity"), "lines[0].quantity"),
+        (("query", "limit"), "query.limit"),
+        (("body",), "body"),
+        ((), "body"),
+        (("body", "customer_id"), "customer_id"),
+        (("path", "order_id"), "path.order_id"),
+        (("header", "Idempotency-Key"), "header.Idempotency-Key"),
+        (("body", "lines", 2), "lines[2]"),
+        (("body", "matrix", 0, 1, "x"), "matrix[0][1].x"),
+    ],
+)
+def test_field_path_names_the_field_as_integrators_write_it(loc: tuple[int | str, ...], path: str) -> None:
+    assert field_path(loc) == path
+
+
+# --- roles and tokens -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "permission", "allowed"),
+    [
+        ("readonly", "orders:read", True),
+        ("readonly", "orders:write", False),
+        ("readonly", "customers:write", False),
+        ("readonly", "tickets:write", False),
+        ("service", "tickets:write", True),
+        ("service", "orders:write", False),
+        ("service", "customers:write", False),
+        ("service", "insights:read", True),
+        ("sales", "orders:write", True),
+        ("manager", "customers:write", True),
+        ("admin", "orders:write", True),
+        ("admin", "tokens:manage", True),
+        ("nobody", "orders:read", False),  # a role that does not exist grants nothing
+    ],
+)
+def test_role_grants_exactly_its_permissions(role: str, permission: str, allowed: bool) -> None:
+    assert Principal("someone", role).may(permission) is allowed
+
+
+def test_admin_has_every_permission_any_role_has() -> None:
+    admin = Principal("root", "admin")
+    every = set().union(*(perms for role, perms in ROLES.items() if role != "admin"))
+    assert every
+    assert all(admin.may(p) for p in every)
+
+
+def test_every_role_may_read_everything() -> None:
+    for role in ROLES:
+        for area in ("customers", "orders", "tickets", "insights"):
+            assert Principal("x", role).may(f"{area}:read"), f"{role} cannot read {area}"
+
+
+def test_add_token_then_load_authenticates_the_token(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "tokens.json"
+
+    token = add_token(path, name="till-1", role="sales")
+    given = add_token(path, name="helpdesk", role="service", token="kehu_fixed_token_for_test")
+    store = TokenStore.load(path)
+
+    assert token.startswith("kehu_") and len(token) > 20
+    assert given == "kehu_fixed_token_for_test"
+    assert store.authenticate(token) == Principal("till-1", "sales")
+    assert store.authenticate(given) == Principal("helpdesk", "service")
+
+
+def test_wrong_token_authenticates_nobody(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    token = add_token(path, name="till-1", role="sales")
+    store = TokenStore.load(path)
+
+    assert store.authenticate(token + "x") is None
+    assert store.authenticate("") is None
+    assert store.authenticate(digest(token)) is None  # the digest is not a token
+
+
+def test_tokens_file_keeps_only_sha256_digests(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    token = add_token(path, name="till-1", role="admin")
+
+    text = path.read_text(encoding="utf-8")
+    entries = json.loads(text)["tokens"]
+
+    assert token not in text
+    assert entries == [{"name": "till-1", "role": "admin", "sha256": digest(token)}]
+    assert re.fullmatch(r"[0-9a-f]{64}", entries[0]["sha256"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_adding_a_token_under_an_existing_name_replaces_it(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    old = add_token(path, name="till-1", role="sales")
+    new = add_token(path, name="till-1", role="readonly")
+
+    store = TokenStore.load(path)
+
+    assert store.authenticate(old) is None
+    assert store.authenticate(new) == Principal("till-1", "readonly")
+    assert len(json.loads(path.read_text(encoding="utf-8"))["tokens"]) == 1
+
+
+def test_add_token_refuses_an_unknown_role(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    with pytest.raises(ValueError, match=re.escape("unknown role 'owner'")):
+        add_token(path, name="x", role="owner")
+    assert not path.exists()
+
+
+def test_loading_a_missing_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="kehu token add"):
+        TokenStore.load(tmp_path / "tokens.json")
+
+
+def test_loading_a_tokens_file_with_an_unknown_role_fails(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"tokens": [{"name": "x", "role": "owner", "sha256": digest("t")}]}), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("unknown role 'owner' for token 'x'")):
+        TokenStore.load(path)
+
+
+# --- domain modules do no I/O ---------------------------------------------------------------
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_domain_module_imports_no_io_library(service: str) -> None:
+    path = ROOT / "services" / service / "domain.py"
+    imported = _imported_modules(path)
+
+    direct = {m for m in imported if _top(m) in IO_LIBRARIES}
+    assert not direct, f"services/{service}/domain.py imports {sorted(direct)}"
+
+    # The shared modules it leans on must be free of I/O too (one level down).
+    for module in sorted(m for m in imported if _top(m) == "shared"):
+        shared_path = ROOT / Path(*module.split(".")).with_suffix(".py")
+        assert shared_path.is_file(), f"{module} is not a module under shared/"
+        indirect = {m for m in _imported_modules(shared_path) if _top(m) in IO_LIBRARIES}
+        assert not indirect, f"services/{service}/domain.py imports {module}, which imports {sorted(indirect)}"
+
+
+def test_import_scan_sees_io_imports() -> None:
+    """The scan above would notice: ``shared/http.py`` imports several of the I/O libraries."""
+    assert {_top(m) for m in _imported_modules(ROOT / "shared" / "http.py")} >= {"asyncpg", "fastapi", "starlette"}

@@ -1,0 +1,393 @@
+"""The CloudEvents envelope kehu puts around every event (Kafka binary content mode, DESIGN §2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+from shared.events import (
+    EVENT_TYPES,
+    ComplaintFiled,
+    CustomerRegistered,
+    Envelope,
+    Event,
+    FeedbackReceived,
+    MalformedEvent,
+    OrderLine,
+    OrderPlaced,
+    ServiceRequested,
+    envelope_for,
+    uuid7,
+)
+
+CUSTOMER = uuid.UUID("0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+OCCURRED = datetime(2025, 2, 28, 18, 5, 7, 123456, tzinfo=timezone(timedelta(hours=8)))
+RECORDED = datetime(2025, 3, 1, 9, 30, 0, 654321, tzinfo=UTC)
+EVENT_ID = uuid.UUID("0195a1b2-c3d4-7000-8000-00000000abcd")
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def sample_events() -> dict[str, Event]:
+    """A valid instance of every event type, keyed by ce_type (optional fields filled in)."""
+    ticket = {
+        "customer_id": CUSTOMER, "occurred_at": OCCURRED, "ticket_id": uuid.UUID(int=7), "channel": "wechat",
+        "subject": "水壶漏水", "description": "Bought on Monday; leaks at the handle.",
+    }
+    events: list[Event] = [
+        CustomerRegistered(
+            customer_id=CUSTOMER, occurred_at=OCCURRED, name="王芳", kind="person", phone="+8613800138000",
+            email="wang@example.cn", external_ref="CARD-0042", category="current", lead_source="fair",
+            channel="store",
+        ),
+        OrderPlaced(
+            customer_id=CUSTOMER, occurred_at=OCCURRED, order_id=uuid.UUID(int=42), channel="store", currency="CNY",
+            lines=[
+                OrderLine(sku="TEA-1", quantity=Decimal("2"), unit_price=Decimal("9.50"), amount=Decimal("19.00")),
+                OrderLine(sku="RICE", quantity=Decimal("0.335"), unit_price=Decimal("3.00"), amount=Decimal("1.01")),
+            ],
+            total=Decimal("20.01"), external_ref="POS-7",
+        ),
+        ComplaintFiled(**ticket, severity="critical"),
+        FeedbackReceived(**ticket, satisfaction=2),
+        ServiceRequested(**ticket),
+    ]
+    return {event.ce_type(): event for event in events}
+
+
+SAMPLES = sample_events()
+
+
+def _headers(record: tuple[bytes, bytes, list[tuple[str, bytes]]]) -> dict[str, bytes]:
+    return dict(record[2])
+
+
+def _record_of(event: Event, **changes: Any) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    envelope = envelope_for(event, event_id=EVENT_ID, recorded_at=RECORDED)
+    return dataclasses.replace(envelope, **changes).to_record() if changes else envelope.to_record()
+
+
+def _with_header(headers: list[tuple[str, bytes]], name: str, value: bytes | None) -> list[tuple[str, bytes]]:
+    """Headers with ``name`` set to ``value`` (or removed when None)."""
+    kept = [(n, v) for n, v in headers if n != name]
+    return [*kept, (name, value)] if value is not None else kept
+
+
+ORDER = SAMPLES["kehu.orders.OrderPlaced.v1"]
+
+
+def test_there_is_a_sample_of_every_event_type() -> None:
+    assert set(SAMPLES) == set(EVENT_TYPES)
+    assert all(type(SAMPLES[t]) is cls for t, cls in EVENT_TYPES.items())
+
+
+# --- round trip -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ce_type", sorted(EVENT_TYPES))
+def test_every_event_type_round_trips_through_a_kafka_record(ce_type: str) -> None:
+    event = SAMPLES[ce_type]
+    envelope = envelope_for(event, event_id=EVENT_ID, recorded_at=RECORDED)
+
+    key, value, headers = envelope.to_record()
+    back = Envelope.from_record(value, headers)
+
+    assert back == envelope
+    decoded = back.decode()
+    assert type(decoded) is type(event)
+    assert decoded == event
+    assert decoded.model_dump(mode="json") == event.model_dump(mode="json")
+    assert key == str(event.customer_id).encode()
+
+
+@pytest.mark.parametrize("ce_type", sorted(EVENT_TYPES))
+def test_headers_are_the_cloudevents_kafka_binary_mode_names(ce_type: str) -> None:
+    event = SAMPLES[ce_type]
+    service = ce_type.split(".")[1]
+
+    key, value, headers = _record_of(event)
+
+    assert [name for name, _ in headers] == [
+        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "content-type",
+    ]
+    assert dict(headers) == {
+        "ce_specversion": b"1.0",
+        "ce_id": str(EVENT_ID).encode(),
+        "ce_source": f"/kehu/{service}".encode(),
+        "ce_type": f"kehu.{service}.{type(event).__name__}.v1".encode(),
+        "ce_time": b"2025-03-01T09:30:00.654321+00:00",
+        "ce_subject": str(CUSTOMER).encode(),
+        "content-type": b"application/json",
+    }
+    assert all(isinstance(v, bytes) for _, v in headers)
+    assert key == str(CUSTOMER).encode()
+    assert orjson.loads(value) == event.model_dump(mode="json")
+
+
+def test_traceparent_is_a_header_when_set_and_survives_the_round_trip() -> None:
+    _, value, headers = _record_of(ORDER, traceparent=TRACEPARENT)
+
+    assert headers[-1] == ("traceparent", TRACEPARENT.encode())
+    assert Envelope.from_record(value, headers).traceparent == TRACEPARENT
+
+
+def test_no_traceparent_header_without_a_trace() -> None:
+    _, value, headers = _record_of(ORDER)
+    assert "traceparent" not in dict(headers)
+    assert Envelope.from_record(value, headers).traceparent is None
+
+
+def test_envelope_for_defaults_to_a_fresh_uuid7_and_the_current_time() -> None:
+    before = datetime.now(UTC)
+    first, second = envelope_for(ORDER), envelope_for(ORDER)
+    after = datetime.now(UTC)
+
+    assert first.id.version == 7
+    assert first.id != second.id
+    assert before <= first.time <= after
+    assert first.time.tzinfo is not None
+    assert first.source == "/kehu/orders"
+    assert first.subject == str(CUSTOMER)
+
+
+def test_record_headers_as_aiokafka_gives_them_are_read() -> None:
+    _, value, headers = _record_of(ORDER)
+    assert Envelope.from_record(value, tuple(headers)).decode() == ORDER
+
+
+def test_ce_time_in_utc_z_form_is_read() -> None:
+    _, value, headers = _record_of(ORDER)
+    envelope = Envelope.from_record(value, _with_header(headers, "ce_time", b"2025-03-01T09:30:00Z"))
+    assert envelope.time == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def test_business_time_keeps_its_instant_through_the_envelope() -> None:
+    _, value, headers = _record_of(ORDER)
+    decoded = Envelope.from_record(value, headers).decode()
+    assert decoded.occurred_at == OCCURRED
+    assert decoded.occurred_at.utcoffset() == timedelta(hours=8)
+
+
+def test_unknown_fields_in_data_are_ignored_for_forward_compatibility() -> None:
+    _, value, headers = _record_of(ORDER)
+    data = orjson.loads(value)
+    data["loyalty_points"] = 20  # an optional field added later in v1
+    data["lines"][0]["discount"] = "0.50"
+
+    decoded = Envelope.from_record(orjson.dumps(data), headers).decode()
+
+    assert decoded == ORDER
+    assert not hasattr(decoded, "loyalty_points")
+
+
+def test_optional_fields_may_be_missing() -> None:
+    event = SAMPLES["kehu.contacts.CustomerRegistered.v1"]
+    _, _, headers = _record_of(event)
+    minimal = {"customer_id": str(CUSTOMER), "occurred_at": OCCURRED.isoformat(), "name": "王芳"}
+
+    decoded = Envelope.from_record(orjson.dumps(minimal), headers).decode()
+
+    assert isinstance(decoded, CustomerRegistered)
+    assert (decoded.phone, decoded.kind, decoded.category) == (None, "person", "potential")
+
+
+# --- malformed records ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"])
+def test_record_missing_a_required_header_is_malformed(header: str) -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match=rf"missing CloudEvents header.*{header}"):
+        Envelope.from_record(value, _with_header(headers, header, None))
+
+
+def test_record_with_an_empty_required_header_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match=r"missing CloudEvents header.*ce_subject"):
+        Envelope.from_record(value, _with_header(headers, "ce_subject", b""))
+
+
+def test_record_without_any_headers_is_malformed() -> None:
+    with pytest.raises(MalformedEvent, match=re.escape("ce_specversion must be 1.0, got None")):
+        Envelope.from_record(b"{}", [])
+
+
+@pytest.mark.parametrize("specversion", [b"0.3", b"1", b"2.0"])
+def test_record_of_another_specversion_is_malformed(specversion: bytes) -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match=re.escape(f"ce_specversion must be 1.0, got '{specversion.decode()}'")):
+        Envelope.from_record(value, _with_header(headers, "ce_specversion", specversion))
+
+
+def test_record_without_specversion_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match="ce_specversion"):
+        Envelope.from_record(value, _with_header(headers, "ce_specversion", None))
+
+
+@pytest.mark.parametrize("ce_id", [b"42", b"order-1", b"0195a1b2-c3d4-7e5f-8a9b"])
+def test_record_whose_id_is_not_a_uuid_is_malformed(ce_id: bytes) -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match=re.escape(f"ce_id is not a UUID: '{ce_id.decode()}'")):
+        Envelope.from_record(value, _with_header(headers, "ce_id", ce_id))
+
+
+@pytest.mark.parametrize("ce_time", [b"yesterday", b"2025-13-01T00:00:00Z", b"1740821400", b"01/03/2025 09:30"])
+def test_record_whose_time_is_not_rfc3339_is_malformed(ce_time: bytes) -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match="ce_time is not RFC 3339"):
+        Envelope.from_record(value, _with_header(headers, "ce_time", ce_time))
+
+
+@pytest.mark.parametrize("ce_time", [b"2025-03-01T09:30:00", b"2025-03-01"])
+def test_record_whose_time_has_no_offset_is_malformed(ce_time: bytes) -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match="ce_time"):
+        Envelope.from_record(value, _with_header(headers, "ce_time", ce_time))
+
+
+def test_record_with_a_header_that_is_not_utf8_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match="header is not UTF-8"):
+        Envelope.from_record(value, _with_header(headers, "ce_source", b"\xff\xfe"))
+
+
+def test_record_without_value_is_malformed() -> None:
+    _, _, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match="record has no value"):
+        Envelope.from_record(None, headers)
+
+
+@pytest.mark.parametrize("value", [b"not json", b"{", b"", b"\xff"])
+def test_value_that_is_not_json_is_malformed(value: bytes) -> None:
+    _, _, headers = _record_of(ORDER)
+    envelope = Envelope.from_record(value, headers)
+    with pytest.raises(MalformedEvent, match=r"kehu\.orders\.OrderPlaced\.v1: .*JSON"):
+        envelope.decode()
+
+
+@pytest.mark.parametrize("value", [b"[]", b"42", b'"order"', b"null"])
+def test_json_value_that_is_not_an_object_is_malformed(value: bytes) -> None:
+    _, _, headers = _record_of(ORDER)
+    with pytest.raises(MalformedEvent, match=re.escape("kehu.orders.OrderPlaced.v1: ")):
+        Envelope.from_record(value, headers).decode()
+
+
+@pytest.mark.parametrize(
+    "ce_type",
+    [
+        "kehu.orders.OrderShipped.v1",  # not a type kehu knows
+        "kehu.orders.OrderPlaced.v2",  # a version this consumer does not know yet
+        "kehu.orders.OrderPlaced",  # no version
+        "com.example.OrderPlaced.v1",
+    ],
+)
+def test_unknown_type_or_version_is_malformed(ce_type: str) -> None:
+    _, value, headers = _record_of(ORDER)
+    envelope = Envelope.from_record(value, _with_header(headers, "ce_type", ce_type.encode()))
+    with pytest.raises(MalformedEvent, match=re.escape(f"unknown event type '{ce_type}'")):
+        envelope.decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"total": "nine"}, "total"),
+        ({"total": "1.001"}, "total"),
+        ({"currency": "cny"}, "currency"),
+        ({"lines": []}, "lines"),
+        ({"order_id": "42"}, "order_id"),
+        ({"occurred_at": "2025-03-01T09:30:00"}, "occurred_at"),  # business time needs its offset
+        ({"channel": None}, "channel"),
+    ],
+)
+def test_data_that_breaks_the_contract_is_malformed_and_says_where(change: dict[str, Any], field: str) -> None:
+    _, value, headers = _record_of(ORDER)
+    data = {**orjson.loads(value), **change}
+    envelope = Envelope.from_record(orjson.dumps(data), headers)
+    with pytest.raises(MalformedEvent, match=rf"^kehu\.orders\.OrderPlaced\.v1: {field}"):
+        envelope.decode()
+
+
+def test_data_missing_a_required_field_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    data = orjson.loads(value)
+    del data["order_id"]
+    with pytest.raises(MalformedEvent, match="order_id: Field required"):
+        Envelope.from_record(orjson.dumps(data), headers).decode()
+
+
+def test_line_with_zero_quantity_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    data = orjson.loads(value)
+    data["lines"][1]["quantity"] = "0"
+    with pytest.raises(MalformedEvent, match=r"lines\.1\.quantity"):
+        Envelope.from_record(orjson.dumps(data), headers).decode()
+
+
+@pytest.mark.parametrize("change", [{"total": "-20.01"}, {"lines": [{"sku": "A", "quantity": "1", "unit_price": "-1.00", "amount": "-1.00"}]}])
+def test_negative_money_is_malformed(change: dict[str, Any]) -> None:
+    _, value, headers = _record_of(ORDER)
+    data = {**orjson.loads(value), **change}
+    with pytest.raises(MalformedEvent, match=re.escape("kehu.orders.OrderPlaced.v1: ")):
+        Envelope.from_record(orjson.dumps(data), headers).decode()
+
+
+def test_subject_that_is_not_the_data_customer_is_malformed() -> None:
+    _, value, headers = _record_of(ORDER)
+    other = str(uuid.uuid4())
+    envelope = Envelope.from_record(value, _with_header(headers, "ce_subject", other.encode()))
+    with pytest.raises(MalformedEvent, match=re.escape(f"ce_subject '{other}' is not the event's customer_id")):
+        envelope.decode()
+
+
+def test_subject_in_upper_case_is_not_the_same_customer() -> None:
+    # ce_subject is compared as the canonical (lower-case) text the producer writes.
+    _, value, headers = _record_of(ORDER)
+    envelope = Envelope.from_record(value, _with_header(headers, "ce_subject", str(CUSTOMER).upper().encode()))
+    with pytest.raises(MalformedEvent, match="ce_subject"):
+        envelope.decode()
+
+
+def test_malformed_event_is_an_exception_with_a_message() -> None:
+    with pytest.raises(MalformedEvent) as info:
+        Envelope.from_record(b"{}", [("ce_specversion", b"1.0")])
+    assert str(info.value) == "missing CloudEvents header(s): ce_id, ce_source, ce_type, ce_subject, ce_time"
+
+
+# --- uuid7 ----------------------------------------------------------------------------------
+
+
+def test_uuid7_has_version_7_and_the_rfc_variant() -> None:
+    for _ in range(100):
+        value = uuid7()
+        assert value.version == 7
+        assert value.variant == uuid.RFC_4122
+
+
+def test_uuid7_starts_with_the_current_unix_milliseconds() -> None:
+    before = time.time_ns() // 1_000_000
+    value = uuid7()
+    after = time.time_ns() // 1_000_000
+    assert before <= value.int >> 80 <= after
+
+
+def test_uuid7_increases_across_milliseconds() -> None:
+    values = []
+    for _ in range(5):
+        values.append(uuid7())
+        time.sleep(0.002)
+    assert values == sorted(values)
+    assert len({v.int >> 80 for v in values}) == 5
+    assert [str(v) for v in values] == sorted(str(v) for v in values)  # text order is time order too
+
+
+def test_uuid7_values_are_unique() -> None:
+    assert len({uuid7() for _ in range(10_000)}) == 10_000

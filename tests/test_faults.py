@@ -1,0 +1,203 @@
+"""Faults for real: broker stopped and restarted empty, duplicates, poison records."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.events import OrderLine, OrderPlaced, envelope_for
+from shared.kafka import all_topics, dlq_topic, ensure_topics
+from tests.conftest import Cluster, eventually
+
+pytestmark = pytest.mark.database
+
+
+async def _orders_in_insights(cluster: Cluster) -> list[asyncpg.Record]:
+    return await cluster.sql(
+        "insights", "SELECT data->>'order_id' AS order_id FROM timeline WHERE event_type = 'OrderPlaced'")
+
+
+async def _metric(cluster: Cluster, service: str, name: str, **labels: str) -> float:
+    text = (await cluster.http.get(cluster.urls[service] + "/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_orders_wait_in_the_outbox_while_the_broker_is_down_and_arrive_exactly_once(cluster: Cluster) -> None:
+    customers = [await cluster.customer(f"Regular {i}") for i in range(5)]
+    before = [(await cluster.order(c)).json()["id"] for c in customers for _ in range(4)]
+    await eventually(lambda: _count_at_least(cluster, len(before)))
+
+    cluster.broker.stop()
+    during = []
+    for i in range(30):
+        response = await cluster.order(customers[i % len(customers)])
+        assert response.status_code == 201, response.text  # accepted with the broker down
+        during.append(response.json()["id"])
+    waiting = await cluster.sql("orders", "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
+    assert waiting[0]["n"] == 30
+
+    # The embedded broker comes back empty: offsets start again at 0, below every consumer's
+    # position. The services keep running throughout.
+    cluster.broker.start()
+    await ensure_topics(cluster.broker.bootstrap, all_topics(), 4)
+    after = [(await cluster.order(c)).json()["id"] for c in customers]
+
+    expected = sorted(before + during + after)
+    rows = await eventually(lambda: _count_at_least(cluster, len(expected)), timeout=30)
+    await asyncio.sleep(1.0)  # anything doubled would show up now
+    rows = await _orders_in_insights(cluster)
+    assert sorted(r["order_id"] for r in rows) == expected
+    inbox = await cluster.sql("insights", "SELECT count(*) AS n FROM inbox WHERE topic = 'kehu.orders'")
+    assert inbox[0]["n"] == len(expected)
+    assert (await cluster.sql("orders", "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]["n"] == 0
+
+
+async def test_the_same_event_delivered_twice_changes_insights_once(cluster: Cluster) -> None:
+    customer_id = await cluster.customer("Twice")
+    await eventually(lambda: _timeline_has(cluster, customer_id, 1))
+    duplicates_before = await _metric(cluster, "insights", "kehu_events_duplicate_total", consumer="insights")
+    event = OrderPlaced(
+        customer_id=uuid.UUID(customer_id), occurred_at="2026-01-05T09:30:00+08:00", order_id=uuid.uuid4(),
+        channel="store", currency="CNY", total="5.00",
+        lines=[OrderLine(sku="X", quantity="1", unit_price="5.00", amount="5.00")],
+    )
+    key, value, headers = envelope_for(event).to_record()
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("kehu.orders", value=value, key=key, headers=headers)
+        await producer.send_and_wait("kehu.orders", value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    await eventually(lambda: _metric_above(cluster, "kehu_events_duplicate_total", duplicates_before))
+    items = await cluster.timeline(customer_id)
+    assert [i["type"] for i in items] == ["OrderPlaced", "CustomerRegistered"]
+    inbox = await cluster.sql("insights", "SELECT count(*) AS n FROM inbox WHERE topic = 'kehu.orders'")
+    assert inbox[0]["n"] == 1
+
+
+async def test_a_malformed_record_is_dead_lettered_counted_and_the_partition_moves_on(cluster: Cluster) -> None:
+    customer_id = await cluster.customer("After poison")
+    await eventually(lambda: _timeline_has(cluster, customer_id, 1))
+    dead_before = await _metric(cluster, "insights", "kehu_dead_letters_total", consumer="insights")
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap)
+    await producer.start()
+    try:
+        # Same key as the customer: same partition as the valid order that follows it.
+        await producer.send_and_wait("kehu.orders", value=b"{not json", key=customer_id.encode(),
+                                     headers=[("ce_specversion", b"1.0"), ("ce_type", b"kehu.orders.OrderPlaced.v1")])
+        await producer.send_and_wait(
+            "kehu.orders", value=b'{"customer_id": "x"}', key=customer_id.encode(),
+            headers=[("ce_specversion", b"1.0"), ("ce_id", str(uuid.uuid4()).encode()),
+                     ("ce_source", b"/kehu/orders"), ("ce_type", b"kehu.orders.OrderPlaced.v9"),
+                     ("ce_subject", customer_id.encode()), ("ce_time", b"2026-01-01T00:00:00+00:00")])
+    finally:
+        await producer.stop()
+    assert (await cluster.order(customer_id)).status_code == 201
+
+    await eventually(lambda: _timeline_has(cluster, customer_id, 2))
+    letters = await eventually(lambda: _dead_letters(cluster))
+    errors = sorted(r["error"] for r in letters)
+    assert any("missing CloudEvents header" in e for e in errors)
+    assert any("unknown event type 'kehu.orders.OrderPlaced.v9'" in e for e in errors)
+    assert await _metric(cluster, "insights", "kehu_dead_letters_total", consumer="insights") == dead_before + 2
+
+    consumer = AIOKafkaConsumer(dlq_topic("kehu.orders", "insights"), bootstrap_servers=cluster.broker.bootstrap,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        found = await consumer.getmany(timeout_ms=3000)
+        records = [r for batch in found.values() for r in batch]
+    finally:
+        await consumer.stop()
+    assert {r.value for r in records} == {b"{not json", b'{"customer_id": "x"}'}
+    for record in records:
+        headers = dict(record.headers)
+        assert headers["kehu_dlq_consumer"] == b"insights"
+        assert headers["kehu_dlq_error"]
+        assert headers["kehu_dlq_origin"].startswith(b"kehu.orders/")
+
+
+async def test_bad_input_gets_clear_errors(cluster: Cluster) -> None:
+    url = cluster.urls["orders"] + "/orders"
+    malformed = await cluster.http.post(url, content=b'{"customer_id": ', headers=cluster.headers(
+        **{"content-type": "application/json"}))
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["field"] == "body"
+    assert "malformed JSON" in malformed.json()["errors"][0]["message"]
+
+    customer_id = await cluster.customer("Careful")
+    invalid = await cluster.post("orders", "/orders", {
+        "customer_id": customer_id, "channel": "store",
+        "lines": [{"sku": "A1", "quantity": "0", "unit_price": "9.999"}]})
+    assert invalid.status_code == 422
+    fields = {e["field"] for e in invalid.json()["errors"]}
+    assert fields == {"lines[0].quantity", "lines[0].unit_price"}
+    assert invalid.json()["type"] == "about:blank" and invalid.json()["status"] == 422
+
+    anonymous = await cluster.http.post(url, json={})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    wrong = await cluster.http.post(url, json={}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    readonly = await cluster.order(customer_id, role="readonly") if False else await cluster.post(
+        "orders", "/orders", {"customer_id": customer_id, "channel": "store",
+                              "lines": [{"sku": "A1", "quantity": "1", "unit_price": "1.00"}]}, role="readonly")
+    assert readonly.status_code == 403
+    assert readonly.json()["missing_permission"] == "orders:write"
+    clerk = await cluster.post("tickets", "/tickets", {
+        "customer_id": customer_id, "kind": "complaint", "channel": "phone", "subject": "Broken lid"}, role="service")
+    assert clerk.status_code == 201
+    assert (await cluster.post("orders", "/orders", {}, role="service")).status_code == 403
+    assert (await cluster.get("insights", f"/customers/{customer_id}/timeline", role="readonly")).status_code == 200
+    assert (await cluster.get("orders", "/orders/not-a-uuid")).status_code == 422
+
+
+async def test_every_service_reports_health_metrics_and_openapi(cluster: Cluster) -> None:
+    for service, url in cluster.urls.items():
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/health/live")).json() == {"status": "live"}
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200, (service, ready.text)
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            assert "# TYPE" in (await http.get("/metrics")).text
+            assert (await http.get("/openapi.json")).json()["info"]["title"] == f"kehu {service}"
+
+
+async def test_readiness_reports_an_unreachable_broker(cluster: Cluster) -> None:
+    cluster.broker.stop()
+    ready = await eventually(lambda: _not_ready(cluster), timeout=15)
+    assert ready["checks"]["broker"] == "unreachable"
+    assert ready["checks"]["database"] == "ok"
+
+
+async def _not_ready(cluster: Cluster) -> dict[str, object] | None:
+    response = await cluster.http.get(cluster.urls["orders"] + "/health/ready")
+    return response.json() if response.status_code == 503 else None
+
+
+async def _count_at_least(cluster: Cluster, n: int) -> bool:
+    return len(await _orders_in_insights(cluster)) >= n
+
+
+async def _timeline_has(cluster: Cluster, customer_id: str, n: int) -> bool:
+    return len(await cluster.timeline(customer_id)) >= n
+
+
+async def _metric_above(cluster: Cluster, name: str, floor: float) -> bool:
+    return await _metric(cluster, "insights", name, consumer="insights") > floor
+
+
+async def _dead_letters(cluster: Cluster) -> list[asyncpg.Record] | None:
+    rows = await cluster.sql("insights", "SELECT error FROM dead_letters WHERE topic = 'kehu.orders'")
+    return rows if len(rows) >= 2 else None
