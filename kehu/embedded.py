@@ -92,9 +92,11 @@ class EmbeddedBroker:
             return
         process, self.process = self.process, None
         if process.poll() is None:
+            # Tansu waits for its clients to hang up before it exits on SIGTERM; it keeps
+            # nothing worth a graceful stop (memory store), so it gets half a second.
             process.terminate()
             try:
-                process.wait(5)
+                process.wait(0.5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

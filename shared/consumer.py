@@ -15,8 +15,11 @@ The delivery contract, chosen deliberately (DESIGN §3.2-3.3):
   the offset does not move.
 * Broker reset guard: a restarted embedded broker begins its offsets at 0 again while a running
   consumer keeps its old position and gets no error (DESIGN §9). When a fetch reports a high
-  watermark below the next offset we expect, the consumer seeks to the beginning of that
-  partition; the inbox makes the re-read harmless.
+  watermark below the next offset we expect, the consumer seeks to offset 0 of that partition
+  (``seek``, not ``seek_to_beginning``: the latter waits on a ListOffsets round trip, which
+  stalled for 30 s during the group rejoin that follows a restart); the inbox makes the re-read
+  harmless. On Kafka with retention, offset 0 may be gone: ``auto_offset_reset="earliest"``
+  then moves to the first offset kept.
 
 This uses aiokafka directly rather than a FastStream subscriber: the guard needs the fetched high
 watermark and per-partition seeks, and commits must name exactly the offsets the transaction
@@ -114,6 +117,8 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
+        self._rewind_requested = False
+        self._rewound = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
@@ -127,6 +132,19 @@ class Consumer:
         self._stopping = True
         if self._task is not None:
             await stop_task(self._task, grace_s)
+
+    async def rewind(self, timeout_s: float = 30.0) -> None:
+        """Re-read every assigned partition from offset 0: the broker was replaced by an empty one.
+
+        `kehu up` calls this after recycling the embedded broker and before the relays publish
+        again, so no consumer can read on from its old position in the new, shorter topics.
+        Records fetched before the rewind are dropped unprocessed (they are read again).
+        """
+        if self._consumer is None:
+            return  # not connected: it will start from the committed offsets, i.e. the beginning
+        self._rewound.clear()
+        self._rewind_requested = True
+        await asyncio.wait_for(self._rewound.wait(), timeout_s)
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -151,12 +169,16 @@ class Consumer:
             backoff = 0.2
             try:
                 await self._consume(consumer)
+            except Exception:
+                # Never die silently: whatever broke, the uncommitted batch is fetched again by
+                # a fresh consumer, and the inbox makes that harmless.
+                log.exception("consumer %s failed; restarting it", self.name)
+                await asyncio.sleep(1.0)
             finally:
                 self._consumer = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(consumer.stop(), 10)
                 await self._close_dlq_producer()
-            return
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping:
@@ -168,6 +190,14 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             self.broker_ok = True
+            if self._rewind_requested:
+                for tp in consumer.assignment():
+                    consumer.seek(tp, 0)
+                self._next.clear()
+                self._rewind_requested = False
+                self._rewound.set()
+                log.info("consumer %s re-reads its partitions from the beginning", self.name)
+                continue
             await self._guard_broker_reset(consumer)
             records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
             if not records:
@@ -193,7 +223,7 @@ class Consumer:
                         "re-reading the partition from the beginning",
                         self.name, tp.topic, tp.partition, high, expected,
                     )
-                    await consumer.seek_to_beginning(tp)
+                    consumer.seek(tp, 0)
                     self._next[tp] = 0
                     instruments().broker_resets.add(1, {"consumer": self.name, "topic": tp.topic})
                 else:

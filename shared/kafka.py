@@ -7,6 +7,7 @@ default ``fetch_max_wait_ms=500`` adds ~250 ms per hop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -67,7 +68,7 @@ def make_consumer(bootstrap: str, *, group: str, topics: tuple[str, ...], fetch_
 async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> list[str]:
     """Create the topics that are missing; returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kehu-admin", request_timeout_ms=5000)
-    await admin.start()
+    await asyncio.wait_for(admin.start(), 10)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]

@@ -146,6 +146,11 @@ class OutboxRelay:
                 self.is_leader = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except Exception:
+                # Never die silently: unsent rows stay unsent and are published after the restart.
+                log.exception("outbox relay failed; restarting it")
+                self.is_leader = False
+                await asyncio.sleep(1.0)
 
     async def _lead(self) -> None:
         listener = await asyncpg.connect(self.database_url)

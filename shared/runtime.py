@@ -158,6 +158,13 @@ def admin_router() -> APIRouter:
             return json_response(200, {"paused": False, "high_watermarks": {}})
         return json_response(200, {"paused": True, "high_watermarks": await relay.pause()})
 
+    @router.post("/consumers/rewind", summary="Re-read every partition from the beginning (broker replaced)")
+    async def rewind(request: Request, _: object = require("admin")) -> object:
+        consumers = request.app.state.runtime.consumers
+        for consumer in consumers:
+            await consumer.rewind()
+        return json_response(200, {"rewound": [c.name for c in consumers]})
+
     @router.post("/relay/resume", summary="Publish the outbox again")
     async def resume(request: Request, _: object = require("admin")) -> object:
         relay = request.app.state.runtime.relay

@@ -1,0 +1,255 @@
+"""End to end: `kehu up` as a user runs it (real processes, embedded broker and database)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import eventually, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    home: Path
+    urls: dict[str, str]
+    token: str
+    startup_s: float
+    output: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+
+def _free_port_base() -> int:
+    while True:
+        base = free_port()
+        if base < 60000 and all(_is_free(base + i) for i in range(4)):
+            return base
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_kehu(home: Path, **env: str) -> Running:
+    base = _free_port_base()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEHU_")}
+    environment.update(KEHU_HOME=str(home), KEHU_HTTP_PORT_BASE=str(base),
+                       KEHU_EMBEDDED_KAFKA_PORT=str(free_port()), **env)
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "kehu", "up"], env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=home.parent)
+    output: list[str] = []
+    up = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip())
+            if line.startswith("kehu is up"):
+                up.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not up.wait(60):
+        process.kill()
+        raise AssertionError("kehu up did not come up:\n" + "\n".join(output))
+    urls = {name: f"http://127.0.0.1:{base + i}" for i, name in enumerate(("contacts", "orders", "tickets", "insights"))}
+    token = (home / "dev-token").read_text().strip()
+    return Running(process, home, urls, token, time.monotonic() - started, output)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / ".kehu"
+
+
+async def _slice(kehu: Running, http: httpx.AsyncClient, name: str) -> tuple[str, str]:
+    customer = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
+                               json={"name": name, "phone": "138 0013 8000"})
+    assert customer.status_code == 201, customer.text
+    customer_id = customer.json()["id"]
+    order = await http.post(kehu.urls["orders"] + "/orders", headers=kehu.headers, json={
+        "customer_id": customer_id, "channel": "store",
+        "lines": [{"sku": "A1", "quantity": 2, "unit_price": "9.50"}]})
+    assert order.status_code == 201, order.text
+    ticket = await http.post(kehu.urls["tickets"] + "/tickets", headers=kehu.headers, json={
+        "customer_id": customer_id, "kind": "complaint", "channel": "phone",
+        "subject": "Cracked cup", "description": "One of the six cups was cracked"})
+    assert ticket.status_code == 201, ticket.text
+    return customer_id, order.json()["id"]
+
+
+async def _timeline(kehu: Running, http: httpx.AsyncClient, customer_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"{kehu.urls['insights']}/customers/{customer_id}/timeline",
+                              headers=kehu.headers, params={"limit": 1000})
+    assert response.status_code == 200
+    return list(response.json()["items"])
+
+
+async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_cleanly(home: Path) -> None:
+    kehu = start_kehu(home)
+    print(f"kehu up: all four services ready in {kehu.startup_s:.1f}s")
+    assert any("dev admin token" in line and kehu.token in line for line in kehu.output)
+    children = kehu.descendants()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            customer_id, order_id = await _slice(kehu, http, "王芳")
+            items = await eventually(lambda: _at_least(kehu, http, customer_id, 3), timeout=5)
+            assert [i["type"] for i in items] == ["CustomerRegistered", "OrderPlaced", "ComplaintFiled"]
+    finally:
+        code = kehu.stop()
+    assert code == 0, "\n".join(kehu.output)
+    assert kehu.output[-1] == "kehu stopped"
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not (home / "pgdata" / "postmaster.pid").exists(), "the embedded PostgreSQL was left running"
+
+    again = start_kehu(home)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            kept = await http.get(f"{again.urls['contacts']}/customers/{customer_id}", headers=again.headers)
+            assert kept.status_code == 200 and kept.json()["name"] == "王芳"
+            assert (await http.get(f"{again.urls['orders']}/orders/{order_id}", headers=again.headers)).status_code == 200
+            assert len(await _timeline(again, http, customer_id)) == 3
+            # the broker came back empty; new events still flow (and old ones are not doubled)
+            order = await http.post(again.urls["orders"] + "/orders", headers=again.headers, json={
+                "customer_id": customer_id, "channel": "wechat",
+                "lines": [{"sku": "B2", "quantity": "1", "unit_price": "30.00"}]})
+            assert order.status_code == 201
+            items = await eventually(lambda: _at_least(again, http, customer_id, 4), timeout=5)
+            assert [i["type"] for i in items].count("OrderPlaced") == 2
+    finally:
+        assert again.stop() == 0
+
+
+async def test_a_planned_broker_recycle_under_load_loses_and_doubles_nothing(home: Path) -> None:
+    kehu = start_kehu(home, KEHU_BROKER_RECYCLE_RECORDS="100", KEHU_BROKER_RECYCLE_CHECK_S="0.5")
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as http:
+            customers = []
+            for i in range(10):
+                response = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
+                                           json={"name": f"Regular {i}"})
+                customers.append(response.json()["id"])
+
+            async def order(i: int) -> str:
+                await asyncio.sleep(i / 100)  # open loop, 100 orders/s
+                response = await http.post(kehu.urls["orders"] + "/orders", headers=kehu.headers, json={
+                    "customer_id": customers[i % 10], "channel": "store",
+                    "lines": [{"sku": f"S{i}", "quantity": "1", "unit_price": "1.00"}]})
+                assert response.status_code == 201, response.text
+                return str(response.json()["id"])
+
+            placed = await asyncio.gather(*[order(i) for i in range(1000)])
+
+            async def all_seen() -> list[str] | None:
+                seen = []
+                for customer_id in customers:
+                    seen += [i["data"]["order_id"] for i in await _timeline(kehu, http, customer_id)
+                             if i["type"] == "OrderPlaced"]
+                return seen if len(seen) >= len(placed) else None
+
+            seen = await eventually(all_seen, timeout=60, interval=0.5)
+            await asyncio.sleep(2)  # give any duplicate time to show
+            seen = await all_seen() or []
+            recycles = await _recycles(home)
+    finally:
+        kehu.stop()
+    print(f"{recycles} planned recycles under load; {len(placed)} orders placed, {len(seen)} seen by insights")
+    assert recycles >= 2, "\n".join(kehu.output)
+    assert sorted(seen) == sorted(placed)
+    assert any("embedded broker recycled" in line for line in kehu.output)
+
+
+async def _at_least(kehu: Running, http: httpx.AsyncClient, customer_id: str, n: int) -> list[dict[str, Any]] | None:
+    items = await _timeline(kehu, http, customer_id)
+    return items if len(items) >= n else None
+
+
+async def _recycles(home: Path) -> int:
+    status = json.loads((home / "status.json").read_text())
+    return int(status["broker_recycles"])
+
+
+async def test_orders_wait_in_the_outbox_while_the_broker_is_down_and_arrive_exactly_once(home: Path) -> None:
+    kehu = start_kehu(home)
+    broker = next(p for p in kehu.descendants() if p.name() == "tansu")
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            customers = []
+            for i in range(5):
+                response = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
+                                           json={"name": f"Regular {i}"})
+                customers.append(response.json()["id"])
+
+            async def place(i: int) -> str:
+                response = await http.post(kehu.urls["orders"] + "/orders", headers=kehu.headers, json={
+                    "customer_id": customers[i % 5], "channel": "store",
+                    "lines": [{"sku": f"S{i}", "quantity": "1", "unit_price": "2.50"}]})
+                assert response.status_code == 201, response.text
+                return str(response.json()["id"])
+
+            before = [await place(i) for i in range(20)]
+            await eventually(lambda: _orders_seen(kehu, http, customers, len(before)), timeout=10)
+
+            broker.suspend()  # the broker stops answering: nothing reaches Kafka
+            during = [await place(i) for i in range(20, 60)]
+            backlog = await _sql(home, "orders", "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            assert backlog >= 30, "the orders should be waiting in the outbox"
+
+            broker.kill()  # ... and dies; `kehu up` starts an empty one, the services keep running
+            after = [await place(i) for i in range(60, 65)]
+            placed = before + during + after
+            seen = await eventually(lambda: _orders_seen(kehu, http, customers, len(placed)), timeout=60)
+            await asyncio.sleep(2)  # anything doubled would show up now
+            seen = await _orders_seen(kehu, http, customers, 0) or []
+            inbox = await _sql(home, "insights", "SELECT count(*) FROM inbox WHERE topic = 'kehu.orders'")
+    finally:
+        kehu.stop()
+    assert any("the embedded broker stopped unexpectedly" in line for line in kehu.output)
+    assert sorted(seen) == sorted(placed)
+    assert inbox == len(placed)
+
+
+async def _orders_seen(kehu: Running, http: httpx.AsyncClient, customers: list[str], n: int) -> list[str] | None:
+    seen: list[str] = []
+    for customer_id in customers:
+        seen += [i["data"]["order_id"] for i in await _timeline(kehu, http, customer_id) if i["type"] == "OrderPlaced"]
+    return seen if len(seen) >= max(n, 1) else None
+
+
+async def _sql(home: Path, service: str, query: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres:@/kehu_{service}?host={home / 'pgdata'}")
+    try:
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
