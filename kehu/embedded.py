@@ -10,10 +10,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,8 +65,18 @@ class EmbeddedBroker:
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
         self.bootstrap = f"127.0.0.1:{port}"
+        # start/stop may run in worker threads (a recycle) while `kehu up` shuts down: the lock
+        # and the closed flag make sure no broker is started after the final stop.
+        self._lock = threading.RLock()
+        self._closed = False
 
     def start(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the embedded broker was closed")
+            self._start()
+
+    def _start(self) -> None:
         if _port_open(self.port):
             raise RuntimeError(
                 f"port {self.port} is already taken: another broker (or `make up`) is running; stop it or set "
@@ -75,6 +89,7 @@ class EmbeddedBroker:
                 [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the broker last, after the services
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + 10
         while not _port_open(self.port):
@@ -88,6 +103,16 @@ class EmbeddedBroker:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def close(self) -> None:
+        """The final stop: no start after this one."""
+        with self._lock:
+            self._closed = True
+            self._stop()
+
+    def _stop(self) -> None:
         if self.process is None:
             return
         process, self.process = self.process, None
@@ -105,8 +130,17 @@ class EmbeddedBroker:
             time.sleep(0.02)
 
     def restart(self) -> None:
-        self.stop()
-        self.start()
+        with self._lock:
+            self._stop()
+            if self._closed:
+                raise RuntimeError("the embedded broker was closed")
+            self._start()
+
+
+def die_with_parent() -> None:
+    """Runs in a child between fork and exec (Linux): SIGTERM it when its parent dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _port_open(port: int) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -37,7 +36,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from kehu.embedded import EmbeddedBroker, EmbeddedPostgres
+from kehu.embedded import EmbeddedBroker, EmbeddedPostgres, die_with_parent
 from shared.auth import add_token
 from shared.events import TOPICS
 from shared.kafka import CONSUMERS, all_topics, ensure_topics
@@ -46,11 +45,6 @@ from shared.settings import SERVICES, Settings, service_port, tokens_path
 log = logging.getLogger("kehu.up")
 PUBLISHERS = ("contacts", "orders", "tickets")
 CONSUMING = ("orders", "tickets", "insights")
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec (Linux only)
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -133,7 +127,7 @@ class Supervisor:
             svc.process = subprocess.Popen(
                 [sys.executable, "-m", "kehu", "serve", svc.name],
                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         svc.started_at = time.monotonic()
 
@@ -281,7 +275,7 @@ class Supervisor:
                 process.kill()
                 process.wait()
         if self.broker is not None:
-            await asyncio.to_thread(self.broker.stop)
+            await asyncio.to_thread(self.broker.close)
         if self.postgres is not None:
             await asyncio.to_thread(self.postgres.stop)
         self.say("kehu stopped")
