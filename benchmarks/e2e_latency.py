@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import platform
@@ -41,7 +40,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,13 +58,15 @@ import httpx
 import orjson
 import psutil
 
+from kehu.embedded import die_with_parent, port_open
+from shared.settings import SERVICES
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SECTION = "## e2e latency (issue 2)"
 TARGET = "Target: p99 < 250 ms at 300 orders/s; saturation ≥ 400 orders/s"
-SERVICES = ("contacts", "orders", "tickets", "insights")  # port order, as in shared/settings.py
 ROLES = ("broker", "postgres", "contacts", "orders", "tickets", "insights", "supervisor", "loadgen", "other")
 ROLE_LABELS = {"postgres": "pg", "supervisor": "up"}
 # Settings that would make the child `kehu up` share state with another instance; everything else
@@ -91,17 +91,6 @@ SELECT data->>'order_id' FROM timeline WHERE event_id >= $1 AND event_type = 'Or
 
 
 # -- the `kehu up` under test ---------------------------------------------------------------------
-
-
-def _die_with_parent() -> None:  # between fork and exec: SIGTERM the child if this process dies
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -138,7 +127,7 @@ class KehuUp:
         return env
 
     def start(self) -> None:
-        taken = [p for p in (*range(self.port_base, self.port_base + len(SERVICES)), self.kafka_port) if _port_open(p)]
+        taken = [p for p in (*range(self.port_base, self.port_base + len(SERVICES)), self.kafka_port) if port_open(p)]
         if taken:
             raise RuntimeError(f"port(s) {', '.join(map(str, taken))} already in use; pick --port-base / --kafka-port")
         # Must run on the main thread: PR_SET_PDEATHSIG fires when the *thread* that forked exits.
@@ -146,7 +135,7 @@ class KehuUp:
             [str(self.kehu), "up"],
             cwd=self.home, env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True,  # our own Ctrl-C handling stops it
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         self._reader = threading.Thread(target=self._read, name="kehu-up-stdout", daemon=True)
         self._reader.start()
@@ -660,6 +649,8 @@ async def measure(args: argparse.Namespace, up: KehuUp, rate: float) -> RateResu
                     if not watcher.outstanding():
                         break
                     await asyncio.sleep(0.01)
+                watcher.stop()
+                await watching  # one query at a time on the watcher's connection
                 await watcher.poll(full=True)  # one last look, also when the POSTs took past the deadline
             finally:
                 await raw.close()

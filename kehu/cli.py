@@ -2,6 +2,7 @@
 
     kehu up                         start everything (embedded broker and database by default)
     kehu serve <service>            run one service (what `kehu up`, compose and k8s start)
+    kehu asyncapi                   print the AsyncAPI document of the events
     kehu token add --name N --role R [--file F]   add an API token (printed once)
 """
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("up", help="start every service on the embedded (or configured) broker and database")
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
+    commands.add_parser("asyncapi", help="print the AsyncAPI document of kehu's events (JSON)")
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     add = token_commands.add_parser("add", help="add a token and print it (once)")
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     if args.command == "serve":
         return serve_service(args.service)
+    if args.command == "asyncapi":
+        import json
+
+        from shared.asyncapi import asyncapi_document
+
+        print(json.dumps(asyncapi_document(), indent=2, ensure_ascii=False))
+        return 0
     if args.command == "token":
         path = args.file or tokens_path(Settings())
         print(add_token(path, name=args.name, role=args.role))

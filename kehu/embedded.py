@@ -77,7 +77,7 @@ class EmbeddedBroker:
             self._start()
 
     def _start(self) -> None:
-        if _port_open(self.port):
+        if port_open(self.port):
             raise RuntimeError(
                 f"port {self.port} is already taken: another broker (or `make up`) is running; stop it or set "
                 "KEHU_EMBEDDED_KAFKA_PORT / KEHU_KAFKA_BOOTSTRAP"
@@ -92,7 +92,7 @@ class EmbeddedBroker:
                 preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + 10
-        while not _port_open(self.port):
+        while not port_open(self.port):
             if self.process.poll() is not None:
                 raise RuntimeError(f"the embedded broker exited at start; see {self.log_file}")
             if time.monotonic() > deadline:
@@ -126,7 +126,7 @@ class EmbeddedBroker:
                 process.kill()
                 process.wait()
         deadline = time.monotonic() + 5
-        while _port_open(self.port) and time.monotonic() < deadline:
+        while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def restart(self) -> None:
@@ -143,7 +143,7 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -70,7 +70,7 @@ def _consumer(group: str, accepted: Any) -> Callable[[Any], Awaitable[None]]:
     """A stand-in handler whose signature tells FastStream what the group reads; never called."""
 
     async def handler(event: Any) -> None:
-        raise NotImplementedError("documentation only: kehu consumes with shared.consumer")
+        """Documentation only: kehu's consumers are ``shared.consumer.Consumer``."""
 
     handler.__annotations__ = {"event": accepted, "return": None}
     handler.__name__ = handler.__qualname__ = group
@@ -98,7 +98,7 @@ def build_broker() -> KafkaBroker:
             also = ", ".join(f"`{t}`" for t in topics if t != topic)
             description = (
                 f"Consumer group `{group}`{f' (which also reads {also})' if also else ''}: reads {_ce_types(read)}; "
-                f"other types are dead-lettered to `{dlq_topic(topic, group)}`."
+                f"types it does not know (unknown versions included) are dead-lettered to `{dlq_topic(topic, group)}`."
             )
             broker.subscriber(topic, group_id=group, title=f"{group}:{topic}", description=description)(
                 _consumer(group, _one_of(read))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -147,7 +147,7 @@ def _principal(request: Request) -> Principal:
 def require(permission: str) -> Any:
     """A dependency that admits principals whose role grants ``permission`` (else 401/403)."""
 
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:  # async: a sync dependency runs in a threadpool
         principal = _principal(request)
         if not principal.may(permission):
             raise ProblemError(403, "Forbidden", f"role {principal.role!r} lacks the permission {permission!r}",
@@ -166,9 +166,10 @@ VALUES ($1, $2, $3, 0, 'null') ON CONFLICT DO NOTHING RETURNING true
 _STORED = "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2"
 _REMEMBER = "UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2"
 
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
-    Field(min_length=1, max_length=200, description="Retry-safety: the same key returns the first response."),
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Retry-safety: the same key and body return the first response and create nothing."),
 ]
 
 
@@ -192,11 +193,11 @@ async def idempotent(
     with another body is refused (422). Two concurrent requests with one key serialise on the key's
     row: the second waits for the first to commit, then replays its reply.
     """
-    fingerprint = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
-    ).hexdigest()
     async with pool.acquire() as conn, conn.transaction():
         if key is not None:
+            fingerprint = hashlib.sha256(
+                request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+            ).hexdigest()
             if not await conn.fetchval(_CLAIM, principal.name, key, fingerprint):
                 stored = await conn.fetchrow(_STORED, principal.name, key)
                 if stored["request_hash"] != fingerprint:
@@ -213,9 +214,6 @@ async def idempotent(
 
 
 # --- standard endpoints ---------------------------------------------------------------------
-
-
-ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
 def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -> APIRouter:

@@ -21,7 +21,6 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from opentelemetry import trace
@@ -250,7 +249,7 @@ class OutboxRelay:
                     source=row["source"],
                     subject=row["subject"],
                     time=row["recorded_at"],
-                    data=orjson.dumps(orjson.loads(row["data"])),
+                    data=row["data"].encode(),  # jsonb's text form is JSON already
                     traceparent=current_traceparent(),
                 )
                 key, value, headers = envelope.to_record()

@@ -153,11 +153,7 @@ async def test_a_planned_broker_recycle_under_load_loses_and_doubles_nothing(hom
     kehu = start_kehu(home, KEHU_BROKER_RECYCLE_RECORDS="100", KEHU_BROKER_RECYCLE_CHECK_S="0.5")
     try:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as http:
-            customers = []
-            for i in range(10):
-                response = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
-                                           json={"name": f"Regular {i}"})
-                customers.append(response.json()["id"])
+            customers = await _register(kehu, http, 10)
 
             async def order(i: int) -> str:
                 await asyncio.sleep(i / 100)  # open loop, 100 orders/s
@@ -188,6 +184,16 @@ async def test_a_planned_broker_recycle_under_load_loses_and_doubles_nothing(hom
     assert any("embedded broker recycled" in line for line in kehu.output)
 
 
+async def _register(kehu: Running, http: httpx.AsyncClient, n: int) -> list[str]:
+    customers = []
+    for i in range(n):
+        response = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
+                                   json={"name": f"Regular {i}"})
+        assert response.status_code == 201, response.text
+        customers.append(str(response.json()["id"]))
+    return customers
+
+
 async def _at_least(kehu: Running, http: httpx.AsyncClient, customer_id: str, n: int) -> list[dict[str, Any]] | None:
     items = await _timeline(kehu, http, customer_id)
     return items if len(items) >= n else None
@@ -203,11 +209,7 @@ async def test_orders_wait_in_the_outbox_while_the_broker_is_down_and_arrive_exa
     broker = next(p for p in kehu.descendants() if p.name() == "tansu")
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            customers = []
-            for i in range(5):
-                response = await http.post(kehu.urls["contacts"] + "/customers", headers=kehu.headers,
-                                           json={"name": f"Regular {i}"})
-                customers.append(response.json()["id"])
+            customers = await _register(kehu, http, 5)
 
             async def place(i: int) -> str:
                 response = await http.post(kehu.urls["orders"] + "/orders", headers=kehu.headers, json={

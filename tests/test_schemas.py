@@ -187,3 +187,11 @@ def test_building_the_documents_connects_to_nothing(monkeypatch: pytest.MonkeyPa
 
     assert asyncapi_document()["channels"]
     assert event_json_schemas()
+
+
+@pytest.mark.parametrize("service", ["contacts", "orders", "tickets", "insights"])
+def test_openapi_document_of_each_service_matches_the_snapshot(service: str) -> None:
+    """HTTP APIs change additively (DESIGN §10): a change to a service's OpenAPI shows up here."""
+    module = __import__(f"services.{service}.app", fromlist=["create_app"])
+    app = module.create_app()  # builds the routes only; nothing connects before the lifespan runs
+    _check_snapshot(f"openapi-{service}.json", app.openapi())

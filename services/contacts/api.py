@@ -7,24 +7,17 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.contacts import domain, store
 from shared.auth import Principal
 from shared.events import new_id
-from shared.http import Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
 
 router = APIRouter(tags=["customers"])
-
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Retry-safety: the same key and body return the first response and create nothing."),
-]
-
 
 class CustomerPage(BaseModel):
     items: list[domain.Customer]

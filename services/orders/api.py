@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -15,17 +15,10 @@ from services.orders import domain, store
 from shared.auth import Principal
 from shared.customers import CustomerDirectory
 from shared.events import new_id
-from shared.http import Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
 
 router = APIRouter(tags=["orders"])
-
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Retry-safety: the same key and body return the first response and create nothing."),
-]
-
 
 class OrderPage(BaseModel):
     items: list[domain.Order]

@@ -20,19 +20,13 @@ async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
     inserted = await conn.fetchval(
         Q["insert_order"], order.id, order.customer_id, order.channel, order.currency, order.total,
         order.occurred_at, order.recorded_at, order.external_ref,
-    )
-    if inserted is None:
-        return False
-    await conn.execute(
-        Q["insert_lines"],
-        order.id,
         list(range(1, len(order.lines) + 1)),
         [ln.sku for ln in order.lines],
         [ln.quantity for ln in order.lines],
         [ln.unit_price for ln in order.lines],
         [ln.amount for ln in order.lines],
     )
-    return True
+    return inserted is not None
 
 
 async def order_id_by_external_ref(conn: asyncpg.Connection, external_ref: str) -> uuid.UUID | None:

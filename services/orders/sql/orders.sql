@@ -1,13 +1,19 @@
 -- name: insert_order
--- Returns nothing when the external_ref is already used by another order.
-INSERT INTO orders (id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (external_ref) DO NOTHING
-RETURNING id;
-
--- name: insert_lines
-INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, amount)
-SELECT $1, * FROM unnest($2::int[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[]);
+-- The order and its lines in one statement (one round trip); returns no row when the
+-- external_ref is already used by another order, and then writes nothing.
+WITH new_order AS (
+    INSERT INTO orders (id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (external_ref) DO NOTHING
+    RETURNING id
+), new_lines AS (
+    INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, amount)
+    SELECT new_order.id, line.*
+    FROM new_order,
+         unnest($9::int[], $10::text[], $11::numeric[], $12::numeric[], $13::numeric[])
+             AS line (line_no, sku, quantity, unit_price, amount)
+)
+SELECT id FROM new_order;
 
 -- name: order_by_id
 SELECT id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref
