@@ -3,9 +3,12 @@
 -- Transactional outbox (DESIGN §3.1): the event is inserted in the same transaction as the
 -- change; the relay publishes unsent rows in id order and stamps sent_at. Sent rows are kept
 -- (outbox_retention_days) so `kehu replay` can republish them: the embedded broker keeps nothing.
+-- Only two indexes: every one is written twice per event (the insert, and the relay's update,
+-- which cannot be HOT because sent_at is in the partial index's predicate). event_id is a
+-- UUIDv7 made by the service; replay reads in id order.
 CREATE TABLE outbox (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    event_id     uuid        NOT NULL UNIQUE,
+    event_id     uuid        NOT NULL,
     topic        text        NOT NULL,
     event_type   text        NOT NULL,
     source       text        NOT NULL,
@@ -17,7 +20,6 @@ CREATE TABLE outbox (
     sent_at      timestamptz
 );
 CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-CREATE INDEX outbox_subject ON outbox (subject, id);
 
 -- Wake the relay as soon as a row commits (NOTIFY is delivered at commit).
 CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
