@@ -186,6 +186,7 @@ async def idempotent(
     principal: Principal,
     key: str | None,
     write: Callable[[asyncpg.Connection], Awaitable[Reply]],
+    after_commit: Callable[[], Awaitable[None]] | None = None,
 ) -> Response:
     """Run ``write`` in one transaction, remembering its reply under ``key`` in that transaction.
 
@@ -210,6 +211,8 @@ async def idempotent(
         reply = await write(conn)
         if key is not None:
             await conn.execute(_REMEMBER, principal.name, key, reply.status, reply.body)
+    if after_commit is not None:
+        await after_commit()
     return json_response(reply.status, reply.body, reply.headers)
 
 

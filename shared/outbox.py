@@ -172,6 +172,10 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def wake(self) -> None:
+        """Rows were committed: publish them now rather than at the next poll."""
+        self._wake.set()
+
     async def _publish_loop(self) -> None:
         backoff = 0.1
         last_housekeeping = 0.0

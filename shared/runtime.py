@@ -130,6 +130,15 @@ class ServiceRuntime:
         await self.probe.stop()
         await self.pool.close()
 
+    async def outbox_written(self) -> None:
+        """Call after a transaction that appended to the outbox has committed."""
+        if self.relay is None:
+            return
+        if self.relay.is_leader:
+            self.relay.wake()
+        else:  # the active relay is another replica's: wake it through PostgreSQL
+            await self.pool.execute("SELECT pg_notify('kehu_outbox', '')")
+
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:

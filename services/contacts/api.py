@@ -49,7 +49,8 @@ async def register_customer(
         await append(conn, event)
         return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
 
-    return await idempotent(request.app.state.runtime.pool, request, principal, idempotency_key, write)
+    runtime = request.app.state.runtime
+    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
 
 
 @router.get(

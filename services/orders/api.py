@@ -59,7 +59,8 @@ async def place_order(
         await append(conn, event)
         return Reply(201, order.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
 
-    return await idempotent(request.app.state.runtime.pool, request, principal, idempotency_key, write)
+    runtime = request.app.state.runtime
+    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
 
 
 @router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})

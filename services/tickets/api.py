@@ -54,7 +54,8 @@ async def open_ticket(
         await append(conn, event)
         return Reply(201, ticket.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
 
-    return await idempotent(request.app.state.runtime.pool, request, principal, idempotency_key, write)
+    runtime = request.app.state.runtime
+    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
 
 
 @router.get("/tickets/{ticket_id}", response_model=domain.Ticket, summary="One ticket",

@@ -21,14 +21,10 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
 
--- Wake the relay as soon as a row commits (NOTIFY is delivered at commit).
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('kehu_outbox', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+-- No NOTIFY trigger here: a transaction that notifies takes a cluster-wide lock at commit and
+-- holds it through its WAL flush, so every write would queue behind every other (measured: POST
+-- p99 of seconds at 300 orders/s). The writer wakes its own relay after commit, and notifies
+-- the channel `kehu_outbox` outside its transaction only when another replica's relay is active.
 
 -- Inbox (DESIGN §3.2): one row per event a consumer has applied, written in the same
 -- transaction as the effect, so a redelivered event changes nothing.
