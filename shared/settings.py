@@ -38,7 +38,10 @@ class Settings(BaseSettings):
         None, description="Token a service uses to call another service (read-only role is enough)."
     )
     fetch_max_wait_ms: int = Field(
-        20, ge=1, description="Consumer fetch wait; the Kafka default (500) adds ~250 ms on Tansu."
+        10,
+        ge=1,
+        description="Consumer fetch wait; the Kafka default (500) adds ~250 ms on Tansu. 10 ms measured "
+        "p99 88 ms at 300 orders/s vs 339 ms with 20 ms; an idle `kehu up` pays for it in broker polls.",
     )
     consumer_max_records: int = Field(500, ge=1, description="Most records one consumer transaction takes.")
     outbox_batch: int = Field(500, ge=1, description="Most outbox rows one relay round publishes.")
