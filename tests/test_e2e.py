@@ -74,7 +74,7 @@ def start_kehu(home: Path, **env: str) -> Running:
         assert process.stdout is not None
         for line in process.stdout:
             output.append(line.rstrip())
-            if line.startswith("kehu is up"):
+            if line.startswith("logs in "):  # the banner's last line: all of it has been read
                 up.set()
 
     threading.Thread(target=read, daemon=True).start()
