@@ -117,9 +117,9 @@ async def _timeline(kehu: Running, http: httpx.AsyncClient, customer_id: str) ->
 async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_cleanly(home: Path) -> None:
     kehu = start_kehu(home)
     print(f"kehu up: all four services ready in {kehu.startup_s:.1f}s")
-    assert any("dev admin token" in line and kehu.token in line for line in kehu.output)
     children = kehu.descendants()
     try:
+        assert any("dev admin token" in line and kehu.token in line for line in kehu.output)
         async with httpx.AsyncClient(timeout=10) as http:
             customer_id, order_id = await _slice(kehu, http, "王芳")
             items = await eventually(lambda: _at_least(kehu, http, customer_id, 3), timeout=5)
