@@ -101,7 +101,7 @@ class Consumer:
         pool: asyncpg.Pool,
         bootstrap: str,
         apply: Apply,
-        fetch_max_wait_ms: int = 20,
+        fetch_max_wait_ms: int = 10,
         max_records: int = 500,
     ) -> None:
         self.name = name
