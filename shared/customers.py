@@ -5,16 +5,18 @@ contacts database. The rule (README, "Customer ids"):
 
 1. The id is in the service's replica (``known_customers``, filled from ``CustomerRegistered``
    events): accepted.
-2. Otherwise the service asks contacts (``GET /customers/{id}``): found → accepted and added to
-   the replica; 404 → refused with 422.
+2. Otherwise the service asks contacts (``GET /customers/{id}``; for a batch, ``GET
+   /customers?id=…&id=…`` per 100 ids): found → accepted and added to the replica; not found →
+   refused with 422.
 3. Contacts unreachable (or failing) and the id unknown → 503 with ``Retry-After``. Unchecked
    data is never accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 import httpx
@@ -28,6 +30,12 @@ _REMEMBER = """
 INSERT INTO known_customers (customer_id, source) VALUES ($1, $2)
 ON CONFLICT (customer_id) DO NOTHING
 """
+_KNOWN_MANY = "SELECT customer_id FROM known_customers WHERE customer_id = ANY($1::uuid[])"
+_REMEMBER_LOOKUPS = """
+INSERT INTO known_customers (customer_id, source)
+SELECT id, 'lookup' FROM unnest($1::uuid[]) AS id
+ON CONFLICT (customer_id) DO NOTHING
+"""
 _REMEMBER_MANY = """
 INSERT INTO known_customers (customer_id, source)
 SELECT id, 'event' FROM unnest($1::uuid[]) AS id
@@ -35,6 +43,7 @@ ON CONFLICT (customer_id) DO NOTHING
 """
 
 RETRY_AFTER_S = 5
+LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
 
 
 class CustomerDirectory:
@@ -77,6 +86,39 @@ class CustomerDirectory:
             )
         raise _unavailable(f"contacts answered {response.status_code}")
 
+    async def ensure_all_known(self, conn: asyncpg.Connection, customer_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """The ids among ``customer_ids`` that contacts never registered (empty when all exist).
+
+        One replica query for them all, then one contacts request per ``LOOKUP_CHUNK`` ids still
+        unknown. Raises a 503 ProblemError when contacts cannot be asked.
+        """
+        pending = {c for c in customer_ids if c not in self._confirmed}
+        if not pending:
+            return set()
+        for row in await conn.fetch(_KNOWN_MANY, list(pending)):
+            known = uuid.UUID(bytes=row["customer_id"].bytes)
+            self._remember(known)
+            pending.discard(known)
+        if not pending:
+            return set()
+        ordered = sorted(pending)
+        chunks = [ordered[i:i + LOOKUP_CHUNK] for i in range(0, len(ordered), LOOKUP_CHUNK)]
+        found: set[uuid.UUID] = set().union(*await asyncio.gather(*(self._registered(c) for c in chunks)))
+        if found:
+            # Remembered in memory once they are in the replica (this transaction may roll back).
+            await conn.execute(_REMEMBER_LOOKUPS, sorted(found))
+        return pending - found
+
+    async def _registered(self, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these ids contacts has registered (one request)."""
+        params: dict[str, list[str] | int] = {"id": [str(c) for c in customer_ids], "limit": len(customer_ids)}
+        try:
+            response = await self._http.get("/customers", params=params)
+        except httpx.HTTPError as exc:
+            raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise _unavailable(f"contacts answered {response.status_code}")
+        return {uuid.UUID(item["id"]) for item in response.json()["items"]} & set(customer_ids)
 
     def _remember(self, customer_id: uuid.UUID) -> None:
         if len(self._confirmed) >= self._cache_size:

@@ -9,7 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.contacts import domain, store
 from shared.auth import Principal
@@ -22,6 +22,17 @@ router = APIRouter(tags=["customers"])
 class CustomerPage(BaseModel):
     items: list[domain.Customer]
     next_cursor: str | None
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="Position of the customer in the request.")
+    id: uuid.UUID = Field(description="The customer's id: the new one, or the one that already had this external_ref.")
+    external_ref: str | None
+    created: bool = Field(description="False when a customer with this external_ref already existed (nothing written).")
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItem]
 
 
 @router.post(
@@ -38,7 +49,11 @@ async def register_customer(
     principal: Principal = require("customers:write"),
 ) -> Response:
     async def write(conn: asyncpg.Connection) -> Reply:
-        customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
+        try:
+            customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
+        except domain.RegisteredInFuture as exc:
+            raise ProblemError(422, "Invalid request", str(exc),
+                               errors=[{"field": "registered_at", "message": str(exc)}]) from exc
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise ProblemError(
@@ -48,6 +63,45 @@ async def register_customer(
             )
         await append(conn, event)
         return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
+
+    runtime = request.app.state.runtime
+    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+
+
+@router.post(
+    "/customers/batch",
+    response_model=BatchResult,
+    summary="Register up to 1000 customers at once (imports)",
+    description="All or nothing, in one transaction. A customer whose `external_ref` already exists is not "
+    "registered again: it is reported with `created: false` and the existing id, so a retried batch is harmless. "
+    "Each customer registered publishes a `CustomerRegistered`, as a single POST does.",
+    responses={422: {"model": Problem, "description": "invalid items, named `customers[3].email`"}},
+)
+async def register_customers(
+    body: domain.NewCustomerBatch,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    principal: Principal = require("customers:write"),
+) -> Response:
+    async def write(conn: asyncpg.Connection) -> Reply:
+        registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
+        if problems:
+            errors = [{"field": f"customers[{p.index}].{p.field}", "message": p.message} for p in problems]
+            raise ProblemError(422, "Invalid request",
+                               "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+        customers = [customer for customer, _ in registered]
+        inserted = await store.insert_customers(conn, customers)
+        holders = await store.customer_ids_by_external_refs(
+            conn, [c.external_ref for c in customers if c.id not in inserted and c.external_ref])
+        events = [event for customer, event in registered if customer.id in inserted]
+        if events:
+            await append(conn, *events)
+        items = [
+            {"index": i, "id": str(c.id if c.id in inserted else holders[c.external_ref or ""]),
+             "external_ref": c.external_ref, "created": c.id in inserted}
+            for i, c in enumerate(customers)
+        ]
+        return Reply(200, {"items": items})
 
     runtime = request.app.state.runtime
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
@@ -76,11 +130,16 @@ async def list_customers(
     phone: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
+    ids: Annotated[
+        list[uuid.UUID] | None,
+        Query(alias="id", max_length=500, description="Only these customers (repeat the parameter); unknown ids are left out."),
+    ] = None,
     _: Principal = require("customers:read"),
 ) -> Response:
     if phone:
         phone = domain.NewCustomer(name="x", phone=phone).phone
     async with request.app.state.runtime.pool.acquire() as conn:
-        items = await store.list_customers(conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit)
+        items = await store.list_customers(
+            conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit, ids=ids)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [c.model_dump(mode="json") for c in items], "next_cursor": next_cursor})

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.events import CustomerRegistered
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Business time may be in the past (an imported history) but not in the future, beyond a little
+# clock skew between the client and the server.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_BATCH = 1000
 
 
 class NewCustomer(BaseModel):
@@ -34,6 +40,11 @@ class NewCustomer(BaseModel):
     category: Literal["potential", "prospective", "current", "lost"] = "potential"
     lead_source: str | None = Field(None, max_length=64, description="web, fair, referral, network, ads, ...")
     channel: str | None = Field(None, max_length=32, description="Where the customer was first met.")
+    registered_at: AwareDatetime | None = Field(
+        None,
+        description="Business time: when the customer relationship began, if before now (an imported history "
+        "gives the first purchase). It is the `occurred_at` of `CustomerRegistered`. Default: now.",
+    )
 
     @field_validator("phone")
     @classmethod
@@ -70,11 +81,24 @@ class Customer(BaseModel):
     created_at: datetime
 
 
+class NewCustomerBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[NewCustomer] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RegisteredInFuture(ValueError):
+    pass
+
+
 def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tuple[Customer, CustomerRegistered]:
-    customer = Customer(id=customer_id, created_at=now, **new.model_dump())
+    occurred_at = new.registered_at or now
+    if occurred_at > now + MAX_CLOCK_SKEW:
+        raise RegisteredInFuture(f"registered_at {occurred_at.isoformat()} is in the future")
+    customer = Customer(id=customer_id, created_at=now, **new.model_dump(exclude={"registered_at"}))
     event = CustomerRegistered(
         customer_id=customer_id,
-        occurred_at=now,
+        occurred_at=occurred_at,
         name=new.name,
         kind=new.kind,
         phone=new.phone,
@@ -85,3 +109,43 @@ def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tupl
         channel=new.channel,
     )
     return customer, event
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """Why one item of a batch cannot be taken; the whole batch is then refused."""
+
+    index: int
+    field: str
+    message: str
+
+
+def repeated_external_refs(refs: Sequence[str | None]) -> list[ItemProblem]:
+    """Items whose external_ref an earlier item of the same batch already has."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, ref in enumerate(refs):
+        if ref is None:
+            continue
+        if ref in first:
+            problems.append(ItemProblem(index, "external_ref", f"also given for item {first[ref]} of this batch"))
+        else:
+            first[ref] = index
+    return problems
+
+
+def register_batch(
+    batch: NewCustomerBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
+) -> tuple[list[tuple[Customer, CustomerRegistered]], list[ItemProblem]]:
+    """Every customer of the batch registered (as ``register`` would), or the problems that refuse the batch."""
+    problems = repeated_external_refs([c.external_ref for c in batch.customers])
+    registered = []
+    for index, new in enumerate(batch.customers):
+        try:
+            registered.append(register(new, customer_id=new_id(), now=now))
+        except RegisteredInFuture as exc:
+            problems.append(ItemProblem(index, "registered_at", str(exc)))
+    return (registered, []) if not problems else ([], sorted(problems, key=lambda p: p.index))

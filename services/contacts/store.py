@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,28 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
     return inserted is not None
 
 
+async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Customer]) -> set[uuid.UUID]:
+    """Insert customers in one statement; returns the ids inserted. A customer whose external_ref is
+    already taken is skipped (see ``customer_ids_by_external_refs``)."""
+    rows = await conn.fetch(
+        Q["insert_customers"],
+        [c.id for c in customers], [c.name for c in customers], [c.kind for c in customers],
+        [c.phone for c in customers], [c.email for c in customers], [c.external_ref for c in customers],
+        [c.category for c in customers], [c.lead_source for c in customers], [c.channel for c in customers],
+        [c.created_at for c in customers],
+    )
+    return {r["id"] for r in rows}
+
+
+async def customer_ids_by_external_refs(
+    conn: asyncpg.Connection, external_refs: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    if not external_refs:
+        return {}
+    rows = await conn.fetch(Q["customer_ids_by_external_refs"], list(external_refs))
+    return {r["external_ref"]: r["id"] for r in rows}
+
+
 async def customer_by_id(conn: asyncpg.Connection, customer_id: uuid.UUID) -> Customer | None:
     row = await conn.fetchrow(Q["customer_by_id"], customer_id)
     return Customer(**dict(row)) if row else None
@@ -34,7 +57,16 @@ async def customer_by_external_ref(conn: asyncpg.Connection, external_ref: str) 
 
 
 async def list_customers(
-    conn: asyncpg.Connection, *, after: uuid.UUID | None, external_ref: str | None, phone: str | None, limit: int
+    conn: asyncpg.Connection,
+    *,
+    after: uuid.UUID | None,
+    external_ref: str | None,
+    phone: str | None,
+    limit: int,
+    ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Customer]:
-    rows = await conn.fetch(Q["list_customers"], after, external_ref, phone, limit)
+    if ids is not None:
+        rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, external_ref, phone, limit)
+    else:
+        rows = await conn.fetch(Q["list_customers"], after, external_ref, phone, limit)
     return [Customer(**dict(r)) for r in rows]

@@ -9,7 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.orders import domain, store
 from shared.auth import Principal
@@ -23,6 +23,17 @@ router = APIRouter(tags=["orders"])
 class OrderPage(BaseModel):
     items: list[domain.Order]
     next_cursor: str | None
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="Position of the order in the request.")
+    id: uuid.UUID = Field(description="The order's id: the new one, or the one that already had this external_ref.")
+    external_ref: str
+    created: bool = Field(description="False when an order with this external_ref already existed (nothing written).")
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItem]
 
 
 @router.post(
@@ -61,6 +72,62 @@ async def place_order(
 
     runtime = request.app.state.runtime
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+
+
+@router.post(
+    "/orders/batch",
+    response_model=BatchResult,
+    summary="Place up to 1000 orders at once (imports)",
+    description="All or nothing, in one transaction. Every order needs an `external_ref`; an order whose "
+    "`external_ref` already exists is not placed again and is reported with `created: false` and the existing "
+    "id, so a retried batch is harmless. Each order placed publishes an `OrderPlaced`, as a single POST does.",
+    responses={
+        422: {"model": Problem, "description": "invalid items (named `orders[3].lines[0].quantity`), or customers "
+                                               "contacts never registered (`orders[3].customer_id`)"},
+        503: {"model": Problem, "description": "contacts unreachable and some customer not yet known here"},
+    },
+)
+async def place_orders(
+    body: domain.NewOrderBatch,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    principal: Principal = require("orders:write"),
+) -> Response:
+    directory: CustomerDirectory = request.app.state.directory
+
+    async def write(conn: asyncpg.Connection) -> Reply:
+        placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
+        if problems:
+            raise _invalid_items(problems)
+        unknown = await directory.ensure_all_known(conn, {o.customer_id for o in body.orders})
+        if unknown:
+            raise ProblemError(
+                422, "Unknown customer", f"{len(unknown)} customer(s) of this batch are not registered in contacts",
+                errors=[{"field": f"orders[{i}].customer_id", "message": "no such customer in contacts"}
+                        for i, o in enumerate(body.orders) if o.customer_id in unknown],
+            )
+        orders = [order for order, _ in placed]
+        inserted = await store.insert_orders(conn, orders)
+        holders = await store.order_ids_by_external_refs(
+            conn, [o.external_ref for o in orders if o.id not in inserted and o.external_ref])
+        events = [event for order, event in placed if order.id in inserted]
+        if events:
+            await append(conn, *events)
+        items = [
+            {"index": i, "id": str(o.id if o.id in inserted else holders[o.external_ref or ""]),
+             "external_ref": o.external_ref, "created": o.id in inserted}
+            for i, o in enumerate(orders)
+        ]
+        return Reply(200, {"items": items})
+
+    runtime = request.app.state.runtime
+    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+
+
+def _invalid_items(problems: list[domain.ItemProblem]) -> ProblemError:
+    errors = [{"field": f"orders[{p.index}].{p.field}", "message": p.message} for p in problems]
+    return ProblemError(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+                        errors=errors)
 
 
 @router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})

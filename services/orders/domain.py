@@ -3,21 +3,29 @@
 Money is ``Decimal`` end to end: a line's amount is quantity × unit price rounded half-up to
 cents, the total is the sum of the amounts. A line may name a SKU that is in no catalogue (small
 shops sell ad-hoc items), so the unit price is always given.
+
+A line may also state its amount, for totals that were fixed before the unit price (an imported
+order history knows "2 CDs for 29.33": the unit price 14.67 is that total divided and rounded).
+The stated amount may differ from quantity × unit price only by the rounding of the unit price:
+at most half a cent per unit of quantity (``amount_fits``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.events import Channel, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
 # Business time may be in the past (orders keyed in later, imports) but not in the future,
 # beyond a little clock skew between the till and the server.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -32,12 +40,39 @@ class NewOrderLine(BaseModel):
     sku: str = Field(min_length=1, max_length=64, description="Article code; need not be in a catalogue.")
     quantity: Qty
     unit_price: Price
+    amount: Price | None = Field(
+        None,
+        description="The line's amount when it was fixed before the unit price (an imported total). It may "
+        "differ from quantity × unit_price only by the rounding of the unit price: at most half a cent per "
+        "unit of quantity. Default: quantity × unit_price rounded half up to cents.",
+    )
 
-    @field_validator("quantity", "unit_price", mode="before")
+    @field_validator("quantity", "unit_price", "amount", mode="before")
     @classmethod
     def _no_float(cls, value: object) -> object:
         # JSON numbers arrive as float; go through their shortest text so 9.5 stays 9.5 exactly.
         return str(value) if isinstance(value, float) else value
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        quantity, unit_price = info.data.get("quantity"), info.data.get("unit_price")
+        if value is None or quantity is None or unit_price is None:
+            return value  # an invalid quantity or price is reported on its own field
+        if not amount_fits(quantity, unit_price, value):
+            raise PydanticCustomError(
+                "amount_mismatch",
+                "{amount} is not quantity × unit_price ({exact}) up to the rounding of the unit price "
+                "(at most {tolerance})",
+                {"amount": str(value), "exact": str(quantity * unit_price),
+                 "tolerance": str(rounding_tolerance(quantity))},
+            )
+        return value
+
+    @property
+    def effective_amount(self) -> Decimal:
+        """The stated amount, else quantity × unit price rounded to cents."""
+        return self.amount if self.amount is not None else line_amount(self.quantity, self.unit_price)
 
 
 MAX_AMOUNT = Decimal("999999999999.99")  # numeric(14,2)
@@ -57,7 +92,7 @@ class NewOrder(BaseModel):
     def _amounts_fit(self) -> NewOrder:
         total = Decimal(0)
         for index, line in enumerate(self.lines):
-            amount = line_amount(line.quantity, line.unit_price)
+            amount = line.effective_amount
             if amount > MAX_AMOUNT:
                 raise PydanticCustomError(
                     "amount_too_large", "line {index}: quantity × unit_price exceeds {limit}",
@@ -66,6 +101,25 @@ class NewOrder(BaseModel):
         if total > MAX_AMOUNT:
             raise PydanticCustomError("amount_too_large", "the order total exceeds {limit}", {"limit": str(MAX_AMOUNT)})
         return self
+
+
+MAX_BATCH = 1000
+
+
+class NewBatchOrder(NewOrder):
+    """An order sent in a batch. Its external_ref is required: it is what makes a retried batch harmless."""
+
+    external_ref: str = Field(
+        min_length=1, max_length=100,
+        description="The shop's order number; unique. Required in a batch: an order whose number is "
+        "already known is not placed again.",
+    )
+
+
+class NewOrderBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    orders: list[NewBatchOrder] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class Order(BaseModel):
@@ -88,13 +142,30 @@ def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
     return (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def rounding_tolerance(quantity: Decimal) -> Decimal:
+    """How far a stated amount may be from quantity × unit price: half a cent per unit."""
+    return HALF_CENT * quantity
+
+
+def amount_fits(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> bool:
+    """True when ``amount`` is quantity × unit price up to the rounding of a unit price to cents."""
+    return abs(amount - quantity * unit_price) <= rounding_tolerance(quantity)
+
+
+def unit_price_for(amount: Decimal, quantity: Decimal) -> Decimal:
+    """The unit price that a known line amount implies: amount / quantity, rounded half up to cents.
+
+    Always fits: |amount - quantity × price| = quantity × |amount / quantity - price| ≤ quantity × ½ cent.
+    """
+    return (amount / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, OrderPlaced]:
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise OrderInFuture(f"occurred_at {occurred_at.isoformat()} is in the future")
     lines = [
-        OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price,
-                  amount=line_amount(ln.quantity, ln.unit_price))
+        OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, amount=ln.effective_amount)
         for ln in new.lines
     ]
     total = sum((ln.amount for ln in lines), Decimal("0.00")).quantize(CENT)
@@ -107,3 +178,43 @@ def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, 
         currency=new.currency, lines=lines, total=total, external_ref=new.external_ref,
     )
     return order, event
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """Why one item of a batch cannot be taken; the whole batch is then refused."""
+
+    index: int
+    field: str
+    message: str
+
+
+def repeated_external_refs(refs: Sequence[str | None]) -> list[ItemProblem]:
+    """Items whose external_ref an earlier item of the same batch already has."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, ref in enumerate(refs):
+        if ref is None:
+            continue
+        if ref in first:
+            problems.append(ItemProblem(index, "external_ref", f"also given for item {first[ref]} of this batch"))
+        else:
+            first[ref] = index
+    return problems
+
+
+def place_batch(
+    batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
+) -> tuple[list[tuple[Order, OrderPlaced]], list[ItemProblem]]:
+    """Every order of the batch placed (as ``place`` would), or the problems that refuse the batch."""
+    problems = repeated_external_refs([o.external_ref for o in batch.orders])
+    placed = []
+    for index, new in enumerate(batch.orders):
+        try:
+            placed.append(place(new, order_id=new_id(), now=now))
+        except OrderInFuture as exc:
+            problems.append(ItemProblem(index, "occurred_at", str(exc)))
+    return (placed, []) if not problems else ([], sorted(problems, key=lambda p: p.index))

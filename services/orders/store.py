@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +28,34 @@ async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
         [ln.amount for ln in order.lines],
     )
     return inserted is not None
+
+
+async def insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> set[uuid.UUID]:
+    """Insert orders with their lines in one statement; returns the ids inserted. An order whose
+    external_ref is already taken is skipped (see ``order_ids_by_external_refs``)."""
+    line_orders, line_nos, skus, quantities, prices, amounts = [], [], [], [], [], []
+    for order in orders:
+        for line_no, ln in enumerate(order.lines, start=1):
+            line_orders.append(order.id)
+            line_nos.append(line_no)
+            skus.append(ln.sku)
+            quantities.append(ln.quantity)
+            prices.append(ln.unit_price)
+            amounts.append(ln.amount)
+    rows = await conn.fetch(
+        Q["insert_orders"],
+        [o.id for o in orders], [o.customer_id for o in orders], [o.channel for o in orders],
+        [o.currency for o in orders], [o.total for o in orders], [o.occurred_at for o in orders],
+        [o.recorded_at for o in orders], [o.external_ref for o in orders],
+        line_orders, line_nos, skus, quantities, prices, amounts,
+    )
+    return {r["id"] for r in rows}
+
+
+async def order_ids_by_external_refs(conn: asyncpg.Connection, external_refs: Sequence[str]) -> dict[str, uuid.UUID]:
+    if not external_refs:
+        return {}
+    return {r["external_ref"]: r["id"] for r in await conn.fetch(Q["order_ids_by_external_refs"], list(external_refs))}
 
 
 async def order_id_by_external_ref(conn: asyncpg.Connection, external_ref: str) -> uuid.UUID | None:

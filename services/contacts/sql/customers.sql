@@ -22,3 +22,27 @@ WHERE ($1::uuid IS NULL OR id > $1)
   AND ($3::text IS NULL OR phone = $3)
 ORDER BY id
 LIMIT $4;
+
+-- name: insert_customers
+-- Register many customers in one statement; returns the ids inserted. A customer whose
+-- external_ref is already taken is skipped (the caller reports the holder).
+INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::timestamptz[])
+ON CONFLICT (external_ref) DO NOTHING
+RETURNING id;
+
+-- name: customer_ids_by_external_refs
+SELECT external_ref, id FROM customers WHERE external_ref = ANY($1::text[]);
+
+-- name: customers_by_ids
+-- The customers among the given ids (what orders and tickets ask to confirm many ids at once),
+-- with the other filters of list_customers.
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at
+FROM customers
+WHERE id = ANY($1::uuid[])
+  AND ($2::uuid IS NULL OR id > $2)
+  AND ($3::text IS NULL OR external_ref = $3)
+  AND ($4::text IS NULL OR phone = $4)
+ORDER BY id
+LIMIT $5;

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from services.contacts.domain import NewCustomer, register
+from services.contacts.domain import (
+    MAX_BATCH,
+    ItemProblem,
+    NewCustomer,
+    NewCustomerBatch,
+    RegisteredInFuture,
+    register,
+    register_batch,
+)
 from shared.events import CustomerRegistered
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -117,3 +125,79 @@ def test_registered_event_has_the_contacts_type_and_topic() -> None:
     _, event = register(NewCustomer(name="Acme"), customer_id=uuid.uuid4(), now=NOW)
     assert event.ce_type() == "kehu.contacts.CustomerRegistered.v1"
     assert event.topic() == "kehu.contacts"
+
+
+# --- business time of the registration ------------------------------------------------------
+
+
+def test_registered_at_defaults_to_now() -> None:
+    _, event = register(NewCustomer(name="Acme"), customer_id=uuid.uuid4(), now=NOW)
+    assert event.occurred_at == NOW
+
+
+def test_registered_at_in_the_past_is_the_events_business_time_and_the_record_keeps_its_own() -> None:
+    first_purchase = datetime(1997, 1, 1, tzinfo=UTC)
+
+    customer, event = register(NewCustomer(name="Acme", registered_at=first_purchase), customer_id=uuid.uuid4(), now=NOW)
+
+    assert event.occurred_at == first_purchase
+    assert customer.created_at == NOW
+
+
+def test_registered_at_within_the_clock_skew_is_accepted() -> None:
+    _, event = register(NewCustomer(name="Acme", registered_at=NOW + timedelta(minutes=5)), customer_id=uuid.uuid4(), now=NOW)
+    assert event.occurred_at == NOW + timedelta(minutes=5)
+
+
+def test_registered_at_more_than_five_minutes_ahead_is_refused() -> None:
+    with pytest.raises(RegisteredInFuture, match="in the future"):
+        register(NewCustomer(name="Acme", registered_at=NOW + timedelta(minutes=6)), customer_id=uuid.uuid4(), now=NOW)
+
+
+def test_registered_at_needs_an_offset() -> None:
+    with pytest.raises(ValidationError) as exc:
+        NewCustomer.model_validate({"name": "Acme", "registered_at": "1997-01-01T00:00:00"})
+    assert "registered_at" in _errors(exc)
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+def test_a_batch_has_1_to_1000_customers() -> None:
+    for size in (0, MAX_BATCH + 1):
+        with pytest.raises(ValidationError) as exc:
+            NewCustomerBatch.model_validate({"customers": [{"name": f"c{i}"} for i in range(size)]})
+        assert set(_errors(exc)) == {"customers"}
+
+
+def test_invalid_items_of_a_batch_are_named_by_position() -> None:
+    with pytest.raises(ValidationError) as exc:
+        NewCustomerBatch.model_validate({"customers": [{"name": "ok"}, {"name": "x", "email": "nope"}]})
+    assert set(_errors(exc)) == {"customers.1.email"}
+
+
+def test_registering_a_batch_registers_each_customer_with_its_own_id() -> None:
+    batch = NewCustomerBatch.model_validate({"customers": [{"name": "A", "external_ref": "1"}, {"name": "B"}]})
+    ids = iter([uuid.UUID(int=1), uuid.UUID(int=2)])
+
+    registered, problems = register_batch(batch, new_id=lambda: next(ids), now=NOW)
+
+    assert problems == []
+    assert [(c.id, c.name, e.customer_id) for c, e in registered] == [
+        (uuid.UUID(int=1), "A", uuid.UUID(int=1)), (uuid.UUID(int=2), "B", uuid.UUID(int=2))]
+
+
+def test_a_batch_with_a_repeated_external_ref_or_a_future_registration_is_refused_naming_the_items() -> None:
+    later = NOW + timedelta(days=1)
+    batch = NewCustomerBatch.model_validate({"customers": [
+        {"name": "A", "external_ref": "1"}, {"name": "B"}, {"name": "C", "registered_at": later.isoformat()},
+        {"name": "D"}, {"name": "A again", "external_ref": "1"},
+    ]})
+
+    registered, problems = register_batch(batch, new_id=uuid.uuid4, now=NOW)
+
+    assert registered == []
+    assert problems == [
+        ItemProblem(2, "registered_at", f"registered_at {later.isoformat()} is in the future"),
+        ItemProblem(4, "external_ref", "also given for item 0 of this batch"),
+    ]

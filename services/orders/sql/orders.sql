@@ -35,3 +35,24 @@ WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
 ORDER BY id
 LIMIT $3;
+
+-- name: insert_orders
+-- Many orders and their lines in one statement; returns the ids of the orders inserted. An order
+-- whose external_ref is already taken is skipped with its lines (the caller reports the holder).
+WITH new_orders AS (
+    INSERT INTO orders (id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[],
+                         $7::timestamptz[], $8::text[])
+    ON CONFLICT (external_ref) DO NOTHING
+    RETURNING id
+), new_lines AS (
+    INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, amount)
+    SELECT line.*
+    FROM unnest($9::uuid[], $10::int[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[])
+             AS line (order_id, line_no, sku, quantity, unit_price, amount)
+    WHERE line.order_id IN (SELECT id FROM new_orders)
+)
+SELECT id FROM new_orders;
+
+-- name: order_ids_by_external_refs
+SELECT external_ref, id FROM orders WHERE external_ref = ANY($1::text[]);

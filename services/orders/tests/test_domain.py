@@ -11,7 +11,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.orders.domain import NewOrder, NewOrderLine, OrderInFuture, line_amount, place
+from services.orders.domain import (
+    MAX_BATCH,
+    ItemProblem,
+    NewOrder,
+    NewOrderBatch,
+    NewOrderLine,
+    OrderInFuture,
+    amount_fits,
+    line_amount,
+    place,
+    place_batch,
+    repeated_external_refs,
+    unit_price_for,
+)
 from shared.events import OrderPlaced
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -223,3 +236,133 @@ def test_order_placed_event_json_keeps_money_as_decimal_strings() -> None:
 
     assert data["total"] == "19.00"
     assert data["lines"][0] == {"sku": "A", "quantity": "2", "unit_price": "9.50", "amount": "19.00"}
+
+
+# --- stated line amounts (imported totals) --------------------------------------------------
+
+
+def _line_with_amount(quantity: str, unit_price: str, amount: str) -> dict[str, Any]:
+    return {"sku": "CD", "quantity": quantity, "unit_price": unit_price, "amount": amount}
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price", "amount"),
+    [
+        ("2", "14.67", "29.33"),  # CDNOW: 2 CDs for 29.33; 14.665 rounded up
+        ("2", "14.66", "29.33"),  # rounded down instead: also only rounding
+        ("3", "3.33", "10.00"),
+        ("1", "11.77", "11.77"),
+        ("0.5", "0.02", "0.01"),  # half a unit: exactly
+        ("7", "0", "0.00"),
+    ],
+)
+def test_a_stated_amount_that_only_the_unit_price_rounding_explains_is_kept(quantity: str, unit_price: str, amount: str) -> None:
+    order, event = place(_order(_line_with_amount(quantity, unit_price, amount)), order_id=uuid.uuid4(), now=NOW)
+    assert order.lines[0].amount == event.lines[0].amount == Decimal(amount)
+    assert order.total == event.total == Decimal(amount)
+    assert order.lines[0].unit_price == Decimal(unit_price)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price", "amount"),
+    [
+        ("2", "14.67", "29.32"),  # 2 cents off for 2 units
+        ("2", "14.67", "30.00"),
+        ("1", "11.77", "11.78"),  # one unit: no rounding room at all
+        ("10", "1.00", "10.06"),
+        ("3", "3.33", "9.97"),  # 9.99 - 0.02: more than 1.5 cents for 3 units
+        ("3", "3.34", "10.00"),  # 10.02: 3.34 is not 10 / 3 rounded
+        ("0.5", "0.03", "0.01"),  # 0.015: only a quarter cent of room for half a unit
+    ],
+)
+def test_a_stated_amount_beyond_half_a_cent_per_unit_is_refused(quantity: str, unit_price: str, amount: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        _order(_line_with_amount(quantity, unit_price, amount))
+    assert _error_locs(exc) == {"lines.0.amount"}
+    assert "rounding of the unit price" in str(exc.value)
+
+
+def test_without_a_stated_amount_the_line_amount_is_computed_as_before() -> None:
+    order, _ = place(_order(_line("A", "0.335", "3.00")), order_id=uuid.uuid4(), now=NOW)
+    assert order.lines[0].amount == Decimal("1.01")
+
+
+def test_a_stated_amount_with_an_invalid_quantity_reports_only_the_quantity() -> None:
+    with pytest.raises(ValidationError) as exc:
+        _order(_line_with_amount("0", "14.67", "29.33"))
+    assert _error_locs(exc) == {"lines.0.quantity"}
+
+
+@pytest.mark.parametrize("amount", ["-0.01", "29.333", "abc"])
+def test_a_stated_amount_must_be_money(amount: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        _order(_line_with_amount("2", "14.67", amount))
+    assert "lines.0.amount" in _error_locs(exc)
+
+
+def test_the_total_adds_stated_and_computed_amounts() -> None:
+    order, _ = place(_order(_line_with_amount("2", "14.67", "29.33"), _line("B", "2", "9.50")),
+                     order_id=uuid.uuid4(), now=NOW)
+    assert order.total == Decimal("48.33")
+
+
+@pytest.mark.parametrize(
+    ("amount", "quantity", "unit_price"),
+    [("29.33", "2", "14.67"), ("10.00", "3", "3.33"), ("0.00", "5", "0.00"), ("1286.01", "99", "12.99"),
+     ("0.01", "2", "0.01"), ("5.00", "0.001", "5000.00")],
+)
+def test_unit_price_for_a_known_amount_is_the_quotient_rounded_half_up_and_always_fits(
+    amount: str, quantity: str, unit_price: str
+) -> None:
+    price = unit_price_for(Decimal(amount), Decimal(quantity))
+    assert price == Decimal(unit_price)
+    assert amount_fits(Decimal(quantity), price, Decimal(amount))
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+def _batch(*orders: dict[str, Any]) -> NewOrderBatch:
+    return NewOrderBatch.model_validate({"orders": list(orders)})
+
+
+def _batch_order(ref: str | None, **fields: Any) -> dict[str, Any]:
+    body = {"customer_id": str(CUSTOMER), "channel": "import", "lines": [_line()], **fields}
+    return body if ref is None else {**body, "external_ref": ref}
+
+
+def test_every_order_of_a_batch_needs_an_external_ref() -> None:
+    with pytest.raises(ValidationError) as exc:
+        _batch(_batch_order("A-1"), _batch_order(None))
+    assert _error_locs(exc) == {"orders.1.external_ref"}
+
+
+@pytest.mark.parametrize("size", [0, MAX_BATCH + 1])
+def test_a_batch_has_1_to_1000_orders(size: int) -> None:
+    with pytest.raises(ValidationError) as exc:
+        _batch(*[_batch_order(f"A-{i}") for i in range(size)])
+    assert _error_locs(exc) == {"orders"}
+
+
+def test_placing_a_batch_places_each_order_with_its_own_id() -> None:
+    ids = iter([uuid.UUID(int=1), uuid.UUID(int=2)])
+    placed, problems = place_batch(_batch(_batch_order("A-1"), _batch_order("A-2")), new_id=lambda: next(ids), now=NOW)
+    assert problems == []
+    assert [(o.id, o.external_ref, e.order_id) for o, e in placed] == [
+        (uuid.UUID(int=1), "A-1", uuid.UUID(int=1)), (uuid.UUID(int=2), "A-2", uuid.UUID(int=2))]
+
+
+def test_a_batch_with_a_repeated_external_ref_or_a_future_order_is_refused_naming_the_items() -> None:
+    batch = _batch(_batch_order("A-1"), _batch_order("A-2"), _batch_order("A-1"),
+                   _batch_order("A-3", occurred_at=NOW + timedelta(hours=1)), _batch_order("A-2"))
+    placed, problems = place_batch(batch, new_id=uuid.uuid4, now=NOW)
+    assert placed == []
+    assert problems == [
+        ItemProblem(2, "external_ref", "also given for item 0 of this batch"),
+        ItemProblem(3, "occurred_at", f"occurred_at {(NOW + timedelta(hours=1)).isoformat()} is in the future"),
+        ItemProblem(4, "external_ref", "also given for item 1 of this batch"),
+    ]
+
+
+def test_repeated_external_refs_ignore_missing_refs() -> None:
+    assert repeated_external_refs([None, "x", None, "y"]) == []
