@@ -103,6 +103,7 @@ class Consumer:
         apply: Apply,
         fetch_max_wait_ms: int = 10,
         max_records: int = 500,
+        after_commit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -111,6 +112,8 @@ class Consumer:
         self.apply = apply
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_records = max_records
+        # Called after a batch committed: a projection that appends to its own outbox wakes the relay.
+        self.after_commit = after_commit
         self.broker_ok = False
         self._next: dict[TopicPartition, int] = {}
         self._stopping = False
@@ -296,6 +299,8 @@ class Consumer:
                     raise _PoisonInBatch from exc
             await self._store_dead_letters(conn, dead)
         self._count(deliveries, fresh)
+        if fresh and self.after_commit is not None:
+            await self.after_commit()
 
     async def _apply_one_by_one(self, deliveries: Sequence[Delivery], dead: list[_DeadLetter]) -> None:
         for delivery in deliveries:

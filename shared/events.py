@@ -78,6 +78,7 @@ class CustomerRegistered(Event):
     category: Literal["potential", "prospective", "current", "lost"] = "potential"
     lead_source: str | None = None
     channel: str | None = None
+    owner: str | None = Field(None, description="The staff member who looks after the customer.")
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -127,9 +128,73 @@ class ServiceRequested(_TicketOpened):
     pass
 
 
+# --- insights -------------------------------------------------------------------------------
+# What insights concludes about a customer. Each carries the rule version and its evidence so a
+# subscriber can show why, and a replay can be compared with what was published. ``occurred_at``
+# is the business time the condition became true (for an overdue purchase: the day the gap
+# passed the customer's own threshold), not the time insights noticed.
+
+AlertKind = Literal["purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline"]
+LifecycleStage = Literal["exploration", "formation", "stability", "decline", "lost"]
+Segment = Literal["prospect", "champions", "loyal", "potential", "at_risk", "hibernating", "lost"]
+
+
+class AlertEvidence(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    baseline: float | None = Field(None, description="The customer's own usual value (gap in days, quantity, ...).")
+    observed: float | None = Field(None, description="What was observed.")
+    threshold: float | None = Field(None, description="The value the rule compares the observation with.")
+    unit: str = Field("", description="days, quantity, amount or probability.")
+    event_ids: list[uuid.UUID] = Field(default_factory=list, description="The events that triggered the rule.")
+
+
+class CustomerAlertRaised(Event):
+    service: ClassVar[str] = "insights"
+
+    alert_id: uuid.UUID
+    kind: AlertKind
+    rule_version: str
+    evidence: AlertEvidence
+
+
+class CustomerAlertCleared(Event):
+    service: ClassVar[str] = "insights"
+
+    alert_id: uuid.UUID
+    kind: AlertKind
+    rule_version: str
+    reason: str = Field(description="Why it no longer holds, e.g. purchase, recovered, basket_recovered.")
+    evidence: AlertEvidence
+
+
+class LifecycleStageChanged(Event):
+    service: ClassVar[str] = "insights"
+
+    previous_stage: LifecycleStage | None
+    stage: LifecycleStage
+    reason: str = Field(description="Machine-readable reason code, e.g. overdue_gap, regular_rhythm.")
+    rule_version: str
+    evidence: AlertEvidence
+
+
+class SegmentChanged(Event):
+    service: ClassVar[str] = "insights"
+
+    previous_segment: Segment | None
+    segment: Segment
+    recency_score: int = Field(ge=0, le=5)
+    frequency_score: int = Field(ge=0, le=5)
+    monetary_score: int = Field(ge=0, le=5)
+    rule_version: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.ce_type(): cls
-    for cls in (CustomerRegistered, OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested)
+    for cls in (
+        CustomerRegistered, OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested,
+        CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged,
+    )
 }
 TOPICS = ("kehu.contacts", "kehu.orders", "kehu.tickets", "kehu.insights")
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaClient
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from shared.auth import TokenStore
 from shared.consumer import Apply, Consumer
@@ -117,6 +118,7 @@ class ServiceRuntime:
             consumer = Consumer(
                 name=spec.name, topics=spec.topics, pool=pool, bootstrap=bootstrap, apply=spec.apply,
                 fetch_max_wait_ms=settings.fetch_max_wait_ms, max_records=settings.consumer_max_records,
+                after_commit=runtime.outbox_written if publishes else None,
             )
             consumer.start()
             runtime.consumers.append(consumer)
@@ -156,6 +158,12 @@ async def readiness(request: Request) -> dict[str, str]:
     return await runtime.readiness()
 
 
+_OUTBOX_PAGE = """
+SELECT id, event_id, event_type, source, recorded_at, data::text AS data
+FROM outbox WHERE id > $1 ORDER BY id LIMIT $2
+"""
+
+
 def admin_router() -> APIRouter:
     """Operations `kehu up` uses to recycle the embedded broker without losing an event."""
     router = APIRouter(prefix="/admin", tags=["operations"])
@@ -173,6 +181,22 @@ def admin_router() -> APIRouter:
         for consumer in consumers:
             await consumer.rewind()
         return json_response(200, {"rewound": [c.name for c in consumers]})
+
+    @router.get("/outbox", summary="Retained outbox rows in publication order (the source of a replay)")
+    async def outbox(
+        request: Request, after: int = 0, limit: int = 10_000, _: object = require("admin")
+    ) -> object:
+        limit = max(1, min(limit, 50_000))
+        async with request.app.state.runtime.pool.acquire() as conn:
+            rows = await conn.fetch(_OUTBOX_PAGE, after, limit)
+        # data::text is the event's JSON as stored: sent through unparsed, as one JSON document.
+        body = b'{"items":[' + b",".join(
+            b'{"id":%d,"event_id":"%s","type":"%s","source":"%s","recorded_at":"%s","data":%s}' % (
+                r["id"], str(r["event_id"]).encode(), r["event_type"].encode(), r["source"].encode(),
+                r["recorded_at"].isoformat().encode(), r["data"].encode())
+            for r in rows
+        ) + b"]}"
+        return Response(body, media_type="application/json")
 
     @router.post("/relay/resume", summary="Publish the outbox again")
     async def resume(request: Request, _: object = require("admin")) -> object:
@@ -196,11 +220,13 @@ def service_app(
     consumers: Sequence[ConsumerSpec] = (),
     checks_customers: bool = False,
     database: str | None = None,
+    background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """A service's FastAPI app with its runtime started and stopped by the lifespan.
 
     ``checks_customers`` gives the app a ``CustomerDirectory`` (``app.state.directory``) for
-    services that must refuse customer ids contacts never registered.
+    services that must refuse customer ids contacts never registered. ``background`` loops (a
+    sweeper, say) run beside the routes once the runtime is up and are cancelled before it stops.
     """
 
     @asynccontextmanager
@@ -212,9 +238,15 @@ def service_app(
         app.state.runtime = runtime
         app.state.tokens = runtime.tokens
         app.state.directory = directory
+        tasks = [asyncio.create_task(loop(app), name=getattr(loop, "__name__", "background")) for loop in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             await runtime.stop()
             if directory is not None:
                 await directory.close()

@@ -6,6 +6,7 @@ The same names drive ``make up``, ``compose.yaml`` and ``deploy/``: the README h
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,18 @@ class Settings(BaseSettings):
         description="Embedded broker only: `kehu up` recycles it once a topic holds this many records.",
     )
     broker_recycle_check_s: float = Field(30.0, gt=0, description="How often `kehu up` checks topic sizes.")
+    timezone: str = Field(
+        "UTC", description="The shop's time zone (IANA name): which calendar day a purchase falls on."
+    )
+    insights_clock: Literal["wall", "events"] = Field(
+        "wall",
+        description="What moves insights' time-driven rules between events: the wall clock (live) or only "
+        "the event-time watermark (imports into a test system, benchmarks).",
+    )
+    insights_sweep_s: float = Field(30.0, gt=0, description="How often insights re-evaluates customers whose rules are due.")
+    insights_refit_days: int = Field(
+        28, ge=1, description="Business days between refits of the population model (also refitted on demand)."
+    )
     log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
 
 
@@ -65,6 +78,12 @@ def tokens_path(settings: Settings) -> Path:
 
 def service_port(settings: Settings, service: str) -> int:
     return settings.http_port_base + SERVICES.index(service)
+
+
+def service_url(settings: Settings, service: str) -> str:
+    if service == "contacts" and settings.contacts_url:
+        return settings.contacts_url
+    return f"http://127.0.0.1:{service_port(settings, service)}"
 
 
 def contacts_url(settings: Settings) -> str:

@@ -147,7 +147,7 @@ def test_asyncapi_has_one_publisher_per_topic_with_the_events_published_on_it() 
 
     by_address = {channel["address"]: channel for channel in publishers.values()}
     assert len(by_address) == len(publishers)
-    assert set(by_address) == set(events_by_topic()) == {t for t in TOPICS if t != "kehu.insights"}
+    assert set(by_address) == set(events_by_topic()) == set(TOPICS)
     for topic, classes in events_by_topic().items():
         assert _payload_schemas(document, by_address[topic]) == {cls.__name__ for cls in classes}
         for cls in classes:

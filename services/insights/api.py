@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
 import uuid
-from datetime import datetime
-from typing import Annotated
+from collections.abc import AsyncIterator
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from services.insights import domain, store
+from services.insights import domain, engine, store
+from services.insights import profile as pf
 from shared.auth import Principal
 from shared.http import ProblemError, json_response, require
 
@@ -73,3 +78,279 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ProblemError(422, "Invalid request", "cursor is not one this API gave out",
                            errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc
+
+
+# --- profiles, alerts, segments, export ---------------------------------------------------------
+
+
+def _parse_as_of(value: str | None, request: Request, field: str = "as_of") -> float | None:
+    """RFC 3339, or a date meaning the end of that day in the shop's time zone."""
+    if value is None:
+        return None
+    projector = request.app.state.projector
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value).toordinal() + 1
+            return pf.day_start(day, projector.zone)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ProblemError(422, "Invalid request", f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                           errors=[{"field": f"query.{field}", "message": "not a date or time"}]) from exc
+    if parsed.tzinfo is None:
+        raise ProblemError(422, "Invalid request", f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
+                           errors=[{"field": f"query.{field}", "message": "missing UTC offset"}])
+    return parsed.timestamp()
+
+
+def _money(cents: float | None) -> str | None:
+    return None if cents is None else f"{Decimal(str(round(cents))) / 100:.2f}"
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, population: pf.Population,
+                  zone: tzinfo) -> dict[str, Any]:
+    status = profile.status
+    next_expected = None
+    if a.typical_gap_days is not None and profile.days:
+        next_expected = pf.to_datetime(pf.day_start(profile.days[-1].day, zone) + a.typical_gap_days * pf.DAY_S)
+    alerts = [
+        {
+            "alert_id": alert.alert_id, "kind": kind, "raised_at": pf.to_datetime(alert.raised_at).isoformat(),
+            "rule_version": pf.RULE_VERSION, "evidence": alert.evidence,
+            "explanation": domain.explain_alert(kind, alert.evidence, lang),
+        }
+        for kind, alert in sorted(status.alerts.items(), key=lambda kv: kv[1].raised_at)
+    ]
+    return {
+        "customer_id": profile.customer_id,
+        "external_ref": profile.external_ref,
+        "owner": profile.owner,
+        "as_of": pf.to_datetime(a.as_of).isoformat(),
+        "rule_version": pf.RULE_VERSION,
+        "model_version": population.version,
+        "recency_days": None if a.recency_days is None else round(a.recency_days, 2),
+        "frequency": {"purchase_days": a.purchase_days, "orders": profile.orders},
+        "monetary": {"total": _money(profile.cents),
+                     "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None},
+        "first_purchase_at": pf.to_datetime(profile.first_purchase_at).isoformat() if profile.first_purchase_at else None,
+        "last_purchase_at": pf.to_datetime(profile.last_purchase_at).isoformat() if profile.last_purchase_at else None,
+        "rhythm": {
+            "typical_gap_days": a.typical_gap_days, "gap_spread_days": _round(a.gap_spread_days),
+            "longest_gap_days": a.longest_gap_days, "overdue_after_days": _round(a.overdue_after_days),
+            "next_purchase_expected_at": next_expected.isoformat() if next_expected else None,
+        },
+        "basket": {
+            "usual_quantity": _round(a.usual_quantity), "recent_quantity": _round(a.recent_quantity),
+            "usual_amount": _money(a.usual_cents), "recent_amount": _money(a.recent_cents),
+        },
+        "p_alive": _round(a.p_alive, 4),
+        "expected_purchases_90d": round(a.expected_purchases_90d, 4),
+        "expected_value_90d": _money(a.expected_value_90d * 100),
+        "churn_risk": round(a.churn_risk, 4),
+        "rfm": {"recency": a.recency_score, "frequency": a.frequency_score, "monetary": a.monetary_score},
+        "segment": a.segment,
+        "loyal": a.loyal,
+        "lifecycle": {
+            "stage": a.stage, "reason": a.stage_reason,
+            "explanation": domain.explain_stage(a.stage_reason, a.stage_evidence.model_dump(mode="json"), lang),
+            "evidence": a.stage_evidence.model_dump(mode="json"),
+            "since": pf.to_datetime(status.stage_since).isoformat() if status.stage_since and status.stage == a.stage else None,
+        },
+        "open_alerts": alerts,
+    }
+
+
+@router.get("/customers/{customer_id}/insights", summary="A customer's rhythm, value, stage, segment and open alerts")
+async def customer_insights(
+    customer_id: uuid.UUID,
+    request: Request,
+    as_of: Annotated[str | None, Query(description="Evaluate at this time (default: now); not before the "
+                                                   "customer's last event.")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+    _: Principal = require("insights:read"),
+) -> Response:
+    projector = request.app.state.projector
+    lang = domain.preferred_language(accept_language)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await store.profile_by_id(conn, customer_id)
+        watermark, _swept = await store.clock(conn)
+        population = await projector.population(conn)
+    if row is None:
+        raise ProblemError(404, "Not found", f"insights has seen no event of customer {customer_id}")
+    profile = pf.from_json(str(customer_id), row["state"])
+    when = _parse_as_of(as_of, request)
+    last_event = profile.evaluated_at or 0.0
+    if when is None:
+        when = max(projector.now(watermark), last_event)
+    elif when < last_event:
+        raise ProblemError(422, "Invalid request", "as_of is before the customer's last evaluated event "
+                           f"({pf.to_datetime(last_event).isoformat()})",
+                           errors=[{"field": "query.as_of", "message": "before the customer's last event"}])
+    a = pf.assess(profile, when, population, projector.zone)
+    return json_response(200, insights_body(profile, a, lang, population, projector.zone),
+                         {"Content-Language": "zh-CN" if lang == "zh" else "en"})
+
+
+AlertKindQuery = Literal["purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline"]
+SegmentQuery = Literal["prospect", "champions", "loyal", "potential", "at_risk", "hibernating", "lost"]
+
+
+@router.get("/alerts", summary="Alerts, newest first, with their evidence")
+async def list_alerts(
+    request: Request,
+    kind: AlertKindQuery | None = None,
+    status: Literal["open", "cleared"] | None = None,
+    segment: SegmentQuery | None = None,
+    owner: str | None = None,
+    customer_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+    _: Principal = require("insights:read"),
+) -> Response:
+    lang = domain.preferred_language(accept_language)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await store.alerts_page(conn, kind=kind, status=status, segment=segment, owner=owner,
+                                       customer_id=customer_id, after=_decode_cursor(cursor), limit=limit)
+    items = [
+        {
+            "alert_id": str(r["alert_id"]), "customer_id": str(r["customer_id"]), "external_ref": r["external_ref"],
+            "owner": r["owner"], "segment": r["segment"], "stage": r["stage"], "kind": r["kind"],
+            "status": r["status"], "raised_at": r["raised_at"].isoformat(),
+            "cleared_at": r["cleared_at"].isoformat() if r["cleared_at"] else None,
+            "rule_version": r["rule_version"], "evidence": r["evidence"],
+            "explanation": domain.explain_alert(r["kind"], r["evidence"], lang),
+            "cleared_reason": r["cleared_reason"], "cleared_evidence": r["cleared_evidence"],
+        }
+        for r in rows
+    ]
+    next_cursor = _encode_cursor(rows[-1]["raised_at"], rows[-1]["alert_id"]) if len(rows) == limit else None
+    return json_response(200, {"items": items, "next_cursor": next_cursor},
+                         {"Content-Language": "zh-CN" if lang == "zh" else "en"})
+
+
+@router.get("/segments", summary="Customers and value per segment")
+async def list_segments(
+    request: Request, accept_language: Annotated[str | None, Header()] = None, _: Principal = require("insights:read")
+) -> Response:
+    lang = domain.preferred_language(accept_language)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await store.segments(conn)
+    items = [
+        {
+            "segment": r["segment"],
+            "label": domain.SEGMENTS_ZH.get(r["segment"], r["segment"]) if lang == "zh" else r["segment"].replace("_", " "),
+            "customers": r["customers"], "loyal": r["loyal"], "open_alerts": int(r["open_alerts"] or 0),
+            "spent": f"{r['spent']:.2f}", "expected_value_90d": f"{(r['expected_value_90d'] or 0):.2f}",
+            "mean_churn_risk": _round(r["mean_churn_risk"], 4),
+        }
+        for r in rows
+    ]
+    return json_response(200, {"items": items, "rule": "RFM: recency, frequency and monetary scores 1-5 "
+                               "by the quintiles of the last population fit; the segment follows recency "
+                               "and frequency (see README)"})
+
+
+EXPORT_COLUMNS = ("customer_id", "customer_ref", "churn_risk", "p_alive", "expected_purchases_90d",
+                  "expected_value_90d", "segment", "lifecycle_stage", "loyal", "open_alerts", "recency_days",
+                  "purchase_days", "total_spent")
+
+
+@router.get("/export/insights.csv", summary="Every customer's scores as of a time, as CSV",
+            response_class=StreamingResponse)
+async def export_insights(
+    request: Request,
+    as_of: Annotated[str | None, Query(description="Date (end of that day) or RFC 3339 time; default now.")] = None,
+    _: Principal = require("insights:read"),
+) -> Response:
+    projector = request.app.state.projector
+    pool = request.app.state.runtime.pool
+    when = _parse_as_of(as_of, request)
+    async with pool.acquire() as conn:
+        watermark, _swept = await store.clock(conn)
+        fitted = await store.model_at(conn, pf.to_datetime(when)) if when is not None else None
+        population = (engine.population_from_json(fitted["version"], fitted["as_of"].timestamp(), fitted["model"],
+                                                  fitted["cuts"]) if fitted else await projector.population(conn))
+    when = when if when is not None else projector.now(watermark)
+    as_of_dt = pf.to_datetime(when)
+
+    async def rows() -> AsyncIterator[bytes]:
+        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
+        after = uuid.UUID(int=0)
+        while True:
+            async with pool.acquire() as conn:
+                page = await store.all_profiles(conn, after, 2000)
+                open_counts = await store.open_alerts_at(conn, [r["customer_id"] for r in page], as_of_dt)
+            if not page:
+                return
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            for r in page:
+                profile = pf.as_of_view(pf.from_json(str(r["customer_id"]), r["state"]), when, projector.zone)
+                a = pf.assess(profile, max(when, profile.evaluated_at or when) if profile.days else when,
+                              population, projector.zone)
+                writer.writerow([
+                    profile.customer_id, profile.external_ref or "", f"{a.churn_risk:.6f}",
+                    "" if a.p_alive is None else f"{a.p_alive:.6f}", f"{a.expected_purchases_90d:.6f}",
+                    _money(a.expected_value_90d * 100), a.segment, a.stage, str(a.loyal).lower(),
+                    open_counts.get(r["customer_id"], 0),
+                    "" if a.recency_days is None else f"{a.recency_days:.2f}", a.purchase_days, _money(profile.cents),
+                ])
+            yield out.getvalue().encode()
+            after = page[-1]["customer_id"]
+
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="insights-{as_of_dt.date()}.csv"'})
+
+
+@router.post("/model/refit", summary="Refit the population model now (or as of a past time)")
+async def refit_model(
+    request: Request,
+    as_of: Annotated[str | None, Query(description="Fit on the data as it stood then (default: now).")] = None,
+    _: Principal = require("admin"),
+) -> Response:
+    projector = request.app.state.projector
+    when = _parse_as_of(as_of, request)
+    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+        watermark, _swept = await store.lock_clock(conn)
+        when = when if when is not None else projector.now(watermark)
+        states = await store.all_states(conn)
+        rows = [row for cid, state in states
+                if (row := engine.fit_row(pf.as_of_view(pf.from_json(str(cid), state), when, projector.zone)))
+                and pf.day_start(row.first_day, projector.zone) <= when]
+        population = await projector.refit_on(conn, rows, when)
+    if population is None:
+        raise ProblemError(409, "Not enough data", "the population model needs at least "
+                           f"{engine.MIN_FIT_CUSTOMERS} buying customers, {engine.MIN_FIT_REPEAT_BUYERS} of them repeat buyers")
+    return json_response(200, model_body(population))
+
+
+@router.get("/model", summary="The population model in force")
+async def get_model(request: Request, _: Principal = require("insights:read")) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        population = await request.app.state.projector.population(conn)
+    return json_response(200, model_body(population))
+
+
+def model_body(population: pf.Population) -> dict[str, Any]:
+    model, cuts = engine.population_to_json(population)
+    return {"version": population.version,
+            "as_of": pf.to_datetime(population.as_of).isoformat() if population.as_of is not None else None,
+            "model": model, "rfm_cuts": cuts}
+
+
+@router.post("/admin/replay", summary="Rebuild every insights table from the services' outboxes and swap it in")
+async def replay_insights(request: Request, _: Principal = require("admin")) -> Response:
+    projector = request.app.state.projector
+    runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        result = await projector.replay(conn, request.headers.get("authorization", ""))
+    rate = result.events / result.seconds["total"] if result.seconds.get("total") else 0.0
+    return json_response(200, {
+        "events": result.events, "customers": result.customers, "alerts": result.alerts, "refits": result.refits,
+        "skipped": result.skipped[:100], "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+        "events_per_second": round(rate),
+    })

@@ -12,15 +12,20 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, database: str | None = None) -> FastAPI:
-    return service_app(
+    settings = settings or Settings()
+    projector = handlers.Projector(settings)
+    app = service_app(
         service="insights",
         title="kehu insights",
-        description="Each customer's timeline across channels (value, lifecycle and alerts come next). "
-        "Consumes `kehu.contacts`, `kehu.orders`, `kehu.tickets`.",
-        settings=settings or Settings(),
+        description="Each customer's timeline, rhythm, value, lifecycle stage, segment and alerts. "
+        "Consumes `kehu.contacts`, `kehu.orders`, `kehu.tickets`; publishes `kehu.insights`.",
+        settings=settings,
         migrations=Path(__file__).parent / "migrations",
         routers=[api.router],
-        publishes=False,
-        consumers=handlers.CONSUMERS,
+        publishes=True,
+        consumers=handlers.consumers(projector),
         database=database,
+        background=[handlers.sweep_forever],
     )
+    app.state.projector = projector
+    return app

@@ -120,3 +120,66 @@ _SUMMARIES = {
     "FeedbackReceived": _feedback,
     "ServiceRequested": _service_request,
 }
+
+
+# --- explanations of profile conclusions -------------------------------------------------------
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return "?"
+    number = float(value)
+    return f"{number:.0f}" if abs(number - round(number)) < 0.05 else f"{number:.1f}"
+
+
+def explain_alert(kind: str, evidence: dict[str, Any], lang: Lang) -> str:
+    """One line saying why an alert holds, from its evidence, in the reader's language."""
+    b, o, t = _n(evidence.get("baseline")), _n(evidence.get("observed")), _n(evidence.get("threshold"))
+    if kind == "purchase_overdue":
+        if lang == "zh":
+            return f"已 {o} 天未购买；平时约每 {b} 天购买一次（超过 {t} 天即为逾期）"
+        return f"No purchase for {o} days; usually buys every {b} days (overdue after {t})"
+    if kind == "quantity_drop":
+        if lang == "zh":
+            return f"最近每次购买 {o} 件，平时 {b} 件（低于 {t} 件即报警）"
+        return f"Recent purchases average {o} items against a usual {b} (alert below {t})"
+    if kind == "value_drop":
+        if lang == "zh":
+            return f"最近每次消费 {o}，平时 {b}（低于 {t} 即报警）"
+        return f"Recent purchases average {o} in value against a usual {b} (alert below {t})"
+    if kind == "churn_risk":
+        risk = float(evidence.get("observed") or 0)
+        if lang == "zh":
+            return f"流失风险 {risk:.0%}（阈值 {float(evidence.get('threshold') or 0):.0%}）"
+        return f"Churn risk {risk:.0%} (threshold {float(evidence.get('threshold') or 0):.0%})"
+    if kind == "stage_decline":
+        if lang == "zh":
+            return "客户关系进入衰退期：" + (f"已 {o} 天未购买，平时每 {b} 天" if evidence.get("unit") == "days"
+                                        else f"最近 {o}，平时 {b}")
+        return "The relationship is in decline: " + (
+            f"no purchase for {o} days, usually every {b}" if evidence.get("unit") == "days"
+            else f"recent {o} against a usual {b}")
+    return kind
+
+
+STAGES_ZH = {"exploration": "考察期", "formation": "形成期", "stability": "稳定期", "decline": "衰退期", "lost": "流失"}
+SEGMENTS_ZH = {"prospect": "潜在客户", "champions": "冠军客户", "loyal": "忠诚客户", "potential": "潜力客户",
+               "at_risk": "风险客户", "hibernating": "沉睡客户", "lost": "流失客户"}
+
+
+def explain_stage(reason: str, evidence: dict[str, Any], lang: Lang) -> str:
+    b, o, t = _n(evidence.get("baseline")), _n(evidence.get("observed")), _n(evidence.get("threshold"))
+    texts = {
+        "no_purchase": ("Registered, no purchase yet", "已登记，尚未购买"),
+        "first_purchase": ("One purchase day so far: trying us out", "目前只购买过一天：试用阶段"),
+        "repeat_purchases": (f"Came back: {o} purchase days, about every {b} days",
+                             f"已回购：共 {o} 天有购买，约每 {b} 天一次"),
+        "regular_rhythm": (f"A regular: {o} purchase days, about every {b} days",
+                           f"老顾客：共 {o} 天有购买，约每 {b} 天一次"),
+        "overdue_gap": (f"Buying less often: no purchase for {o} days, usually every {b} (threshold {t})",
+                        f"购买变少：已 {o} 天未购买，平时每 {b} 天（阈值 {t} 天）"),
+        "basket_drop": (f"Buying less: recent {o} against a usual {b}", f"购买量下降：最近 {o}，平时 {b}"),
+        "long_absence": (f"No purchase for {o} days (lost after {t})", f"已 {o} 天未购买（超过 {t} 天视为流失）"),
+    }
+    en, zh = texts.get(reason, (reason, reason))
+    return zh if lang == "zh" else en

@@ -1,20 +1,163 @@
-"""Kafka subscribers of insights: every event about a customer lands on their timeline."""
+"""Kafka subscribers and clock of insights: every event lands on the timeline and moves profiles.
+
+One ``Projector`` per process. A consumer batch, a sweep of the wall clock and an on-demand refit
+all go through ``advance``, under the lock of the ``insights_clock`` row, so they never interleave.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 import asyncpg
+from fastapi import FastAPI
 
-from services.insights import store
+from services.insights import engine, replay, store
+from services.insights import profile as pf
 from shared.consumer import Delivery
+from shared.outbox import append
 from shared.runtime import ConsumerSpec
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
-async def project(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
-    await store.add_to_timeline(conn, deliveries)
+class Projector:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.zone: tzinfo = ZoneInfo(settings.timezone)
+        self.refit_days = settings.insights_refit_days
+        self.clock = settings.insights_clock
+        self.sweep_s = settings.insights_sweep_s
+        self._population: pf.Population = pf.DEFAULT_POPULATION
+        self.last_batch_at = 0.0
+
+    # --- the consumer ---------------------------------------------------------------------
+
+    async def project(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        self.last_batch_at = time.monotonic()
+        # The clock lock first: a replay swapping tables holds it, and must not wait on our rows.
+        await store.lock_clock(conn)
+        new = await store.add_to_timeline(conn, deliveries)
+        facts = engine.in_time_order(
+            f for d in deliveries
+            if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event)) is not None
+        )
+        if facts:
+            await self.advance(conn, facts, until=facts[-1].at, wall=False)
+
+    # --- the clock ------------------------------------------------------------------------
+
+    async def population(self, conn: asyncpg.Connection) -> pf.Population:
+        version = await store.current_model_version(conn)
+        if version != self._population.version:
+            row = await store.current_model(conn)
+            if row is not None:
+                as_of = row["as_of"].timestamp() if row["as_of"] else None
+                self._population = engine.population_from_json(row["version"], as_of, row["model"], row["cuts"])
+        return self._population
+
+    async def advance(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], *, until: float,
+                      wall: bool) -> int:
+        """Apply facts and move the clock to ``until``; returns how many events were published.
+
+        The event-time watermark moves with events only; the wall clock (live sweeps) moves
+        ``swept_to``. Refit boundaries are crossed by whichever clock is ahead.
+        """
+        watermark, swept_to = await store.lock_clock(conn)
+        old_wm = watermark.timestamp() if watermark else None
+        old_swept = swept_to.timestamp() if swept_to else None
+        old_clock = max(t for t in (old_wm, old_swept, None) if t is not None) if (old_wm or old_swept) else None
+        new_wm = max(until, old_wm or until) if not wall else old_wm
+        new_swept = max(until, old_swept or until) if wall else old_swept
+        clock = max(t for t in (new_wm, new_swept) if t is not None)
+        population = await self.population(conn)
+        published = 0
+        rest = list(facts)
+        for boundary in engine.boundaries_between(old_clock, clock, self.refit_days):
+            part = [f for f in rest if f.at <= boundary]
+            rest = rest[len(part):]
+            published += await self._run(conn, part, boundary, population)
+            population = await self.refit(conn, boundary, population) or population
+        published += await self._run(conn, rest, (new_swept if wall else new_wm) or until, population)
+        await store.set_clock(conn, pf.to_datetime(new_wm) if new_wm is not None else None,
+                              pf.to_datetime(new_swept) if new_swept is not None else None)
+        return published
+
+    async def _run(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], until: float,
+                   population: pf.Population) -> int:
+        ids = {uuid.UUID(f.customer_id) for f in facts}
+        ids.update(await store.due_customers(conn, pf.to_datetime(until)))
+        if not ids:
+            return 0
+        stored = await store.load_profiles(conn, list(ids))
+        profiles = {cid: pf.from_json(cid, state) for cid, state in stored.items()}
+        events = engine.apply_facts(profiles, facts, until, population, self.zone)
+        await store.save_profiles(conn, [engine.summary(p, population, self.zone) for p in profiles.values()])
+        raised, cleared = engine.alert_rows(events)
+        await store.record_alerts(conn, raised, cleared)
+        if events:
+            await append(conn, *events)
+        return len(events)
+
+    async def refit(self, conn: asyncpg.Connection, as_of: float, warm: pf.Population | None) -> pf.Population | None:
+        """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
+        rows = [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
+                for r in await store.fit_rows(conn)]
+        return await self.refit_on(conn, rows, as_of, warm)
+
+    async def refit_on(self, conn: asyncpg.Connection, rows: list[engine.FitRow], as_of: float,
+                       warm: pf.Population | None = None) -> pf.Population | None:
+        version = await store.current_model_version(conn) + 1
+        started = time.perf_counter()
+        population = await asyncio.to_thread(engine.fit_population, rows, as_of, self.zone, version, warm)
+        if population is None:
+            return None
+        model, cuts = engine.population_to_json(population)
+        await store.insert_model(conn, version, pf.to_datetime(as_of), len(rows), model, cuts)
+        self._population = population
+        log.info("insights: population model v%d fitted on %d customers as of %s in %.2fs", version, len(rows),
+                 pf.to_datetime(as_of).date(), time.perf_counter() - started)
+        return population
+
+    async def replay(self, conn: asyncpg.Connection, authorization: str) -> replay.Replayed:
+        await store.lock_clock(conn)
+        result = await replay.rebuild(conn, self.settings, authorization, self.zone)
+        self._population = pf.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
+        return result
+
+    def now(self, watermark: datetime | None) -> float:
+        """What "now" is for reads: the wall clock live, the watermark when only events move time."""
+        if self.clock == "wall" or watermark is None:
+            return time.time()
+        return watermark.timestamp()
 
 
-CONSUMERS = [
-    ConsumerSpec(name="insights", topics=("kehu.contacts", "kehu.orders", "kehu.tickets"), apply=project),
-]
+async def sweep_forever(app: FastAPI) -> None:
+    """Live only: move the wall clock for customers whose rules are due (an overdue alert needs
+    no new event). Waits while the consumer is busy, so an import is folded in event time first."""
+    projector: Projector = app.state.projector
+    runtime = app.state.runtime
+    if projector.clock != "wall":
+        return
+    while True:
+        await asyncio.sleep(projector.sweep_s)
+        if time.monotonic() - projector.last_batch_at < projector.sweep_s:
+            continue
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                published = await projector.advance(conn, [], until=time.time(), wall=True)
+            if published:
+                await runtime.outbox_written()
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("insights: sweep failed (%s); next try in %.0fs", exc, projector.sweep_s)
+
+
+def consumers(projector: Projector) -> list[ConsumerSpec]:
+    return [ConsumerSpec(name="insights", topics=("kehu.contacts", "kehu.orders", "kehu.tickets"),
+                         apply=projector.project)]

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -15,10 +16,12 @@ from shared.sql import load_queries
 Q = load_queries(Path(__file__).parent / "sql" / "timeline.sql")
 
 
-async def add_to_timeline(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+async def add_to_timeline(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> set[uuid.UUID]:
+    """Adds the events not yet on the timeline; returns their ids (the others were applied before,
+    e.g. by a replay that read them from an outbox first)."""
     if not deliveries:
-        return
-    await conn.execute(
+        return set()
+    rows = await conn.fetch(
         Q["insert_timeline"],
         [d.envelope.id for d in deliveries],
         [d.event.customer_id for d in deliveries],
@@ -29,6 +32,7 @@ async def add_to_timeline(conn: asyncpg.Connection, deliveries: Sequence[Deliver
         [d.envelope.time for d in deliveries],
         [d.event.model_dump(mode="json") for d in deliveries],
     )
+    return {r["event_id"] for r in rows}
 
 
 async def timeline_page(
@@ -41,3 +45,103 @@ async def timeline_page(
 ) -> list[asyncpg.Record]:
     after_time, after_id = after if after else (None, None)
     return list(await conn.fetch(Q["timeline_page"], customer_id, after_time, after_id, event_type, limit))
+
+
+# --- profiles, alerts, population model, clock ----------------------------------------------
+
+Q.update(load_queries(Path(__file__).parent / "sql" / "profiles.sql"))
+PROFILE_COLUMNS = (
+    "customer_id", "state", "external_ref", "owner", "evaluated_at", "due_at", "first_day", "last_day",
+    "purchase_days", "spent", "first_day_spent", "last_purchase_at", "stage", "stage_reason", "stage_since",
+    "segment", "loyal", "churn_risk", "p_alive", "expected_purchases_90d", "expected_value_90d", "open_alerts",
+    "model_version",
+)
+
+
+async def lock_clock(conn: asyncpg.Connection) -> tuple[datetime | None, datetime | None]:
+    row = await conn.fetchrow(Q["lock_clock"])
+    return row["watermark"], row["swept_to"]
+
+
+async def set_clock(conn: asyncpg.Connection, watermark: datetime | None, swept_to: datetime | None) -> None:
+    await conn.execute(Q["set_clock"], watermark, swept_to)
+
+
+async def due_customers(conn: asyncpg.Connection, until: datetime) -> list[uuid.UUID]:
+    return [r["customer_id"] for r in await conn.fetch(Q["due_customers"], until)]
+
+
+async def load_profiles(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    return {str(r["customer_id"]): r["state"] for r in await conn.fetch(Q["load_profiles"], list(ids))}
+
+
+async def save_profiles(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(Q["save_profiles"], *([r[c] for r in rows] for c in PROFILE_COLUMNS))
+
+
+async def record_alerts(conn: asyncpg.Connection, raised: Sequence[tuple[Any, ...]],
+                        cleared: Sequence[tuple[Any, ...]]) -> None:
+    if raised:
+        await conn.execute(Q["raise_alerts"], *(list(col) for col in zip(*raised, strict=True)))
+    if cleared:
+        await conn.execute(Q["clear_alerts"], *(list(col) for col in zip(*cleared, strict=True)))
+
+
+async def fit_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["fit_rows"]))
+
+
+async def current_model(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q["current_model"])
+    return row
+
+
+async def current_model_version(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(Q["current_model_version"]))
+
+
+async def insert_model(conn: asyncpg.Connection, version: int, as_of: datetime | None, customers: int,
+                       model: dict[str, Any], cuts: dict[str, Any]) -> None:
+    await conn.execute(Q["insert_model"], version, as_of, customers, model, cuts)
+
+
+async def profile_by_id(conn: asyncpg.Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q["profile_by_id"], customer_id)
+    return row
+
+
+async def alerts_page(conn: asyncpg.Connection, *, kind: str | None, status: str | None, segment: str | None,
+                      owner: str | None, customer_id: uuid.UUID | None,
+                      after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
+    after_time, after_id = after if after else (None, None)
+    return list(await conn.fetch(Q["alerts_page"], kind, status, segment, owner, customer_id,
+                                 after_time, after_id, limit))
+
+
+async def segments(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["segments"]))
+
+
+async def all_profiles(conn: asyncpg.Connection, after: uuid.UUID, limit: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["all_profiles"], after, limit))
+
+
+async def clock(conn: asyncpg.Connection) -> tuple[datetime | None, datetime | None]:
+    row = await conn.fetchrow(Q["clock"])
+    return row["watermark"], row["swept_to"]
+
+
+async def model_at(conn: asyncpg.Connection, as_of: datetime) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q["model_at"], as_of)
+    return row
+
+
+async def open_alerts_at(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], as_of: datetime) -> dict[uuid.UUID, int]:
+    return {r["customer_id"]: r["n"] for r in await conn.fetch(Q["open_alerts_at"], list(ids), as_of)}
+
+
+async def all_states(conn: asyncpg.Connection) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    return [(r["customer_id"], r["state"]) for r in await conn.fetch(Q["all_states"])]

@@ -3,7 +3,8 @@
 INSERT INTO timeline (event_id, customer_id, event_type, ce_type, source, occurred_at, recorded_at, data)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
                      $7::timestamptz[], $8::jsonb[])
-ON CONFLICT (event_id) DO NOTHING;
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id;
 
 -- name: timeline_page
 -- One customer's events in business-time order; the cursor is the last (occurred_at, event_id) seen.

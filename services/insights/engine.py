@@ -1,0 +1,196 @@
+"""How events move profiles and the clock: the same code for the live consumer and for a replay.
+
+Events are applied in business-time order. The clock is the event-time watermark (the latest
+``occurred_at`` seen), or the wall clock between events when insights runs live. Time is cut at
+refit boundaries (every ``refit_days`` of business time, counted from the epoch): everything up
+to a boundary is applied, the population model is refitted on the data as of the boundary, and
+the rest follows with the new model. So a replay refits at the same business times, on the same
+data, as the live run did (when the live run received events in time order), and reaches the
+same state. Pure: callers load and store profiles.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from services.insights import model as population_model
+from services.insights import profile as pf
+from shared.events import CustomerAlertCleared, CustomerAlertRaised, CustomerRegistered, Event, OrderPlaced
+
+# A population model needs enough customers, and enough of them coming back, to say anything.
+MIN_FIT_CUSTOMERS, MIN_FIT_REPEAT_BUYERS = 50, 10
+MAX_REFITS_PER_STEP = 3  # a clock jumping years ahead refits at the last boundaries only
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What a profile needs from one event."""
+
+    at: float
+    customer_id: str
+    event_id: str
+    kind: str  # "registered" or "order"
+    external_ref: str | None = None
+    owner: str | None = None
+    quantity: float = 0.0
+    cents: int = 0
+
+
+def fact_of(event_id: uuid.UUID, event: Event) -> Fact | None:
+    if isinstance(event, OrderPlaced):
+        quantity = float(sum(line.quantity for line in event.lines))
+        return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "order",
+                    quantity=quantity, cents=int(event.total * 100))
+    if isinstance(event, CustomerRegistered):
+        return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
+                    external_ref=event.external_ref, owner=event.owner)
+    return None
+
+
+def in_time_order(facts: Iterable[Fact]) -> list[Fact]:
+    return sorted(facts, key=lambda f: (f.at, f.customer_id, f.event_id))
+
+
+def boundaries_between(after: float | None, until: float, refit_days: int) -> list[float]:
+    """Refit boundaries in (after, until]; none before the first event."""
+    if after is None:
+        return []
+    period = refit_days * pf.DAY_S
+    first = math.floor(after / period) + 1
+    last = math.floor(until / period)
+    found = [k * period for k in range(max(first, last - MAX_REFITS_PER_STEP + 1), last + 1)]
+    return found
+
+
+def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: float,
+                population: pf.Population, zone: tzinfo) -> list[Event]:
+    """Apply facts (in time order) and step every given profile through its due times up to ``until``."""
+    out: list[Event] = []
+    for fact in facts:
+        profile = profiles.get(fact.customer_id)
+        if profile is None:
+            profile = profiles[fact.customer_id] = pf.Profile(customer_id=fact.customer_id)
+        if fact.kind == "registered":
+            pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
+        else:
+            out.extend(pf.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
+                                      cents=fact.cents, population=population, zone=zone))
+    for profile in profiles.values():
+        if profile.evaluated_at is not None:
+            out.extend(pf.advance(profile, until, population, zone))
+    return out
+
+
+# --- population ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FitRow:
+    first_day: int
+    last_day: int
+    purchase_days: int
+    cents: int
+    first_day_cents: int
+
+
+def fit_row(profile: pf.Profile) -> FitRow | None:
+    if not profile.days:
+        return None
+    return FitRow(profile.days[0].day, profile.days[-1].day, len(profile.days), profile.cents, profile.days[0].cents)
+
+
+def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: int,
+                   warm: pf.Population | None) -> pf.Population | None:
+    """The population model and RFM cut points as of ``as_of``; None when the data is too thin."""
+    if len(rows) < MIN_FIT_CUSTOMERS or sum(1 for r in rows if r.purchase_days > 1) < MIN_FIT_REPEAT_BUYERS:
+        return None
+    first = np.array([r.first_day for r in rows], dtype=float)
+    last = np.array([r.last_day for r in rows], dtype=float)
+    days = np.array([r.purchase_days for r in rows], dtype=float)
+    cents = np.array([r.cents for r in rows], dtype=float)
+    first_cents = np.array([r.first_day_cents for r in rows], dtype=float)
+    as_of_day = pf.local_day(as_of, zone) + (as_of - pf.day_start(pf.local_day(as_of, zone), zone)) / pf.DAY_S
+    x = days - 1
+    t_x = last - first
+    T = np.maximum(as_of_day - first, t_x)
+    repeat_mean = np.where(x > 0, (cents - first_cents) / 100.0 / np.maximum(x, 1), 0.0)
+    model = population_model.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
+    recency = np.maximum(as_of_day - last, 0.0)
+    quintiles = (20, 40, 60, 80)
+    return pf.Population(
+        version=version, as_of=as_of, model=model,
+        recency_cuts=tuple(float(v) for v in np.percentile(recency, quintiles)),
+        frequency_cuts=tuple(float(v) for v in np.percentile(days, quintiles)),
+        monetary_cuts=tuple(float(v) for v in np.percentile(cents, quintiles)),
+    )
+
+
+def population_to_json(population: pf.Population) -> tuple[dict[str, Any], dict[str, Any]]:
+    cuts = {"recency_days": list(population.recency_cuts), "frequency_days": list(population.frequency_cuts),
+            "monetary_cents": list(population.monetary_cuts)}
+    return population.model.to_json(), cuts
+
+
+def population_from_json(version: int, as_of: float | None, model: dict[str, Any],
+                         cuts: dict[str, Any]) -> pf.Population:
+    return pf.Population(
+        version=version, as_of=as_of, model=population_model.PopulationModel.from_json(model),
+        recency_cuts=tuple(cuts["recency_days"]), frequency_cuts=tuple(cuts["frequency_days"]),
+        monetary_cuts=tuple(cuts["monetary_cents"]),
+    )
+
+
+# --- what is stored ---------------------------------------------------------------------------
+
+
+def summary(profile: pf.Profile, population: pf.Population, zone: tzinfo) -> dict[str, Any]:
+    """The columns dashboards filter on, assessed at the profile's own clock (its last step)."""
+    as_of = profile.evaluated_at if profile.evaluated_at is not None else (profile.registered_at or 0.0)
+    a = pf.assess(profile, as_of, population, zone)
+    due = pf.due_at(profile, as_of, population, zone)
+    days = profile.days
+    return {
+        "customer_id": uuid.UUID(profile.customer_id),
+        "state": pf.to_json(profile),
+        "external_ref": profile.external_ref,
+        "owner": profile.owner,
+        "evaluated_at": pf.to_datetime(profile.evaluated_at) if profile.evaluated_at is not None else None,
+        "due_at": pf.to_datetime(due) if due is not None else None,
+        "first_day": days[0].day if days else None,
+        "last_day": days[-1].day if days else None,
+        "purchase_days": len(days),
+        "spent": Decimal(profile.cents) / 100,
+        "first_day_spent": Decimal(days[0].cents if days else 0) / 100,
+        "last_purchase_at": pf.to_datetime(profile.last_purchase_at) if profile.last_purchase_at else None,
+        "stage": a.stage,
+        "stage_reason": a.stage_reason,
+        "stage_since": pf.to_datetime(profile.status.stage_since) if profile.status.stage_since else None,
+        "segment": a.segment,
+        "loyal": a.loyal,
+        "churn_risk": a.churn_risk,
+        "p_alive": a.p_alive,
+        "expected_purchases_90d": a.expected_purchases_90d,
+        "expected_value_90d": Decimal(str(round(a.expected_value_90d, 2))),
+        "open_alerts": len(profile.status.alerts),
+        "model_version": population.version,
+    }
+
+
+def alert_rows(events: Sequence[Event]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(raised rows, cleared rows) for the alerts table, from the transition events."""
+    raised, cleared = [], []
+    for e in events:
+        if isinstance(e, CustomerAlertRaised):
+            raised.append((e.alert_id, e.customer_id, e.kind, e.occurred_at, e.rule_version,
+                           e.evidence.model_dump(mode="json")))
+        elif isinstance(e, CustomerAlertCleared):
+            cleared.append((e.alert_id, e.occurred_at, e.reason, e.evidence.model_dump(mode="json")))
+    return raised, cleared

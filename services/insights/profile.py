@@ -1,0 +1,569 @@
+"""Each customer's profile: rhythm, basket, value, lifecycle stage, segment and alerts. Pure, no I/O.
+
+The profile is folded from the customer's events one at a time (``apply_order``,
+``apply_registered``) and judged by rules that are pure functions of the profile and an ``as_of``
+time (``assess``). Between events only time moves, and every rule that time can change has a
+known crossing time (the gap passes the customer's own overdue threshold on a given day; the
+recency score drops at a given day; the churn check points follow a fixed schedule after the last
+purchase). ``due_at`` is the next such time and ``advance`` steps through them in order, so the
+alerts, stage and segment changes land at the same business times whether the clock that moved
+is the wall clock of a live sweeper, the event-time watermark of an import, or a replay.
+
+Times are epoch seconds (float) inside the profile; a purchase *day* is the calendar day in the
+shop's time zone, because the rhythm of a shop's customers is counted in days and several
+orders on one day are one purchase occasion (the convention of the BG/NBD and Pareto/NBD models).
+Money is kept in integer cents.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+from services.insights import model as population_model
+from shared.events import (
+    AlertEvidence,
+    CustomerAlertCleared,
+    CustomerAlertRaised,
+    Event,
+    LifecycleStageChanged,
+    SegmentChanged,
+)
+
+RULE_VERSION = "rules-2026.11-1"
+DAY_S = 86_400.0
+HORIZON_DAYS = 90.0
+
+# A regular has bought on at least this many days: enough gaps (3) to know their rhythm.
+REGULAR_DAYS = 4
+# The customer's usual gap is the median of their latest gaps (robust to one odd gap).
+RHYTHM_WINDOW = 8
+# Overdue once the gap passes the largest of: twice the usual gap, the usual gap plus three
+# spreads, and 1.2 × the longest gap they ever came back from (a seasonal buyer's off season).
+OVERDUE_FACTOR, OVERDUE_SPREADS, LONGEST_GAP_FACTOR = 2.0, 3.0, 1.2
+# Lost: a regular absent three overdue thresholds (and at least LOST_MIN_DAYS); anyone else
+# after a year, or three times their longest gap if that is longer.
+LOST_FACTOR, LOST_MIN_DAYS, LOST_DEFAULT_DAYS = 3.0, 90.0, 365.0
+# Basket drop: the mean of the last two purchase days below 60% of the median of up to eight
+# days before them; cleared once back above 80% (hysteresis: no flapping around one line).
+BASKET_RECENT, BASKET_BASELINE, DROP_RAISE, DROP_CLEAR = 2, 8, 0.6, 0.8
+# Churn risk of repeat buyers: raised at 0.7, cleared below 0.5. Checked at every event and at
+# fixed points after the last purchase (7, 14, 28, ... days): a pure function of the history.
+CHURN_RAISE, CHURN_CLEAR = 0.7, 0.5
+CHURN_CHECKS_DAYS = tuple(7.0 * 2**k for k in range(9))  # up to 1,792 days
+EVENT_IDS_KEPT = 10  # purchase days whose order ids are kept as evidence
+
+ALERT_NAMESPACE = uuid.UUID("5b0f3c4e-7a61-4d59-9b1e-6b6568750001")
+
+
+@dataclass(slots=True)
+class PurchaseDay:
+    day: int  # proleptic ordinal of the local date
+    quantity: float
+    cents: int
+    orders: int
+    event_ids: list[str]
+
+
+@dataclass(slots=True)
+class OpenAlert:
+    alert_id: str
+    raised_at: float
+    evidence: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Status:
+    """What was last concluded, to publish only changes."""
+
+    stage: str | None = None
+    stage_reason: str | None = None
+    stage_since: float | None = None
+    segment: str | None = None
+    alerts: dict[str, OpenAlert] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Profile:
+    customer_id: str
+    external_ref: str | None = None
+    owner: str | None = None
+    registered_at: float | None = None
+    days: list[PurchaseDay] = field(default_factory=list)
+    orders: int = 0
+    cents: int = 0
+    first_purchase_at: float | None = None
+    last_purchase_at: float | None = None
+    # gaps between purchase days, kept as running sums (exact: whole days)
+    gaps: int = 0
+    gap_sum: int = 0
+    gap_sq_sum: int = 0
+    longest_gap: int = 0
+    evaluated_at: float | None = None
+    status: Status = field(default_factory=Status)
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """The fitted population model plus the RFM cut points of the same fit."""
+
+    version: int
+    as_of: float | None
+    model: population_model.PopulationModel
+    recency_cuts: tuple[float, ...] = (30.0, 90.0, 180.0, 365.0)  # days, best first
+    frequency_cuts: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # purchase days
+    monetary_cuts: tuple[float, ...] = ()  # cents; none until a fit knows the shop's prices
+
+
+DEFAULT_POPULATION = Population(version=0, as_of=None, model=population_model.DEFAULT_MODEL)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    kind: str
+    evidence: AlertEvidence
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    as_of: float
+    purchase_days: int
+    recency_days: float | None
+    typical_gap_days: float | None
+    gap_spread_days: float | None
+    longest_gap_days: float | None
+    overdue_after_days: float | None
+    usual_quantity: float | None
+    usual_cents: float | None
+    recent_quantity: float | None
+    recent_cents: float | None
+    p_alive: float | None
+    expected_purchases_90d: float
+    expected_value_90d: float
+    churn_risk: float
+    recency_score: int
+    frequency_score: int
+    monetary_score: int
+    segment: str
+    stage: str
+    stage_reason: str
+    stage_evidence: AlertEvidence
+    loyal: bool
+    conditions: dict[str, Condition]
+
+
+# --- time helpers ---------------------------------------------------------------------------
+
+
+def local_day(at: float, zone: tzinfo) -> int:
+    return datetime.fromtimestamp(at, zone).date().toordinal()
+
+
+def day_start(day: int, zone: tzinfo) -> float:
+    return datetime.combine(date.fromordinal(day), time(0), zone).timestamp()
+
+
+def to_datetime(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+# --- folding events -------------------------------------------------------------------------
+
+
+def apply_registered(profile: Profile, *, at: float, external_ref: str | None, owner: str | None) -> None:
+    """Registration names the customer but concludes nothing: the first purchase starts the story.
+
+    (So a registration that arrives after the first order, from another topic, changes nothing.)
+    """
+    profile.external_ref = external_ref or profile.external_ref
+    profile.owner = owner or profile.owner
+    if profile.registered_at is None or at < profile.registered_at:
+        profile.registered_at = at
+
+
+def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int, zone: tzinfo) -> None:
+    """Fold one order in: a new purchase day, or one more order on a day already known."""
+    day = local_day(at, zone)
+    profile.orders += 1
+    profile.cents += cents
+    if profile.first_purchase_at is None or at < profile.first_purchase_at:
+        profile.first_purchase_at = at
+    if profile.last_purchase_at is None or at > profile.last_purchase_at:
+        profile.last_purchase_at = at
+    days = profile.days
+    if days and days[-1].day == day:
+        _add_to_day(days[-1], quantity, cents, event_id)
+        return
+    if not days or day > days[-1].day:  # the usual case: history arrives in order
+        if days:
+            _count_gap(profile, day - days[-1].day)
+        days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
+    else:  # a late event: insert it where it belongs and recount the gaps (rare)
+        for existing in days:
+            if existing.day == day:
+                _add_to_day(existing, quantity, cents, event_id)
+                return
+        days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
+        days.sort(key=lambda d: d.day)
+        _recount_gaps(profile)
+    for old in days[:-EVENT_IDS_KEPT]:
+        old.event_ids.clear()
+
+
+def _add_to_day(day: PurchaseDay, quantity: float, cents: int, event_id: str) -> None:
+    day.quantity += quantity
+    day.cents += cents
+    day.orders += 1
+    day.event_ids.append(event_id)
+    day.event_ids.sort()
+
+
+def _count_gap(profile: Profile, gap: int) -> None:
+    profile.gaps += 1
+    profile.gap_sum += gap
+    profile.gap_sq_sum += gap * gap
+    profile.longest_gap = max(profile.longest_gap, gap)
+
+
+def _recount_gaps(profile: Profile) -> None:
+    profile.gaps = profile.gap_sum = profile.gap_sq_sum = profile.longest_gap = 0
+    for before, after in zip(profile.days, profile.days[1:], strict=False):
+        _count_gap(profile, after.day - before.day)
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    typical: float
+    spread: float
+    longest: float
+    overdue_after: float
+    lost_after: float
+
+
+def rhythm(profile: Profile) -> Rhythm | None:
+    """The customer's own rhythm (None before a second purchase day)."""
+    if profile.gaps == 0:
+        return None
+    days = profile.days
+    recent = [b.day - a.day for a, b in zip(days[-RHYTHM_WINDOW - 1:], days[-RHYTHM_WINDOW:], strict=False)]
+    typical = float(statistics.median(recent))
+    mean = profile.gap_sum / profile.gaps
+    spread = math.sqrt(max(profile.gap_sq_sum / profile.gaps - mean * mean, 0.0))
+    longest = float(profile.longest_gap)
+    overdue_after = max(OVERDUE_FACTOR * typical, typical + OVERDUE_SPREADS * spread, LONGEST_GAP_FACTOR * longest)
+    if len(days) >= REGULAR_DAYS:
+        lost_after = max(LOST_FACTOR * overdue_after, LOST_MIN_DAYS)
+    else:
+        lost_after = max(LOST_DEFAULT_DAYS, LOST_FACTOR * longest)
+    return Rhythm(typical, spread, longest, overdue_after, lost_after)
+
+
+def _lost_after(profile: Profile, beat: Rhythm | None) -> float:
+    return beat.lost_after if beat else LOST_DEFAULT_DAYS
+
+
+def _basket(profile: Profile, attr: str) -> tuple[float, float, list[str]] | None:
+    """(usual, recent, evidence ids) of quantity or cents per purchase day, once there is a baseline."""
+    days = profile.days
+    if len(days) < BASKET_RECENT + 3:
+        return None
+    recent_days = days[-BASKET_RECENT:]
+    baseline_days = days[-BASKET_RECENT - BASKET_BASELINE:-BASKET_RECENT]
+    usual = float(statistics.median(getattr(d, attr) for d in baseline_days))
+    recent = sum(getattr(d, attr) for d in recent_days) / BASKET_RECENT
+    ids = [i for d in recent_days for i in d.event_ids]
+    return usual, recent, ids
+
+
+def _model_inputs(profile: Profile, as_of: float, zone: tzinfo) -> tuple[int, float, float]:
+    """(x, t_x, T) in days: repeat purchase days, last purchase day and now since the first."""
+    first = profile.days[0].day
+    x = len(profile.days) - 1
+    t_x = float(profile.days[-1].day - first)
+    T = max((as_of - day_start(first, zone)) / DAY_S, t_x)
+    return x, t_x, T
+
+
+def _score(value: float, cuts: tuple[float, ...], *, lower_is_better: bool = False) -> int:
+    if not cuts:
+        return 3
+    if lower_is_better:
+        return 5 - sum(1 for c in cuts if value > c)
+    return 1 + sum(1 for c in cuts if value > c)
+
+
+def segment_of(recency: int, frequency: int) -> str:
+    """RFM segment from the recency and frequency scores (1-5, 5 best); see the README's table."""
+    if frequency >= 4:
+        return "champions" if recency >= 4 else "loyal" if recency == 3 else "at_risk"
+    if frequency == 3:
+        return "loyal" if recency >= 3 else "at_risk"
+    return "potential" if recency >= 3 else "hibernating" if recency == 2 else "lost"
+
+
+def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo, *, scores: bool = True) -> Assessment:
+    """Everything insights concludes about a customer at ``as_of`` (at or after their last event).
+
+    ``scores=False`` skips the model's expectations that no rule needs (the steps between events
+    only need the churn risk of repeat buyers), which keeps a sweep of many customers cheap.
+    """
+    conditions: dict[str, Condition] = {}
+    if not profile.days:
+        since = profile.registered_at or as_of
+        return Assessment(
+            as_of=as_of, purchase_days=0, recency_days=None, typical_gap_days=None, gap_spread_days=None,
+            longest_gap_days=None, overdue_after_days=None, usual_quantity=None, usual_cents=None,
+            recent_quantity=None, recent_cents=None, p_alive=None, expected_purchases_90d=0.0,
+            expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
+            segment="prospect", stage="exploration", stage_reason="no_purchase",
+            stage_evidence=AlertEvidence(observed=(as_of - since) / DAY_S, unit="days"),
+            loyal=False, conditions=conditions,
+        )
+    zone_last_start = day_start(profile.days[-1].day, zone)
+    recency = max((as_of - zone_last_start) / DAY_S, 0.0)
+    last_ids = [uuid.UUID(i) for i in profile.days[-1].event_ids]
+    beat = rhythm(profile)
+    n_days = len(profile.days)
+    regular = n_days >= REGULAR_DAYS
+
+    model = population.model
+    x, t_x, T = _model_inputs(profile, as_of, zone)
+    first_value = profile.days[0].cents / 100.0
+    repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / x if x else None
+    p_alive: float | None = None
+    expected = value = 0.0
+    if scores:
+        p_alive = population_model.p_alive(model, x, t_x, T)
+        expected = population_model.expected_purchases(model, x, t_x, T, HORIZON_DAYS)
+        value = population_model.expected_value(model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
+    risk = population_model.churn_risk(model, x, t_x, T) if scores or x >= 1 else 0.0
+
+    if regular and beat and recency > beat.overdue_after:
+        conditions["purchase_overdue"] = Condition("purchase_overdue", AlertEvidence(
+            baseline=beat.typical, observed=round(recency, 3), threshold=round(beat.overdue_after, 3),
+            unit="days", event_ids=last_ids))
+    quantity = _basket(profile, "quantity")
+    amount = _basket(profile, "cents")
+    for kind, basket, unit, scale in (("quantity_drop", quantity, "quantity", 1.0), ("value_drop", amount, "amount", 100.0)):
+        if basket is None or basket[0] <= 0:
+            continue
+        usual, recent, ids = basket
+        was_open = kind in profile.status.alerts
+        line = (DROP_CLEAR if was_open else DROP_RAISE) * usual
+        if recent < line:
+            conditions[kind] = Condition(kind, AlertEvidence(
+                baseline=round(usual / scale, 3), observed=round(recent / scale, 3),
+                threshold=round(DROP_RAISE * usual / scale, 3), unit=unit,
+                event_ids=[uuid.UUID(i) for i in ids]))
+    # The model knows the population, not this customer's seasons: a repeat buyer is only
+    # alerted once also away longer than any gap they came back from before.
+    if x >= 1 and beat is not None and recency > max(beat.typical, beat.longest):
+        line = CHURN_CLEAR if "churn_risk" in profile.status.alerts else CHURN_RAISE
+        if risk >= line:
+            conditions["churn_risk"] = Condition("churn_risk", AlertEvidence(
+                baseline=round(population_model.churn_risk(model, x, t_x, t_x), 4), observed=round(risk, 4),
+                threshold=CHURN_RAISE, unit="probability", event_ids=last_ids))
+
+    lost_after = _lost_after(profile, beat)
+    if recency > lost_after:
+        stage, reason = "lost", "long_absence"
+        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=round(recency, 3),
+                                       threshold=round(lost_after, 3), unit="days", event_ids=last_ids)
+    elif regular and "purchase_overdue" in conditions:
+        stage, reason = "decline", "overdue_gap"
+        stage_evidence = conditions["purchase_overdue"].evidence
+    elif regular and ("quantity_drop" in conditions or "value_drop" in conditions):
+        stage, reason = "decline", "basket_drop"
+        stage_evidence = (conditions.get("quantity_drop") or conditions["value_drop"]).evidence
+    elif regular:
+        stage, reason = "stability", "regular_rhythm"
+        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=float(n_days),
+                                       threshold=float(REGULAR_DAYS), unit="purchase_days")
+    elif n_days >= 2:
+        stage, reason = "formation", "repeat_purchases"
+        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=float(n_days),
+                                       threshold=float(REGULAR_DAYS), unit="purchase_days")
+    else:
+        stage, reason = "exploration", "first_purchase"
+        stage_evidence = AlertEvidence(observed=1.0, threshold=2.0, unit="purchase_days", event_ids=last_ids)
+    if stage == "decline" or (stage == "lost" and "stage_decline" in profile.status.alerts):
+        conditions["stage_decline"] = Condition("stage_decline", stage_evidence)
+
+    r = _score(recency, population.recency_cuts, lower_is_better=True)
+    f = _score(float(n_days), population.frequency_cuts)
+    m = _score(float(profile.cents), population.monetary_cuts)
+    segment = segment_of(r, f)
+    loyal = segment in ("champions", "loyal") and stage in ("formation", "stability")
+    usual_q, recent_q = (quantity[0], quantity[1]) if quantity else (None, None)
+    usual_c, recent_c = (amount[0], amount[1]) if amount else (None, None)
+    return Assessment(
+        as_of=as_of, purchase_days=n_days, recency_days=recency,
+        typical_gap_days=beat.typical if beat else None, gap_spread_days=beat.spread if beat else None,
+        longest_gap_days=beat.longest if beat else None, overdue_after_days=beat.overdue_after if beat and regular else None,
+        usual_quantity=usual_q, usual_cents=usual_c, recent_quantity=recent_q, recent_cents=recent_c,
+        p_alive=p_alive, expected_purchases_90d=expected, expected_value_90d=value, churn_risk=risk,
+        recency_score=r, frequency_score=f, monetary_score=m, segment=segment, stage=stage,
+        stage_reason=reason, stage_evidence=stage_evidence, loyal=loyal, conditions=conditions,
+    )
+
+
+def due_at(profile: Profile, after: float, population: Population, zone: tzinfo) -> float | None:
+    """The first time after ``after`` at which time alone may change what ``assess`` says."""
+    if not profile.days:
+        return None
+    start = day_start(profile.days[-1].day, zone)
+    beat = rhythm(profile)
+    offsets: list[float] = list(population.recency_cuts)
+    offsets.append(_lost_after(profile, beat))
+    open_alerts = profile.status.alerts
+    if beat and len(profile.days) >= REGULAR_DAYS and "purchase_overdue" not in open_alerts:
+        offsets.append(beat.overdue_after)
+    if len(profile.days) >= 2 and "churn_risk" not in open_alerts:
+        offsets.extend(CHURN_CHECKS_DAYS)
+    candidates = [start + o * DAY_S for o in offsets]
+    later = [c for c in candidates if c > after]
+    # A crossing is evaluated a hair after the threshold, where the strict comparison holds.
+    return min(later) + 0.001 if later else None
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
+         trigger_ids: list[str] | None = None, *, scores: bool = False) -> tuple[Assessment, list[Event]]:
+    """Assess at ``as_of`` and return the events that publish what changed since the last step."""
+    assessment = assess(profile, as_of, population, zone, scores=scores)
+    customer = uuid.UUID(profile.customer_id)
+    when = to_datetime(as_of)
+    status = profile.status
+    events: list[Event] = []
+    for kind, open_alert in list(status.alerts.items()):
+        if kind not in assessment.conditions:
+            reason = _clear_reason(kind, assessment)
+            ids = [uuid.UUID(i) for i in (trigger_ids or [])]
+            events.append(CustomerAlertCleared(
+                customer_id=customer, occurred_at=when, alert_id=uuid.UUID(open_alert.alert_id), kind=kind,
+                rule_version=RULE_VERSION, reason=reason,
+                evidence=AlertEvidence(**{**open_alert.evidence, "event_ids": ids or open_alert.evidence.get("event_ids", [])}),
+            ))
+            del status.alerts[kind]
+    for kind, condition in assessment.conditions.items():
+        if kind in status.alerts:
+            continue
+        alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{profile.customer_id}/{kind}/{as_of:.3f}")
+        status.alerts[kind] = OpenAlert(str(alert_id), as_of, condition.evidence.model_dump(mode="json"))
+        events.append(CustomerAlertRaised(
+            customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,
+            rule_version=RULE_VERSION, evidence=condition.evidence,
+        ))
+    if assessment.stage != status.stage:
+        events.append(LifecycleStageChanged(
+            customer_id=customer, occurred_at=when, previous_stage=status.stage,
+            stage=assessment.stage, reason=assessment.stage_reason,
+            rule_version=RULE_VERSION, evidence=assessment.stage_evidence,
+        ))
+        status.stage, status.stage_since = assessment.stage, as_of
+    status.stage_reason = assessment.stage_reason
+    if assessment.segment != status.segment:
+        events.append(SegmentChanged(
+            customer_id=customer, occurred_at=when, previous_segment=status.segment,
+            segment=assessment.segment, recency_score=assessment.recency_score,
+            frequency_score=assessment.frequency_score, monetary_score=assessment.monetary_score,
+            rule_version=RULE_VERSION,
+        ))
+        status.segment = assessment.segment
+    profile.evaluated_at = as_of
+    return assessment, events
+
+
+def _clear_reason(kind: str, assessment: Assessment) -> str:
+    if kind in ("purchase_overdue", "churn_risk", "stage_decline") and assessment.recency_days is not None \
+            and assessment.recency_days < 1.0:
+        return "purchase"
+    if kind in ("quantity_drop", "value_drop"):
+        return "basket_recovered"
+    return "recovered"
+
+
+def advance(profile: Profile, until: float, population: Population, zone: tzinfo,
+            *, inclusive: bool = True) -> list[Event]:
+    """Step through every due time up to ``until`` (a sweep, or the moment before a new event)."""
+    events: list[Event] = []
+    after = profile.evaluated_at if profile.evaluated_at is not None else until
+    while True:
+        due = due_at(profile, after, population, zone)
+        if due is None or due > until or (not inclusive and due >= until):
+            return events
+        events.extend(step(profile, due, population, zone)[1])
+        after = due
+
+
+def apply_order(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int,
+                population: Population, zone: tzinfo) -> list[Event]:
+    events = advance(profile, at, population, zone, inclusive=False) if profile.evaluated_at is not None else []
+    add_purchase(profile, at=at, event_id=event_id, quantity=quantity, cents=cents, zone=zone)
+    as_of = max(at, profile.evaluated_at or at)
+    events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id])[1])
+    return events
+
+
+# --- persistence shape (JSON) ---------------------------------------------------------------
+
+
+def to_json(profile: Profile) -> dict[str, Any]:
+    s = profile.status
+    return {
+        "v": 1,
+        "external_ref": profile.external_ref, "owner": profile.owner, "registered_at": profile.registered_at,
+        "days": [[d.day, d.quantity, d.cents, d.orders, d.event_ids] for d in profile.days],
+        "orders": profile.orders, "cents": profile.cents,
+        "first": profile.first_purchase_at, "last": profile.last_purchase_at,
+        "gaps": [profile.gaps, profile.gap_sum, profile.gap_sq_sum, profile.longest_gap],
+        "evaluated_at": profile.evaluated_at,
+        "status": {
+            "stage": s.stage, "stage_reason": s.stage_reason, "stage_since": s.stage_since, "segment": s.segment,
+            "alerts": {k: [a.alert_id, a.raised_at, a.evidence] for k, a in s.alerts.items()},
+        },
+    }
+
+
+def from_json(customer_id: str, data: dict[str, Any]) -> Profile:
+    s = data["status"]
+    gaps, gap_sum, gap_sq_sum, longest = data["gaps"]
+    return Profile(
+        customer_id=customer_id, external_ref=data["external_ref"], owner=data["owner"],
+        registered_at=data["registered_at"],
+        days=[PurchaseDay(d[0], d[1], d[2], d[3], list(d[4])) for d in data["days"]],
+        orders=data["orders"], cents=data["cents"], first_purchase_at=data["first"], last_purchase_at=data["last"],
+        gaps=gaps, gap_sum=gap_sum, gap_sq_sum=gap_sq_sum, longest_gap=longest,
+        evaluated_at=data["evaluated_at"],
+        status=Status(
+            stage=s["stage"], stage_reason=s["stage_reason"], stage_since=s["stage_since"], segment=s["segment"],
+            alerts={k: OpenAlert(a[0], a[1], a[2]) for k, a in s["alerts"].items()},
+        ),
+    )
+
+
+def as_of_view(profile: Profile, as_of: float, zone: tzinfo) -> Profile:
+    """The profile as it stood at ``as_of``: purchase days after it are left out (for exports and
+    refits at a past date). Alerts and stage history are not rewound; callers read those from the
+    alerts table."""
+    cutoff = local_day(as_of, zone)
+    if not profile.days or profile.days[-1].day <= cutoff:
+        return profile
+    kept = [d for d in profile.days if d.day <= cutoff]
+    view = Profile(customer_id=profile.customer_id, external_ref=profile.external_ref, owner=profile.owner,
+                   registered_at=profile.registered_at, days=kept, orders=sum(d.orders for d in kept),
+                   cents=sum(d.cents for d in kept), evaluated_at=as_of)
+    if kept:
+        view.first_purchase_at = day_start(kept[0].day, zone)
+        view.last_purchase_at = day_start(kept[-1].day, zone)
+    _recount_gaps(view)
+    return view
