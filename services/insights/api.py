@@ -155,8 +155,8 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
         "loyal": a.loyal,
         "lifecycle": {
             "stage": a.stage, "reason": a.stage_reason,
-            "explanation": domain.explain_stage(a.stage_reason, a.stage_evidence.model_dump(mode="json"), lang),
-            "evidence": a.stage_evidence.model_dump(mode="json"),
+            "explanation": domain.explain_stage(a.stage_reason, a.stage_evidence.as_json(), lang),
+            "evidence": a.stage_evidence.as_json(),
             "since": pf.to_datetime(status.stage_since).isoformat() if status.stage_since and status.stage == a.stage else None,
         },
         "open_alerts": alerts,

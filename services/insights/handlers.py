@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class Projector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.zone: tzinfo = ZoneInfo(settings.timezone)
+        # datetime.UTC itself for UTC: profile.local_day has a fast path for it.
+        self.zone: tzinfo = UTC if settings.timezone in ("UTC", "Etc/UTC") else ZoneInfo(settings.timezone)
         self.refit_days = settings.insights_refit_days
         self.clock = settings.insights_clock
         self.sweep_s = settings.insights_sweep_s
@@ -59,7 +60,8 @@ class Projector:
             row = await store.current_model(conn)
             if row is not None:
                 as_of = row["as_of"].timestamp() if row["as_of"] else None
-                self._population = engine.population_from_json(row["version"], as_of, row["model"], row["cuts"])
+                self._population = engine.population_from_json(row["version"], as_of, row["model"], row["cuts"],
+                                                               row["customers"])
         return self._population
 
     async def advance(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], *, until: float,
@@ -109,6 +111,8 @@ class Projector:
         """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
         rows = [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
                 for r in await store.fit_rows(conn)]
+        if warm is not None and not engine.should_refit(warm, len(rows), as_of):
+            return None
         return await self.refit_on(conn, rows, as_of, warm)
 
     async def refit_on(self, conn: asyncpg.Connection, rows: list[engine.FitRow], as_of: float,

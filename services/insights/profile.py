@@ -17,6 +17,7 @@ Money is kept in integer cents.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import uuid
@@ -58,6 +59,15 @@ CHURN_CHECKS_DAYS = tuple(7.0 * 2**k for k in range(9))  # up to 1,792 days
 EVENT_IDS_KEPT = 10  # purchase days whose order ids are kept as evidence
 
 ALERT_NAMESPACE = uuid.UUID("5b0f3c4e-7a61-4d59-9b1e-6b6568750001")
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    typical: float
+    spread: float
+    longest: float
+    overdue_after: float
+    lost_after: float
 
 
 @dataclass(slots=True)
@@ -105,6 +115,8 @@ class Profile:
     longest_gap: int = 0
     evaluated_at: float | None = None
     status: Status = field(default_factory=Status)
+    beat: Rhythm | None = field(default=None, repr=False, compare=False)  # cache of rhythm(), not stored
+    baskets: dict[str, tuple[float, float, list[str]] | None] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +126,7 @@ class Population:
     version: int
     as_of: float | None
     model: population_model.PopulationModel
+    customers: int = 0  # buying customers it was fitted on
     recency_cuts: tuple[float, ...] = (30.0, 90.0, 180.0, 365.0)  # days, best first
     frequency_cuts: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # purchase days
     monetary_cuts: tuple[float, ...] = ()  # cents; none until a fit knows the shop's prices
@@ -123,9 +136,28 @@ DEFAULT_POPULATION = Population(version=0, as_of=None, model=population_model.DE
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a rule saw (a light twin of ``AlertEvidence``, which is built only for events)."""
+
+    baseline: float | None = None
+    observed: float | None = None
+    threshold: float | None = None
+    unit: str = ""
+    event_ids: tuple[str, ...] = ()
+
+    def model(self) -> AlertEvidence:
+        return AlertEvidence(baseline=self.baseline, observed=self.observed, threshold=self.threshold,
+                             unit=self.unit, event_ids=[uuid.UUID(i) for i in self.event_ids])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "observed": self.observed, "threshold": self.threshold,
+                "unit": self.unit, "event_ids": list(self.event_ids)}
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     kind: str
-    evidence: AlertEvidence
+    evidence: Evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +183,7 @@ class Assessment:
     segment: str
     stage: str
     stage_reason: str
-    stage_evidence: AlertEvidence
+    stage_evidence: Evidence
     loyal: bool
     conditions: dict[str, Condition]
 
@@ -159,10 +191,16 @@ class Assessment:
 # --- time helpers ---------------------------------------------------------------------------
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def local_day(at: float, zone: tzinfo) -> int:
+    if zone is UTC:
+        return int(at // DAY_S) + _EPOCH_ORDINAL
     return datetime.fromtimestamp(at, zone).date().toordinal()
 
 
+@functools.lru_cache(maxsize=65_536)
 def day_start(day: int, zone: tzinfo) -> float:
     return datetime.combine(date.fromordinal(day), time(0), zone).timestamp()
 
@@ -187,6 +225,8 @@ def apply_registered(profile: Profile, *, at: float, external_ref: str | None, o
 
 def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int, zone: tzinfo) -> None:
     """Fold one order in: a new purchase day, or one more order on a day already known."""
+    profile.beat = None
+    profile.baskets.clear()
     day = local_day(at, zone)
     profile.orders += 1
     profile.cents += cents
@@ -238,19 +278,16 @@ def _recount_gaps(profile: Profile) -> None:
 # --- the rules ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Rhythm:
-    typical: float
-    spread: float
-    longest: float
-    overdue_after: float
-    lost_after: float
-
-
 def rhythm(profile: Profile) -> Rhythm | None:
-    """The customer's own rhythm (None before a second purchase day)."""
+    """The customer's own rhythm (None before a second purchase day); cached until the next purchase."""
     if profile.gaps == 0:
         return None
+    if profile.beat is None:
+        profile.beat = _rhythm(profile)
+    return profile.beat
+
+
+def _rhythm(profile: Profile) -> Rhythm:
     days = profile.days
     recent = [b.day - a.day for a, b in zip(days[-RHYTHM_WINDOW - 1:], days[-RHYTHM_WINDOW:], strict=False)]
     typical = float(statistics.median(recent))
@@ -271,6 +308,12 @@ def _lost_after(profile: Profile, beat: Rhythm | None) -> float:
 
 def _basket(profile: Profile, attr: str) -> tuple[float, float, list[str]] | None:
     """(usual, recent, evidence ids) of quantity or cents per purchase day, once there is a baseline."""
+    if attr not in profile.baskets:
+        profile.baskets[attr] = _basket_of(profile, attr)
+    return profile.baskets[attr]
+
+
+def _basket_of(profile: Profile, attr: str) -> tuple[float, float, list[str]] | None:
     days = profile.days
     if len(days) < BASKET_RECENT + 3:
         return None
@@ -323,12 +366,12 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
             recent_quantity=None, recent_cents=None, p_alive=None, expected_purchases_90d=0.0,
             expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
             segment="prospect", stage="exploration", stage_reason="no_purchase",
-            stage_evidence=AlertEvidence(observed=(as_of - since) / DAY_S, unit="days"),
+            stage_evidence=Evidence(observed=(as_of - since) / DAY_S, unit="days"),
             loyal=False, conditions=conditions,
         )
     zone_last_start = day_start(profile.days[-1].day, zone)
     recency = max((as_of - zone_last_start) / DAY_S, 0.0)
-    last_ids = [uuid.UUID(i) for i in profile.days[-1].event_ids]
+    last_ids = tuple(profile.days[-1].event_ids)
     beat = rhythm(profile)
     n_days = len(profile.days)
     regular = n_days >= REGULAR_DAYS
@@ -346,7 +389,7 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     risk = population_model.churn_risk(model, x, t_x, T) if scores or x >= 1 else 0.0
 
     if regular and beat and recency > beat.overdue_after:
-        conditions["purchase_overdue"] = Condition("purchase_overdue", AlertEvidence(
+        conditions["purchase_overdue"] = Condition("purchase_overdue", Evidence(
             baseline=beat.typical, observed=round(recency, 3), threshold=round(beat.overdue_after, 3),
             unit="days", event_ids=last_ids))
     quantity = _basket(profile, "quantity")
@@ -358,23 +401,23 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         was_open = kind in profile.status.alerts
         line = (DROP_CLEAR if was_open else DROP_RAISE) * usual
         if recent < line:
-            conditions[kind] = Condition(kind, AlertEvidence(
+            conditions[kind] = Condition(kind, Evidence(
                 baseline=round(usual / scale, 3), observed=round(recent / scale, 3),
                 threshold=round(DROP_RAISE * usual / scale, 3), unit=unit,
-                event_ids=[uuid.UUID(i) for i in ids]))
+                event_ids=tuple(ids)))
     # The model knows the population, not this customer's seasons: a repeat buyer is only
     # alerted once also away longer than any gap they came back from before.
     if x >= 1 and beat is not None and recency > max(beat.typical, beat.longest):
         line = CHURN_CLEAR if "churn_risk" in profile.status.alerts else CHURN_RAISE
         if risk >= line:
-            conditions["churn_risk"] = Condition("churn_risk", AlertEvidence(
+            conditions["churn_risk"] = Condition("churn_risk", Evidence(
                 baseline=round(population_model.churn_risk(model, x, t_x, t_x), 4), observed=round(risk, 4),
                 threshold=CHURN_RAISE, unit="probability", event_ids=last_ids))
 
     lost_after = _lost_after(profile, beat)
     if recency > lost_after:
         stage, reason = "lost", "long_absence"
-        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=round(recency, 3),
+        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=round(recency, 3),
                                        threshold=round(lost_after, 3), unit="days", event_ids=last_ids)
     elif regular and "purchase_overdue" in conditions:
         stage, reason = "decline", "overdue_gap"
@@ -384,15 +427,15 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         stage_evidence = (conditions.get("quantity_drop") or conditions["value_drop"]).evidence
     elif regular:
         stage, reason = "stability", "regular_rhythm"
-        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=float(n_days),
+        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=float(n_days),
                                        threshold=float(REGULAR_DAYS), unit="purchase_days")
     elif n_days >= 2:
         stage, reason = "formation", "repeat_purchases"
-        stage_evidence = AlertEvidence(baseline=beat.typical if beat else None, observed=float(n_days),
+        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=float(n_days),
                                        threshold=float(REGULAR_DAYS), unit="purchase_days")
     else:
         stage, reason = "exploration", "first_purchase"
-        stage_evidence = AlertEvidence(observed=1.0, threshold=2.0, unit="purchase_days", event_ids=last_ids)
+        stage_evidence = Evidence(observed=1.0, threshold=2.0, unit="purchase_days", event_ids=last_ids)
     if stage == "decline" or (stage == "lost" and "stage_decline" in profile.status.alerts):
         conditions["stage_decline"] = Condition("stage_decline", stage_evidence)
 
@@ -425,8 +468,10 @@ def due_at(profile: Profile, after: float, population: Population, zone: tzinfo)
     open_alerts = profile.status.alerts
     if beat and len(profile.days) >= REGULAR_DAYS and "purchase_overdue" not in open_alerts:
         offsets.append(beat.overdue_after)
-    if len(profile.days) >= 2 and "churn_risk" not in open_alerts:
-        offsets.extend(CHURN_CHECKS_DAYS)
+    if beat is not None and "churn_risk" not in open_alerts:
+        guard = max(beat.typical, beat.longest)
+        offsets.extend(c for c in CHURN_CHECKS_DAYS if c > guard)
+        offsets.append(guard + 0.5)
     candidates = [start + o * DAY_S for o in offsets]
     later = [c for c in candidates if c > after]
     # A crossing is evaluated a hair after the threshold, where the strict comparison holds.
@@ -458,16 +503,16 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         if kind in status.alerts:
             continue
         alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{profile.customer_id}/{kind}/{as_of:.3f}")
-        status.alerts[kind] = OpenAlert(str(alert_id), as_of, condition.evidence.model_dump(mode="json"))
+        status.alerts[kind] = OpenAlert(str(alert_id), as_of, condition.evidence.as_json())
         events.append(CustomerAlertRaised(
             customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,
-            rule_version=RULE_VERSION, evidence=condition.evidence,
+            rule_version=RULE_VERSION, evidence=condition.evidence.model(),
         ))
     if assessment.stage != status.stage:
         events.append(LifecycleStageChanged(
             customer_id=customer, occurred_at=when, previous_stage=status.stage,
             stage=assessment.stage, reason=assessment.stage_reason,
-            rule_version=RULE_VERSION, evidence=assessment.stage_evidence,
+            rule_version=RULE_VERSION, evidence=assessment.stage_evidence.model(),
         ))
         status.stage, status.stage_since = assessment.stage, as_of
     status.stage_reason = assessment.stage_reason

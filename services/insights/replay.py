@@ -108,6 +108,8 @@ class Fold:
 
     def _refit(self, as_of: float) -> None:
         rows = [row for p in self.profiles.values() if (row := engine.fit_row(p)) is not None]
+        if not engine.should_refit(self.population, len(rows), as_of):
+            return
         version = self.population.version + 1
         fitted = engine.fit_population(rows, as_of, self.zone, version, self.population)
         if fitted is not None:

@@ -48,7 +48,7 @@ SELECT first_day, last_day, purchase_days, (spent * 100)::bigint AS cents,
 FROM customer_profile WHERE purchase_days > 0;
 
 -- name: current_model
-SELECT version, as_of, model, cuts FROM population_model ORDER BY version DESC LIMIT 1;
+SELECT version, as_of, model, cuts, customers FROM population_model ORDER BY version DESC LIMIT 1;
 
 -- name: current_model_version
 SELECT coalesce(max(version), 0) FROM population_model;
