@@ -149,6 +149,7 @@ async def sweep_forever(app: FastAPI) -> None:
     runtime = app.state.runtime
     if projector.clock != "wall":
         return
+    log.info("insights: sweeping due customers every %.0fs on the wall clock", projector.sweep_s)
     while True:
         await asyncio.sleep(projector.sweep_s)
         if time.monotonic() - projector.last_batch_at < projector.sweep_s:
@@ -160,6 +161,8 @@ async def sweep_forever(app: FastAPI) -> None:
                 await runtime.outbox_written()
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("insights: sweep failed (%s); next try in %.0fs", exc, projector.sweep_s)
+        except Exception:  # a bug must not stop the clock for good: log it and try again
+            log.exception("insights: sweep failed; next try in %.0fs", projector.sweep_s)
 
 
 def consumers(projector: Projector) -> list[ConsumerSpec]:
