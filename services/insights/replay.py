@@ -35,6 +35,29 @@ log = logging.getLogger(__name__)
 SOURCES = ("contacts", "orders", "tickets")
 TABLES = ("timeline", "customer_profile", "alerts", "population_model", "insights_clock")
 CHUNK = 5_000  # facts folded between two clock moves, like a consumer batch
+# (column, SQL type) of the rebuilt tables, written with INSERT … SELECT FROM unnest (the pool's
+# jsonb codec is a text codec, which binary COPY cannot use)
+TIMELINE_COLUMNS = (("event_id", "uuid"), ("customer_id", "uuid"), ("event_type", "text"), ("ce_type", "text"),
+                    ("source", "text"), ("occurred_at", "timestamptz"), ("recorded_at", "timestamptz"),
+                    ("data", "jsonb"))
+PROFILE_TYPES = tuple(zip(PROFILE_COLUMNS, (
+    "uuid", "jsonb", "text", "text", "timestamptz", "timestamptz", "int", "int", "int", "numeric", "numeric",
+    "timestamptz", "text", "text", "timestamptz", "text", "bool", "float8", "float8", "float8", "numeric", "int",
+    "int"), strict=True))
+ALERT_COLUMNS = (("alert_id", "uuid"), ("customer_id", "uuid"), ("kind", "text"), ("status", "text"),
+                 ("raised_at", "timestamptz"), ("cleared_at", "timestamptz"), ("rule_version", "text"),
+                 ("evidence", "jsonb"), ("cleared_reason", "text"), ("cleared_evidence", "jsonb"))
+INSERT_CHUNK = 10_000
+
+
+async def _insert(conn: asyncpg.Connection, table: str, columns: Sequence[tuple[str, str]],
+                  rows: Sequence[tuple[Any, ...]]) -> None:
+    names = ", ".join(c for c, _ in columns)
+    arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(columns, start=1))
+    sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        await conn.execute(sql, *([row[i] for row in chunk] for i in range(len(columns))))
 
 
 @dataclass
@@ -162,14 +185,11 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     suffix = f"rebuild_{time.time_ns()}"
     for table in TABLES:
         await conn.execute(f"CREATE TABLE {table}_{suffix} (LIKE {table} INCLUDING ALL)")
-    await conn.copy_records_to_table(f"timeline_{suffix}", records=timeline, columns=[
-        "event_id", "customer_id", "event_type", "ce_type", "source", "occurred_at", "recorded_at", "data"])
-    await conn.copy_records_to_table(f"customer_profile_{suffix}", columns=list(PROFILE_COLUMNS), records=[
-        tuple(s[c] for c in PROFILE_COLUMNS) for s in summaries])
+    await _insert(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline)
+    await _insert(conn, f"customer_profile_{suffix}", PROFILE_TYPES,
+                  [tuple(s[c] for c, _ in PROFILE_TYPES) for s in summaries])
     clear_by_id = {c[0]: c for c in cleared}
-    await conn.copy_records_to_table(f"alerts_{suffix}", columns=[
-        "alert_id", "customer_id", "kind", "status", "raised_at", "cleared_at", "rule_version", "evidence",
-        "cleared_reason", "cleared_evidence"], records=[
+    await _insert(conn, f"alerts_{suffix}", ALERT_COLUMNS, [
         (a[0], a[1], a[2], "cleared" if a[0] in clear_by_id else "open", a[3],
          clear_by_id[a[0]][1] if a[0] in clear_by_id else None, a[4], a[5],
          clear_by_id[a[0]][2] if a[0] in clear_by_id else None,
