@@ -4,6 +4,9 @@
     kehu serve <service>            run one service (what `kehu up`, compose and k8s start)
     kehu asyncapi                   print the AsyncAPI document of the events
     kehu token add --name N --role R [--file F]   add an API token (printed once)
+    kehu import orders FILE.csv [--dry-run]      import an order history through the services' APIs
+    kehu export insights [--as-of DATE] [-o F]   every customer's churn risk, value, segment, stage (CSV)
+    kehu replay insights                         rebuild insights from the services' outboxes and swap
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=sorted(ROLES))
     add.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
+    from kehu import importer
+
+    importer.add_parser(commands)
+    from kehu import insights_cli
+
+    insights_cli.add_parsers(commands)
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -50,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_up(Settings()))
         except KeyboardInterrupt:
             return 130
+    if args.command in ("export", "replay"):
+        return insights_cli.run_cli(args)
     if args.command == "serve":
         return serve_service(args.service)
     if args.command == "asyncapi":
@@ -59,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(asyncapi_document(), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "import":
+        return importer.run_cli(args)
     if args.command == "token":
         path = args.file or tokens_path(Settings())
         print(add_token(path, name=args.name, role=args.role))

@@ -136,6 +136,8 @@ def _unavailable(why: str) -> ProblemError:
 
 async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
     """Projection of ``kehu.contacts`` into the replica of known customer ids."""
-    ids = [d.event.customer_id for d in deliveries if isinstance(d.event, CustomerRegistered)]
+    ids = {d.event.customer_id for d in deliveries if isinstance(d.event, CustomerRegistered)}
     if ids:
-        await conn.execute(_REMEMBER_MANY, ids)
+        # In id order, like the batch check's lookups: two transactions that insert overlapping ids
+        # in different orders deadlock (seen when an import's orders overtook its customers' events).
+        await conn.execute(_REMEMBER_MANY, sorted(ids))

@@ -27,6 +27,9 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
 async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Customer]) -> set[uuid.UUID]:
     """Insert customers in one statement; returns the ids inserted. A customer whose external_ref is
     already taken is skipped (see ``customer_ids_by_external_refs``)."""
+    # In external_ref order: concurrent batches that share refs then wait on each other in the
+    # same order instead of deadlocking.
+    customers = sorted(customers, key=lambda c: c.external_ref or "")
     rows = await conn.fetch(
         Q["insert_customers"],
         [c.id for c in customers], [c.name for c in customers], [c.kind for c in customers],

@@ -33,6 +33,9 @@ async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
 async def insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> set[uuid.UUID]:
     """Insert orders with their lines in one statement; returns the ids inserted. An order whose
     external_ref is already taken is skipped (see ``order_ids_by_external_refs``)."""
+    # In external_ref order: concurrent batches that share refs then wait on each other in the
+    # same order instead of deadlocking.
+    orders = sorted(orders, key=lambda o: o.external_ref or "")
     line_orders, line_nos, skus, quantities, prices, amounts = [], [], [], [], [], []
     for order in orders:
         for line_no, ln in enumerate(order.lines, start=1):
