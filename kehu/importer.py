@@ -275,6 +275,7 @@ class Api:
     http: httpx.AsyncClient
     retry_delays: Sequence[float] = RETRY_DELAYS_S
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    retries: dict[str, int] = field(default_factory=dict)  # why → how many times a request was sent again
     _keys: int = 0
 
     def key(self, what: str) -> str:
@@ -292,6 +293,7 @@ class Api:
                 delay = next(delays, None)
                 if delay is None:
                     raise ImportFailed(f"{url} unreachable ({why}) after {len(self.retry_delays) + 1} attempts") from exc
+                self._retrying(type(exc).__name__)
                 await asyncio.sleep(delay)
                 continue
             if response.status_code in (401, 403):
@@ -301,9 +303,13 @@ class Api:
                 if delay is None:
                     raise ImportFailed(f"{url} answered {response.status_code} ({_detail(response)}) "
                                        f"after {len(self.retry_delays) + 1} attempts")
+                self._retrying(str(response.status_code))
                 await asyncio.sleep(max(delay, _retry_after(response)))
                 continue
             return response
+
+    def _retrying(self, why: str) -> None:
+        self.retries[why] = self.retries.get(why, 0) + 1
 
     async def send(
         self, url: str, list_name: str, items: list[T], body_of: Callable[[list[T]], dict[str, Any]]
@@ -425,6 +431,7 @@ class ImportReport:
     orders_created: int = 0
     orders_existing: int = 0
     stage_s: dict[str, float] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
     fatal: str | None = None
 
     @property
@@ -480,6 +487,7 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
             report.stage_s["orders"] = time.monotonic() - stage
         except ImportFailed as exc:
             report.fatal = str(exc)
+        report.retries = api.retries
     return report
 
 
@@ -615,6 +623,8 @@ def summary(report: ImportReport, options: ImportOptions) -> str:
         done = report.orders_created + report.orders_existing
         lines.append(f"orders:    {report.orders_created:,} created, {report.orders_existing:,} already there "
                      f"({rate(done, 'orders')})")
+    if report.retries:
+        lines.append("retried: " + ", ".join(f"{n} after {why}" for why, n in sorted(report.retries.items())))
     total = sum(report.stage_s.values())
     stages = " · ".join(f"{name} {seconds:.1f}s" for name, seconds in report.stage_s.items())
     if total > 0:

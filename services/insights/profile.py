@@ -18,6 +18,7 @@ Money is kept in integer cents.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import statistics
 import uuid
@@ -243,13 +244,13 @@ def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float,
             _count_gap(profile, day - days[-1].day)
         days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
     else:  # a late event: insert it where it belongs and recount the gaps (rare)
-        for existing in days:
-            if existing.day == day:
-                _add_to_day(existing, quantity, cents, event_id)
-                return
-        days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
-        days.sort(key=lambda d: d.day)
-        _recount_gaps(profile)
+        existing = next((d for d in days if d.day == day), None)
+        if existing is not None:
+            _add_to_day(existing, quantity, cents, event_id)
+        else:
+            days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
+            days.sort(key=lambda d: d.day)
+            _recount_gaps(profile)
     for old in days[:-EVENT_IDS_KEPT]:
         old.event_ids.clear()
 
@@ -289,7 +290,8 @@ def rhythm(profile: Profile) -> Rhythm | None:
 
 def _rhythm(profile: Profile) -> Rhythm:
     days = profile.days
-    recent = [b.day - a.day for a, b in zip(days[-RHYTHM_WINDOW - 1:], days[-RHYTHM_WINDOW:], strict=False)]
+    window = days[-RHYTHM_WINDOW - 1:]
+    recent = [b.day - a.day for a, b in itertools.pairwise(window)]
     typical = float(statistics.median(recent))
     mean = profile.gap_sum / profile.gaps
     spread = math.sqrt(max(profile.gap_sq_sum / profile.gaps - mean * mean, 0.0))
