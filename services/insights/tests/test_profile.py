@@ -570,15 +570,3 @@ def test_fit_population_fits_the_model_and_monotone_cut_points() -> None:
     assert (back.recency_cuts, back.frequency_cuts, back.monetary_cuts) == (
         population.recency_cuts, population.frequency_cuts, population.monetary_cuts)
     assert back.model == population.model
-
-
-def test_a_fitted_population_moves_the_segments_of_a_customer() -> None:
-    """The same profile, assessed with the default cut points and with a fit's: RFM is relative."""
-    buyer = Buyer()
-    weekly(buyer, 3)
-    fitted = engine.fit_population(_rows(150), at(400), ZONE, 1, None)
-    assert fitted is not None
-    default = pf.assess(buyer.profile, at(20), pf.DEFAULT_POPULATION, ZONE)
-    refit = pf.assess(buyer.profile, at(20), fitted, ZONE)
-    assert (default.recency_score, default.frequency_score) != (refit.recency_score, refit.frequency_score) or \
-        default.segment != refit.segment or default.monetary_score != refit.monetary_score
