@@ -14,7 +14,6 @@ contacts database. The rule (README, "Customer ids"):
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -90,7 +89,10 @@ class CustomerDirectory:
         """The ids among ``customer_ids`` that contacts never registered (empty when all exist).
 
         One replica query for them all, then one contacts request per ``LOOKUP_CHUNK`` ids still
-        unknown. Raises a 503 ProblemError when contacts cannot be asked.
+        unknown. Raises a 503 ProblemError when contacts cannot be asked. Ids contacts confirms are
+        added to the replica on ``conn``: call it outside the write's transaction (autocommit) so the
+        replica's rows are not held locked while the write goes on, where the ``kehu.contacts``
+        consumer would wait for them.
         """
         pending = {c for c in customer_ids if c not in self._confirmed}
         if not pending:
@@ -103,10 +105,13 @@ class CustomerDirectory:
             return set()
         ordered = sorted(pending)
         chunks = [ordered[i:i + LOOKUP_CHUNK] for i in range(0, len(ordered), LOOKUP_CHUNK)]
-        found: set[uuid.UUID] = set().union(*await asyncio.gather(*(self._registered(c) for c in chunks)))
+        found: set[uuid.UUID] = set()
+        for chunk in chunks:  # one request at a time: contacts is busy enough during an import
+            found |= await self._registered(chunk)
         if found:
-            # Remembered in memory once they are in the replica (this transaction may roll back).
             await conn.execute(_REMEMBER_LOOKUPS, sorted(found))
+            for customer_id in found:  # contacts confirmed them: true whether or not this transaction commits
+                self._remember(customer_id)
         return pending - found
 
     async def _registered(self, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:

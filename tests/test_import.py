@@ -42,7 +42,9 @@ from kehu.importer import (
     summary,
 )
 from shared.auth import add_token
+from shared.customers import CustomerDirectory
 from shared.db import database_url
+from shared.http import ProblemError
 from shared.kafka import all_topics, ensure_topics
 from shared.settings import SERVICES, Settings
 from tests.conftest import Cluster, eventually, free_port
@@ -476,6 +478,31 @@ async def test_order_batch_refuses_customers_contacts_never_registered(shared_cl
         {"field": "orders[2].customer_id", "message": "no such customer in contacts"},
     ]
     assert await _count(cluster, "orders", "SELECT count(*) FROM orders WHERE external_ref = ANY($1)", refs) == 0
+
+
+@pytest.mark.database
+async def test_the_batch_customer_check_confirms_with_contacts_and_needs_it_only_for_unknown_ids(
+    shared_cluster: Cluster,
+) -> None:
+    cluster = shared_cluster
+    fresh = [uuid.UUID(await cluster.customer(f"Fresh {i}", external_ref=_ref("card"))) for i in range(3)]
+    stranger = uuid.uuid4()
+    conn = await asyncpg.connect(cluster.database_urls["orders"])
+    up = CustomerDirectory(cluster.urls["contacts"], cluster.tokens["readonly"])
+    down = CustomerDirectory(f"http://127.0.0.1:{free_port()}", cluster.tokens["readonly"])
+    try:
+        assert await up.ensure_all_known(conn, [*fresh, stranger]) == {stranger}
+        rows = await conn.fetch("SELECT customer_id FROM known_customers WHERE customer_id = ANY($1)", fresh)
+        assert {r["customer_id"] for r in rows} == set(fresh)  # in the replica now (committed: autocommit)
+
+        assert await down.ensure_all_known(conn, fresh) == set()  # the replica answers
+        with pytest.raises(ProblemError) as exc:
+            await down.ensure_all_known(conn, [fresh[0], uuid.uuid4()])
+        assert exc.value.status == 503 and exc.value.headers == {"Retry-After": "5"}
+    finally:
+        await up.close()
+        await down.close()
+        await conn.close()
 
 
 @pytest.mark.database

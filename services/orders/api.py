@@ -94,18 +94,23 @@ async def place_orders(
     principal: Principal = require("orders:write"),
 ) -> Response:
     directory: CustomerDirectory = request.app.state.directory
+    runtime = request.app.state.runtime
+    placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
+    if problems:
+        raise _invalid_items(problems)
+    # Checked before the write's transaction, in autocommit: customers once registered stay
+    # registered, and ids confirmed by contacts enter the replica at once instead of staying
+    # locked (the contacts consumer inserting the same ids would wait) until the batch commits.
+    async with runtime.pool.acquire() as conn:
+        unknown = await directory.ensure_all_known(conn, {o.customer_id for o in body.orders})
+    if unknown:
+        raise ProblemError(
+            422, "Unknown customer", f"{len(unknown)} customer(s) of this batch are not registered in contacts",
+            errors=[{"field": f"orders[{i}].customer_id", "message": "no such customer in contacts"}
+                    for i, o in enumerate(body.orders) if o.customer_id in unknown],
+        )
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
-        if problems:
-            raise _invalid_items(problems)
-        unknown = await directory.ensure_all_known(conn, {o.customer_id for o in body.orders})
-        if unknown:
-            raise ProblemError(
-                422, "Unknown customer", f"{len(unknown)} customer(s) of this batch are not registered in contacts",
-                errors=[{"field": f"orders[{i}].customer_id", "message": "no such customer in contacts"}
-                        for i, o in enumerate(body.orders) if o.customer_id in unknown],
-            )
         orders = [order for order, _ in placed]
         inserted = await store.insert_orders(conn, orders)
         holders = await store.order_ids_by_external_refs(
@@ -120,7 +125,6 @@ async def place_orders(
         ]
         return Reply(200, {"items": items})
 
-    runtime = request.app.state.runtime
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
 
 
