@@ -15,14 +15,19 @@ import pytest
 
 from shared.events import (
     EVENT_TYPES,
+    AlertEvidence,
     ComplaintFiled,
+    CustomerAlertCleared,
+    CustomerAlertRaised,
     CustomerRegistered,
     Envelope,
     Event,
     FeedbackReceived,
+    LifecycleStageChanged,
     MalformedEvent,
     OrderLine,
     OrderPlaced,
+    SegmentChanged,
     ServiceRequested,
     envelope_for,
     uuid7,
@@ -41,6 +46,8 @@ def sample_events() -> dict[str, Event]:
         "customer_id": CUSTOMER, "occurred_at": OCCURRED, "ticket_id": uuid.UUID(int=7), "channel": "wechat",
         "subject": "水壶漏水", "description": "Bought on Monday; leaks at the handle.",
     }
+    evidence = AlertEvidence(baseline=7.0, observed=15.0, threshold=14.0, unit="days",
+                             event_ids=[uuid.UUID(int=42)])
     events: list[Event] = [
         CustomerRegistered(
             customer_id=CUSTOMER, occurred_at=OCCURRED, name="王芳", kind="person", phone="+8613800138000",
@@ -58,6 +65,15 @@ def sample_events() -> dict[str, Event]:
         ComplaintFiled(**ticket, severity="critical"),
         FeedbackReceived(**ticket, satisfaction=2),
         ServiceRequested(**ticket),
+        CustomerAlertRaised(customer_id=CUSTOMER, occurred_at=OCCURRED, alert_id=uuid.UUID(int=9),
+                            kind="purchase_overdue", rule_version="rules-2026.11-1", evidence=evidence),
+        CustomerAlertCleared(customer_id=CUSTOMER, occurred_at=OCCURRED, alert_id=uuid.UUID(int=9),
+                             kind="purchase_overdue", rule_version="rules-2026.11-1", reason="purchase",
+                             evidence=evidence),
+        LifecycleStageChanged(customer_id=CUSTOMER, occurred_at=OCCURRED, previous_stage="stability",
+                              stage="decline", reason="overdue_gap", rule_version="rules-2026.11-1", evidence=evidence),
+        SegmentChanged(customer_id=CUSTOMER, occurred_at=OCCURRED, previous_segment="champions", segment="at_risk",
+                       recency_score=2, frequency_score=5, monetary_score=4, rule_version="rules-2026.11-1"),
     ]
     return {event.ce_type(): event for event in events}
 
