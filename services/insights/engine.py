@@ -27,7 +27,7 @@ from shared.events import CustomerAlertCleared, CustomerAlertRaised, CustomerReg
 
 # A population model needs enough customers, and enough of them coming back, to say anything.
 MIN_FIT_CUSTOMERS, MIN_FIT_REPEAT_BUYERS = 50, 10
-MAX_REFITS_PER_STEP = 3  # a clock jumping years ahead refits at the last boundaries only
+MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last boundaries only
 # At a boundary the model is refitted when the customer base grew by a quarter since the last
 # fit, or the last fit is a quarter old: a young shop's model follows it closely, a settled one's
 # is not refitted for nothing (a fit of 23,570 customers takes about a second).
@@ -63,15 +63,18 @@ def in_time_order(facts: Iterable[Fact]) -> list[Fact]:
     return sorted(facts, key=lambda f: (f.at, f.customer_id, f.event_id))
 
 
-def boundaries_between(after: float | None, until: float, refit_days: int) -> list[float]:
-    """Refit boundaries in (after, until]; none before the first event."""
+def boundaries_between(after: float | None, until: float, refit_days: int, *, cap: bool = False) -> list[float]:
+    """Refit boundaries in (after, until]. Event time crosses every one of them, in order, so a
+    replay in one run refits where the live consumer's small batches did; only a wall-clock jump
+    (``cap``) refits at its last few boundaries alone."""
     if after is None:
         return []
     period = refit_days * pf.DAY_S
     first = math.floor(after / period) + 1
     last = math.floor(until / period)
-    found = [k * period for k in range(max(first, last - MAX_REFITS_PER_STEP + 1), last + 1)]
-    return found
+    if cap:
+        first = max(first, last - MAX_REFITS_PER_STEP + 1)
+    return [k * period for k in range(first, last + 1)]
 
 
 def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: float,

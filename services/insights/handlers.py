@@ -81,7 +81,9 @@ class Projector:
         population = await self.population(conn)
         published = 0
         rest = list(facts)
-        for boundary in engine.boundaries_between(old_clock, clock, self.refit_days):
+        # Before the first event there is no clock: time starts at the first event.
+        start = old_clock if old_clock is not None else (facts[0].at if facts else None)
+        for boundary in engine.boundaries_between(start, clock, self.refit_days, cap=wall):
             part = [f for f in rest if f.at <= boundary]
             rest = rest[len(part):]
             published += await self._run(conn, part, boundary, population)

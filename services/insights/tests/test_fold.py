@@ -110,20 +110,12 @@ def test_consumer_sized_batches_of_any_size_fold_to_the_same_state() -> None:
     assert_same_fold(folded(7), folded(97))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Fold.run refits at no boundary inside its first chunk (boundaries_between(None, ...) is []) and "
-    "at most MAX_REFITS_PER_STEP per chunk, so one run of a long history refits less than batches do"))
 def test_one_run_folds_to_the_same_state_as_chunks_of_seven() -> None:
     """``rebuild`` folds the whole history in one ``run`` (internal chunks of 5,000 facts); the live
     consumer saw it in small batches. The replay must reach the live state.
 
-    Bug: ``replay.Fold.run`` starts with ``watermark`` None, and ``engine.boundaries_between``
-    returns [] when ``after`` is None, so no refit happens at any boundary inside the first 5,000
-    facts; later chunks refit at the last ``MAX_REFITS_PER_STEP`` (3) boundaries only. On this
-    shop one run refits once where chunks of 7 refit 5 times, and about half of the profiles and
-    most SegmentChanged events differ. ``Projector.advance`` has the same two limits per consumer
-    batch, so ``POST /admin/replay`` reproduces the live tables only while every batch crossed at
-    most three boundaries and the first crossed none."""
+    (Found by this test: the first chunk refitted at no boundary and later ones at three at most,
+    so one run refitted once where chunks of 7 refitted 5 times.)"""
     assert_same_fold(folded(None), folded(7))
 
 
