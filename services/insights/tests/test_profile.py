@@ -497,16 +497,16 @@ PERIOD = 28 * DAY
     (10 * PERIOD + 5.0, 11 * PERIOD, [11]),  # the boundary at ``until`` itself is crossed
     (11 * PERIOD, 12 * PERIOD - 1.0, []),  # the one at ``after`` was crossed before
     (10 * PERIOD + 5.0, 12 * PERIOD + 1.0, [11, 12]),
-    (10 * PERIOD, 14 * PERIOD, [11, 12, 13, 14]),  # event time crosses every boundary
+    (10 * PERIOD, 30 * PERIOD, list(range(11, 31))),  # event time crosses every one, in order
 ])
 def test_boundaries_between(after: float | None, until: float, expected: list[int]) -> None:
     assert engine.boundaries_between(after, until, 28) == [k * PERIOD for k in expected]
 
 
 def test_a_wall_clock_jump_refits_at_the_last_few_boundaries_only() -> None:
-    found = engine.boundaries_between(10 * PERIOD, 30 * PERIOD, 28, cap=True)
-    assert found == [k * PERIOD for k in (28, 29, 30)]
-    assert len(found) == engine.MAX_REFITS_PER_STEP
+    jump = engine.boundaries_between(10 * PERIOD, 30 * PERIOD, 28, cap=True)
+    assert jump == [k * PERIOD for k in range(31 - engine.MAX_REFITS_PER_STEP, 31)]
+    assert engine.boundaries_between(10 * PERIOD + 5.0, 12 * PERIOD, 28, cap=True) == [11 * PERIOD, 12 * PERIOD]
 
 
 def test_boundaries_are_counted_from_the_epoch_in_whole_refit_periods() -> None:
