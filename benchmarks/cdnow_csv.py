@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/cdnow_csv.py --until 1997-09-30 -o /tmp/cal.csv  # calibration period
     .venv/bin/kehu import orders /tmp/cdnow.csv --currency USD
 
-The source (``/work/shared/data/cdnow/CDNOW_master.txt``, README beside it) has the header
+The source (``../shared/data/cdnow/CDNOW_master.txt`` beside the repository, README there) has the header
 ``customer_id date number_of_cds dollar_value``, whitespace separated, dates ``YYYYMMDD``. The CSV
 has ``customer_ref,occurred_at,quantity,amount``: the zero-padded id, the date as ``YYYY-MM-DD``,
 the number of CDs and the dollar value, one row per source row, in the source's order. A
@@ -22,7 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-SOURCE = Path("/work/shared/data/cdnow/CDNOW_master.txt")
+# The shared data folder lives beside the repository (``../shared/data/cdnow/``).
+SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
 HEADER = ("customer_ref", "occurred_at", "quantity", "amount")
 
 
