@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     )
     embedded_kafka_port: int = Field(9092, ge=1, le=65535, description="Port of the embedded broker.")
     contacts_url: str | None = Field(None, description="Where orders and tickets reach contacts (default: local).")
+    orders_url: str | None = Field(None, description="Where insights' replay reads the orders outbox (default: local).")
+    tickets_url: str | None = Field(None, description="Where insights' replay reads the tickets outbox (default: local).")
+    insights_url: str | None = Field(None, description="Where `kehu export` and `kehu replay` reach insights (default: local).")
     tokens_file: Path | None = Field(
         None, description="JSON file of bearer tokens (sha256) and their roles. Unset: <home>/tokens.json."
     )
@@ -81,9 +84,9 @@ def service_port(settings: Settings, service: str) -> int:
 
 
 def service_url(settings: Settings, service: str) -> str:
-    if service == "contacts" and settings.contacts_url:
-        return settings.contacts_url
-    return f"http://127.0.0.1:{service_port(settings, service)}"
+    """A service's base URL: its ``KEHU_<SERVICE>_URL`` setting, else this host's default port."""
+    configured: str | None = getattr(settings, f"{service}_url")
+    return (configured or f"http://127.0.0.1:{service_port(settings, service)}").rstrip("/")
 
 
 def contacts_url(settings: Settings) -> str:

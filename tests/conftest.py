@@ -208,7 +208,8 @@ async def cluster(
     )
     settings = Settings(
         home=tmp_path, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=tmp_path / "tokens.json",
-        service_token=tokens["readonly"], contacts_url=running.urls["contacts"], db_pool_size=4,
+        service_token=tokens["readonly"], contacts_url=running.urls["contacts"], orders_url=running.urls["orders"],
+        tickets_url=running.urls["tickets"], insights_url=running.urls["insights"], db_pool_size=4,
         outbox_poll_s=0.5,
     )
     try:

@@ -512,12 +512,10 @@ async def test_after_a_replay_a_new_order_is_applied_once(shop: Shop) -> None:
     assert await _dump(cluster) == live
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replay.fetch_outboxes finds orders and tickets only at 127.0.0.1:http_port_base+n (shared.settings."
-    "service_url has no URL for them), so a replay fails where services are not on one host's consecutive ports"))
 async def test_a_replay_reaches_services_wherever_they_are(cluster: Cluster) -> None:
     """conftest's cluster puts each service on its own free port, as compose and Kubernetes put
-    each in its own container (orders at http://orders:8002, not at insights' 127.0.0.1:8002)."""
+    each in its own container (orders at http://orders:8002, not at insights' 127.0.0.1:8002):
+    the replay finds them through KEHU_ORDERS_URL and KEHU_TICKETS_URL (found by this test)."""
     customer = await cluster.customer("Replayed")
 
     async def on_timeline() -> bool:

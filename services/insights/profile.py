@@ -17,6 +17,7 @@ Money is kept in integer cents.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -118,6 +119,7 @@ class Profile:
     status: Status = field(default_factory=Status)
     beat: Rhythm | None = field(default=None, repr=False, compare=False)  # cache of rhythm(), not stored
     baskets: dict[str, tuple[float, float, list[str]] | None] = field(default_factory=dict, repr=False, compare=False)
+    dues: tuple[tuple[Any, ...], tuple[float, ...]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +465,16 @@ def due_at(profile: Profile, after: float, population: Population, zone: tzinfo)
     """The first time after ``after`` at which time alone may change what ``assess`` says."""
     if not profile.days:
         return None
+    key = (population.version, len(profile.days), profile.days[-1].day,
+           "purchase_overdue" in profile.status.alerts, "churn_risk" in profile.status.alerts)
+    if profile.dues is None or profile.dues[0] != key:
+        profile.dues = (key, _due_times(profile, population, zone))
+    times = profile.dues[1]
+    index = bisect.bisect_right(times, after)
+    return times[index] if index < len(times) else None
+
+
+def _due_times(profile: Profile, population: Population, zone: tzinfo) -> tuple[float, ...]:
     start = day_start(profile.days[-1].day, zone)
     beat = rhythm(profile)
     offsets: list[float] = list(population.recency_cuts)
@@ -474,10 +486,46 @@ def due_at(profile: Profile, after: float, population: Population, zone: tzinfo)
         guard = max(beat.typical, beat.longest)
         offsets.extend(c for c in CHURN_CHECKS_DAYS if c > guard)
         offsets.append(guard + 0.5)
-    candidates = [start + o * DAY_S for o in offsets]
-    later = [c for c in candidates if c > after]
     # A crossing is evaluated a hair after the threshold, where the strict comparison holds.
-    return min(later) + 0.001 if later else None
+    return tuple(sorted({start + o * DAY_S + 0.001 for o in offsets}))
+
+
+def _unchanged(profile: Profile, as_of: float, population: Population, zone: tzinfo) -> bool:
+    """True when a step at ``as_of`` would publish nothing: only time moved since the last step,
+    and no rule time can change has crossed. Conservative: when unsure, False (take the full step)."""
+    status = profile.status
+    days = profile.days
+    if not days or status.segment is None or status.stage is None:
+        return False
+    recency = max((as_of - day_start(days[-1].day, zone)) / DAY_S, 0.0)
+    n_days = len(days)
+    r = _score(recency, population.recency_cuts, lower_is_better=True)
+    f = _score(float(n_days), population.frequency_cuts)
+    if segment_of(r, f) != status.segment:
+        return False
+    beat = rhythm(profile)
+    regular = n_days >= REGULAR_DAYS
+    alerts = status.alerts
+    overdue = bool(regular and beat and recency > beat.overdue_after)
+    if overdue != ("purchase_overdue" in alerts):
+        return False
+    if recency > _lost_after(profile, beat):
+        stage = "lost"
+    elif regular and (overdue or "quantity_drop" in alerts or "value_drop" in alerts):
+        stage = "decline"
+    elif regular:
+        stage = "stability"
+    else:
+        stage = "formation" if n_days >= 2 else "exploration"
+    if stage != status.stage:
+        return False
+    churn_open = "churn_risk" in alerts
+    past_guard = beat is not None and recency > max(beat.typical, beat.longest)
+    if not past_guard:
+        return not churn_open
+    x, t_x, T = _model_inputs(profile, as_of, zone)
+    risk = population_model.churn_risk(population.model, x, t_x, T)
+    return risk >= CHURN_CLEAR if churn_open else risk < CHURN_RAISE
 
 
 # --- transitions ----------------------------------------------------------------------------
@@ -487,9 +535,15 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
          trigger_ids: list[str] | None = None, *, scores: bool = False) -> tuple[Assessment, list[Event]]:
     """Assess at ``as_of`` and return the events that publish what changed since the last step."""
     assessment = assess(profile, as_of, population, zone, scores=scores)
+    status = profile.status
+    changes = (assessment.stage != status.stage or assessment.segment != status.segment
+               or assessment.conditions.keys() != status.alerts.keys())
+    if not changes:
+        status.stage_reason = assessment.stage_reason
+        profile.evaluated_at = as_of
+        return assessment, []
     customer = uuid.UUID(profile.customer_id)
     when = to_datetime(as_of)
-    status = profile.status
     events: list[Event] = []
     for kind, open_alert in list(status.alerts.items()):
         if kind not in assessment.conditions:
@@ -548,7 +602,10 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
         due = due_at(profile, after, population, zone)
         if due is None or due > until or (not inclusive and due >= until):
             return events
-        events.extend(step(profile, due, population, zone)[1])
+        if _unchanged(profile, due, population, zone):
+            profile.evaluated_at = due
+        else:
+            events.extend(step(profile, due, population, zone)[1])
         after = due
 
 

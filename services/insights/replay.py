@@ -105,8 +105,8 @@ class Fold:
             chunk = facts[start:start + CHUNK]
             until = max(chunk[-1].at, self.watermark or chunk[-1].at)
             rest = list(chunk)
-            start = self.watermark if self.watermark is not None else chunk[0].at
-            for boundary in engine.boundaries_between(start, until, self.refit_days):
+            origin = self.watermark if self.watermark is not None else chunk[0].at
+            for boundary in engine.boundaries_between(origin, until, self.refit_days):
                 part = [f for f in rest if f.at <= boundary]
                 rest = rest[len(part):]
                 self._apply(part, boundary)
