@@ -32,6 +32,10 @@ MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last
 # fit, or the last fit is a quarter old: a young shop's model follows it closely, a settled one's
 # is not refitted for nothing (a fit of 23,570 customers takes about a second).
 REFIT_GROWTH, REFIT_MAX_AGE_DAYS = 1.25, 91.0
+# Recency is not scored finer than this, whatever the quintiles say: in a shop of weekly
+# regulars the quintiles can be 4 and 8 days, and every regular would change segment twice a
+# week between purchases (noise on kehu.insights, not news).
+RECENCY_CUT_FLOORS_DAYS = (7.0, 14.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,8 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     quintiles = (20, 40, 60, 80)
     return pf.Population(
         version=version, as_of=as_of, model=model, customers=len(rows),
-        recency_cuts=tuple(float(v) for v in np.percentile(recency, quintiles)),
+        recency_cuts=tuple(max(float(v), floor) for v, floor in zip(np.percentile(recency, quintiles),
+                                                                    RECENCY_CUT_FLOORS_DAYS, strict=True)),
         frequency_cuts=tuple(float(v) for v in np.percentile(days, quintiles)),
         monetary_cuts=tuple(float(v) for v in np.percentile(cents, quintiles)),
     )
