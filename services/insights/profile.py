@@ -149,8 +149,9 @@ class Evidence:
     event_ids: tuple[str, ...] = ()
 
     def model(self) -> AlertEvidence:
-        return AlertEvidence(baseline=self.baseline, observed=self.observed, threshold=self.threshold,
-                             unit=self.unit, event_ids=[uuid.UUID(i) for i in self.event_ids])
+        # model_construct: these values were computed here, typed; validation is for input.
+        return AlertEvidence.model_construct(baseline=self.baseline, observed=self.observed, threshold=self.threshold,
+                                             unit=self.unit, event_ids=[uuid.UUID(i) for i in self.event_ids])
 
     def as_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "observed": self.observed, "threshold": self.threshold,
@@ -339,11 +340,11 @@ def _model_inputs(profile: Profile, as_of: float, zone: tzinfo) -> tuple[int, fl
 
 
 def _score(value: float, cuts: tuple[float, ...], *, lower_is_better: bool = False) -> int:
+    """1-5 by how many (sorted) cut points the value is above; 3 without cut points."""
     if not cuts:
         return 3
-    if lower_is_better:
-        return 5 - sum(1 for c in cuts if value > c)
-    return 1 + sum(1 for c in cuts if value > c)
+    above = bisect.bisect_left(cuts, value)  # cut points strictly below the value
+    return 5 - above if lower_is_better else 1 + above
 
 
 def segment_of(recency: int, frequency: int) -> str:
@@ -542,6 +543,8 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         status.stage_reason = assessment.stage_reason
         profile.evaluated_at = as_of
         return assessment, []
+    # Transitions are built with model_construct: every value is computed here and already typed
+    # (validation is for what comes in); a fold of a long history builds hundreds of thousands.
     customer = uuid.UUID(profile.customer_id)
     when = to_datetime(as_of)
     events: list[Event] = []
@@ -560,12 +563,12 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
             continue
         alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{profile.customer_id}/{kind}/{as_of:.3f}")
         status.alerts[kind] = OpenAlert(str(alert_id), as_of, condition.evidence.as_json())
-        events.append(CustomerAlertRaised(
+        events.append(CustomerAlertRaised.model_construct(
             customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,
             rule_version=RULE_VERSION, evidence=condition.evidence.model(),
         ))
     if assessment.stage != status.stage:
-        events.append(LifecycleStageChanged(
+        events.append(LifecycleStageChanged.model_construct(
             customer_id=customer, occurred_at=when, previous_stage=status.stage,
             stage=assessment.stage, reason=assessment.stage_reason,
             rule_version=RULE_VERSION, evidence=assessment.stage_evidence.model(),
@@ -573,7 +576,7 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         status.stage, status.stage_since = assessment.stage, as_of
     status.stage_reason = assessment.stage_reason
     if assessment.segment != status.segment:
-        events.append(SegmentChanged(
+        events.append(SegmentChanged.model_construct(
             customer_id=customer, occurred_at=when, previous_segment=status.segment,
             segment=assessment.segment, recency_score=assessment.recency_score,
             frequency_score=assessment.frequency_score, monetary_score=assessment.monetary_score,

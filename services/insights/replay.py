@@ -131,9 +131,10 @@ class Fold:
                 self.due[cid] = due
 
     def _refit(self, as_of: float) -> None:
-        rows = [row for p in self.profiles.values() if (row := engine.fit_row(p)) is not None]
-        if not engine.should_refit(self.population, len(rows), as_of):
+        buying = sum(1 for p in self.profiles.values() if p.days)
+        if not engine.should_refit(self.population, buying, as_of):
             return
+        rows = [row for p in self.profiles.values() if (row := engine.fit_row(p)) is not None]
         version = self.population.version + 1
         fitted = engine.fit_population(rows, as_of, self.zone, version, self.population)
         if fitted is not None:
