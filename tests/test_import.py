@@ -432,6 +432,9 @@ async def test_customer_batch_names_the_invalid_items_and_writes_nothing(shared_
     empty = await cluster.post("contacts", "/customers/batch", {"customers": []})
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "customers"
 
+    single = await cluster.post("contacts", "/customers", {"name": "Later", "registered_at": "2999-01-01T00:00:00Z"})
+    assert single.status_code == 422 and single.json()["errors"][0]["field"] == "registered_at"
+
 
 # --- POST /orders/batch ---------------------------------------------------------------------
 
