@@ -49,7 +49,7 @@ import httpx
 import orjson
 
 from services.orders.domain import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
-from shared.settings import Settings, contacts_url, service_port
+from shared.settings import Settings, service_url
 
 T = TypeVar("T")
 
@@ -651,8 +651,8 @@ def add_parser(commands: Any) -> None:
     orders.add_argument("--timezone", default="UTC", help="zone of date-only occurred_at values (default UTC)")
     orders.add_argument("--channel", default="import", help="channel of rows without one (default import)")
     orders.add_argument("--currency", help="ISO 4217 currency of the amounts (default: the orders service's, CNY)")
-    orders.add_argument("--contacts-url", help="default: KEHU_CONTACTS_URL, or local contacts")
-    orders.add_argument("--orders-url", help="default: local orders (KEHU_HTTP_PORT_BASE + 1)")
+    orders.add_argument("--contacts-url", help="default: KEHU_CONTACTS_URL, else contacts on this host")
+    orders.add_argument("--orders-url", help="default: KEHU_ORDERS_URL, else orders on this host")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -668,8 +668,8 @@ def run_cli(args: argparse.Namespace) -> int:
             return 2
     options = ImportOptions(
         path=args.file,
-        contacts_url=(args.contacts_url or contacts_url(settings)).rstrip("/"),
-        orders_url=(args.orders_url or f"http://127.0.0.1:{service_port(settings, 'orders')}").rstrip("/"),
+        contacts_url=(args.contacts_url or service_url(settings, "contacts")).rstrip("/"),
+        orders_url=(args.orders_url or service_url(settings, "orders")).rstrip("/"),
         token=token,
         dry_run=args.dry_run,
         batch=args.batch,
