@@ -90,7 +90,8 @@ class OrderLine(BaseModel):
     sku: str = Field(min_length=1, max_length=64)
     quantity: Quantity
     unit_price: Money
-    amount: Money = Field(description="quantity × unit_price, rounded to cents (half up).")
+    amount: Money = Field(description="The line's amount: quantity × unit_price rounded to cents (half up), or "
+                          "the amount stated by the seller (within the rounding of the unit price).")
 
 
 class OrderPlaced(Event):

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         "the event-time watermark (imports into a test system, benchmarks).",
     )
     insights_sweep_s: float = Field(30.0, gt=0, description="How often insights re-evaluates customers whose rules are due.")
+    insights_publish_days: int = Field(
+        90, ge=0,
+        description="Insights publishes a conclusion on kehu.insights only if it became true at most this many "
+        "days before now (an imported history is recorded, not announced to subscribers); 0 publishes all.",
+    )
     insights_refit_days: int = Field(
         28, ge=1, description="Business days between refits of the population model (also refitted on demand)."
     )

@@ -120,7 +120,7 @@ async def insights_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory
     settings = Settings(
         home=home, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=home / "tokens.json",
         service_token=tokens["readonly"], contacts_url=cluster.urls["contacts"], db_pool_size=4, outbox_poll_s=0.5,
-        http_port_base=base, insights_clock="events", insights_refit_days=28,
+        http_port_base=base, insights_clock="events", insights_refit_days=28, insights_publish_days=0,
     )
     try:
         await ensure_topics(broker.bootstrap, all_topics(), 4)

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from services.insights import engine, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
+from shared.events import Event
 from shared.outbox import append
 from shared.runtime import ConsumerSpec
 from shared.settings import Settings
@@ -35,6 +36,8 @@ class Projector:
         self.refit_days = settings.insights_refit_days
         self.clock = settings.insights_clock
         self.sweep_s = settings.insights_sweep_s
+        self.publish_days = settings.insights_publish_days
+        self.watermark: float | None = None
         self._population: pf.Population = pf.DEFAULT_POPULATION
         self.last_batch_at = 0.0
 
@@ -79,6 +82,7 @@ class Projector:
         new_swept = max(until, old_swept or until) if wall else old_swept
         clock = max(t for t in (new_wm, new_swept) if t is not None)
         population = await self.population(conn)
+        self.watermark = new_wm
         published = 0
         rest = list(facts)
         # Before the first event there is no clock: time starts at the first event.
@@ -105,9 +109,10 @@ class Projector:
         await store.save_profiles(conn, [engine.summary(p, population, self.zone) for p in profiles.values()])
         raised, cleared = engine.alert_rows(events)
         await store.record_alerts(conn, raised, cleared)
-        if events:
-            await append(conn, *events)
-        return len(events)
+        fresh = self._fresh(events)
+        if fresh:
+            await append(conn, *fresh)
+        return len(fresh)
 
     async def refit(self, conn: asyncpg.Connection, as_of: float, warm: pf.Population | None) -> pf.Population | None:
         """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
@@ -136,6 +141,15 @@ class Projector:
         result = await replay.rebuild(conn, self.settings, authorization, self.zone)
         self._population = pf.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
         return result
+
+    def _fresh(self, events: list[Event]) -> list[Event]:
+        """The conclusions subscribers should hear of: an import of last year's sales records its
+        alerts (alerts table, profiles) but does not announce them as news."""
+        if not self.publish_days:
+            return events
+        now = time.time() if self.clock == "wall" else (self.watermark or time.time())
+        oldest = now - self.publish_days * pf.DAY_S
+        return [e for e in events if e.occurred_at.timestamp() >= oldest]
 
     def now(self, watermark: datetime | None) -> float:
         """What "now" is for reads: the wall clock live, the watermark when only events move time."""

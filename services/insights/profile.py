@@ -564,21 +564,21 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{profile.customer_id}/{kind}/{as_of:.3f}")
         status.alerts[kind] = OpenAlert(str(alert_id), as_of, condition.evidence.as_json())
         events.append(CustomerAlertRaised.model_construct(
-            customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,
+            customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,  # type: ignore[arg-type]
             rule_version=RULE_VERSION, evidence=condition.evidence.model(),
         ))
     if assessment.stage != status.stage:
         events.append(LifecycleStageChanged.model_construct(
-            customer_id=customer, occurred_at=when, previous_stage=status.stage,
-            stage=assessment.stage, reason=assessment.stage_reason,
+            customer_id=customer, occurred_at=when, previous_stage=status.stage,  # type: ignore[arg-type]
+            stage=assessment.stage, reason=assessment.stage_reason,  # type: ignore[arg-type]
             rule_version=RULE_VERSION, evidence=assessment.stage_evidence.model(),
         ))
         status.stage, status.stage_since = assessment.stage, as_of
     status.stage_reason = assessment.stage_reason
     if assessment.segment != status.segment:
         events.append(SegmentChanged.model_construct(
-            customer_id=customer, occurred_at=when, previous_segment=status.segment,
-            segment=assessment.segment, recency_score=assessment.recency_score,
+            customer_id=customer, occurred_at=when, previous_segment=status.segment,  # type: ignore[arg-type]
+            segment=assessment.segment, recency_score=assessment.recency_score,  # type: ignore[arg-type]
             frequency_score=assessment.frequency_score, monetary_score=assessment.monetary_score,
             rule_version=RULE_VERSION,
         ))
