@@ -66,6 +66,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -127,14 +128,20 @@ class Instance(KehuUp):
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                self.remember_processes()
-            self.proc.send_signal(signal.SIGINT)
+            on_main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None  # a 2nd Ctrl-C waits
             try:
-                self.proc.wait(self.stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                print(f"    kehu up did not stop {self.stop_timeout_s:.0f} s after SIGINT; SIGTERM, then kill",
-                      flush=True)
+                with contextlib.suppress(Exception):
+                    self.remember_processes()
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(self.stop_timeout_s)
+                except subprocess.TimeoutExpired:
+                    print(f"    kehu up did not stop {self.stop_timeout_s:.0f} s after SIGINT; SIGTERM, then kill",
+                          flush=True)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
         super().stop()  # SIGTERM / SIGKILL if still running, then ends any leftover process of it
 
     def headers(self) -> dict[str, str]:
@@ -261,21 +268,29 @@ async def import_and_wait(up: Instance, csv_path: Path, rows: int, args: argpars
         assert proc.stdout is not None and proc.stderr is not None
         out: list[str] = []
         echo = asyncio.gather(_echo(proc.stdout, "[import]", out), _echo(proc.stderr, "[import]", None))
-        last_print = started
-        while True:
-            done, _ = await asyncio.wait({echo}, timeout=1.0)
-            now = time.monotonic()
-            if done:
-                break
-            if now - started > args.wait_timeout:
-                proc.kill()
-                raise TimeoutError(f"kehu import orders still running after {args.wait_timeout:.0f} s")
-            if now - last_print >= PROGRESS_EVERY_S:
-                last_print = now
-                processed = await pg.fetchval(COUNT_ORDERS)
-                print(f"    [insights] {processed:,} orders processed while importing ({now - started:.0f} s)",
-                      flush=True)
-        run.returncode = await proc.wait()
+        try:
+            last_print = started
+            while True:
+                done, _ = await asyncio.wait({echo}, timeout=1.0)
+                now = time.monotonic()
+                if done:
+                    break
+                if now - started > args.wait_timeout:
+                    raise TimeoutError(f"kehu import orders still running after {args.wait_timeout:.0f} s")
+                if now - last_print >= PROGRESS_EVERY_S:
+                    last_print = now
+                    processed = await pg.fetchval(COUNT_ORDERS)
+                    print(f"    [insights] {processed:,} orders processed while importing ({now - started:.0f} s)",
+                          flush=True)
+            run.returncode = await proc.wait()
+        finally:  # interrupted or timed out: the import must not outlive the benchmark
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+            echo.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError, ValueError):
+                await echo
         imported = time.monotonic()
         run.import_wall_s = imported - started
         run.summary = "\n".join(out)

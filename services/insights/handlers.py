@@ -142,11 +142,11 @@ class Projector:
         self._population = pf.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
         return result
 
-    def _fresh(self, events: list[Event]) -> list[Event]:
+    def _fresh(self, events: Sequence[Event]) -> list[Event]:
         """The conclusions subscribers should hear of: an import of last year's sales records its
         alerts (alerts table, profiles) but does not announce them as news."""
         if not self.publish_days:
-            return events
+            return list(events)
         now = time.time() if self.clock == "wall" else (self.watermark or time.time())
         oldest = now - self.publish_days * pf.DAY_S
         return [e for e in events if e.occurred_at.timestamp() >= oldest]
