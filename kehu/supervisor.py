@@ -43,7 +43,7 @@ from shared.kafka import CONSUMERS, all_topics, ensure_topics
 from shared.settings import SERVICES, Settings, service_port, tokens_path
 
 log = logging.getLogger("kehu.up")
-PUBLISHERS = ("contacts", "orders", "tickets")
+PUBLISHERS = ("contacts", "orders", "tickets", "insights")
 CONSUMING = ("orders", "tickets", "insights")
 
 
@@ -190,6 +190,7 @@ class Supervisor:
         started = time.monotonic()
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         targets: dict[TopicPartition, int] = {}
+        replaced = False
         async with httpx.AsyncClient(timeout=30.0, headers=headers) as http:
             try:
                 for name in PUBLISHERS:
@@ -207,6 +208,7 @@ class Supervisor:
                 if not caught_up:
                     self.say("consumers did not catch up in time; the broker is kept and will be checked again")
                     return False
+                replaced = True  # from the restart on, the old offsets mean nothing
                 await self._replace_broker(stop_first=True, http=http)
                 self.recycles += 1
                 self._write_status()
@@ -215,7 +217,8 @@ class Supervisor:
             finally:
                 for name in PUBLISHERS:
                     with contextlib.suppress(httpx.HTTPError):
-                        await http.post(f"http://127.0.0.1:{self.services[name].port}/admin/relay/resume")
+                        await http.post(f"http://127.0.0.1:{self.services[name].port}/admin/relay/resume",
+                                        params={"broker_replaced": str(replaced).lower()})
 
     async def restart_dead_broker(self) -> None:
         """The broker died: the same steps as a recycle, without waiting for consumers (what they
@@ -229,7 +232,8 @@ class Supervisor:
             finally:
                 for name in PUBLISHERS:
                     with contextlib.suppress(httpx.HTTPError):
-                        await http.post(f"http://127.0.0.1:{self.services[name].port}/admin/relay/resume")
+                        await http.post(f"http://127.0.0.1:{self.services[name].port}/admin/relay/resume",
+                                        params={"broker_replaced": "true"})
         self.say("a new embedded broker is running")
 
     async def _replace_broker(self, *, stop_first: bool, http: httpx.AsyncClient | None = None) -> None:
@@ -245,9 +249,27 @@ class Supervisor:
                 httpx.AsyncClient(timeout=30.0, headers=headers)
             )
             for name in CONSUMING:
-                response = await client.post(f"http://127.0.0.1:{self.services[name].port}/admin/consumers/rewind")
-                response.raise_for_status()
+                await self._rewind(client, name)
                 log.info("recycle: %s rewound after %.2fs", name, time.monotonic() - started)
+
+    async def _rewind(self, client: httpx.AsyncClient, name: str) -> None:
+        """Rewind one service's consumers, retrying until it answers: the relays stay paused
+        until then, because a consumer that reads on from its old position once the new broker
+        has grown past it skips records silently (seen: a busy insights batch outlasted one try)."""
+        delay = 1.0
+        while True:
+            try:
+                response = await client.post(f"http://127.0.0.1:{self.services[name].port}/admin/consumers/rewind",
+                                             timeout=httpx.Timeout(10, read=320))
+                response.raise_for_status()
+                return
+            except httpx.HTTPError as exc:
+                if self._stopping:
+                    raise
+                self.say(f"{name} did not confirm the rewind yet ({type(exc).__name__}); publishing stays "
+                         f"paused, asking again in {delay:.0f}s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _write_status(self) -> None:
         status = {

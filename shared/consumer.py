@@ -136,7 +136,7 @@ class Consumer:
         if self._task is not None:
             await stop_task(self._task, grace_s)
 
-    async def rewind(self, timeout_s: float = 30.0) -> None:
+    async def rewind(self, timeout_s: float = 300.0) -> None:
         """Re-read every assigned partition from offset 0: the broker was replaced by an empty one.
 
         `kehu up` calls this after recycling the embedded broker and before the relays publish

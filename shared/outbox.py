@@ -123,8 +123,12 @@ class OutboxRelay:
             await self._idle.wait()
         return {f"{t}/{p}": off + 1 for (t, p), off in sorted(self.acked.items())}
 
-    def resume(self) -> None:
-        self.acked.clear()  # a recycled broker starts its offsets again at 0
+    def resume(self, *, broker_replaced: bool = False) -> None:
+        # A replaced broker starts its offsets again at 0. A kept one does not: clearing then
+        # would make the next pause report only what was published since, and a recycle would
+        # think consumers caught up that were not (seen: 921 orders lost to a lagging consumer).
+        if broker_replaced:
+            self.acked.clear()
         self._resumed.set()
         self._wake.set()
 

@@ -198,11 +198,11 @@ def admin_router() -> APIRouter:
         ) + b"]}"
         return Response(body, media_type="application/json")
 
-    @router.post("/relay/resume", summary="Publish the outbox again")
-    async def resume(request: Request, _: object = require("admin")) -> object:
+    @router.post("/relay/resume", summary="Publish the outbox again (say whether the broker was replaced)")
+    async def resume(request: Request, broker_replaced: bool = False, _: object = require("admin")) -> object:
         relay = request.app.state.runtime.relay
         if relay is not None:
-            relay.resume()
+            relay.resume(broker_replaced=broker_replaced)
         return json_response(200, {"paused": False})
 
     return router
