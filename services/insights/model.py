@@ -1007,3 +1007,28 @@ def fit_population(
         log_likelihood=float(ll),
         customers=int(xa.size),
     )
+
+
+def scores(
+    model: PopulationModel, x: int, t_x: float, T: float, horizon: float,
+    mean_repeat_value: float | None, first_value: float,
+) -> tuple[float, float, float, float]:
+    """(P(alive), expected purchases, expected value over ``horizon``, churn risk) in one go: the
+    four share the Pareto/NBD's P(alive), computed once (a stored profile needs all four)."""
+    if model.kind != "pareto_nbd":
+        expected = expected_purchases(model, x, t_x, T, horizon)
+        return (p_alive(model, x, t_x, T), expected,
+                expected * expected_spend_per_purchase(model, x, mean_repeat_value, first_value),
+                churn_risk(model, x, t_x, T))
+    xf, tf, Tf = _clean_scalar(x, t_x, T)
+    prm = model.params
+    r, alpha, s, beta = prm["r"], prm["alpha"], prm["s"], prm["beta"]
+    log_alive = -_pnbd_log_ratio(r, alpha, s, beta, xf, tf, Tf)
+    alive = math.exp(log_alive)
+    h = _positive_horizon(horizon)
+    expected = alive * (r + xf) / (alpha + Tf) * _pnbd_future_rate_factor(s, beta, Tf, h) if h > 0 else 0.0
+    if not (math.isfinite(expected) and expected > 0):
+        expected = 0.0
+    value = expected * expected_spend_per_purchase(model, x, mean_repeat_value, first_value)
+    risk = _logistic_of_minus(_pnbd_log_long_run_ratio(r, alpha, s, beta, log_alive, xf, Tf))
+    return min(max(alive, 0.0), 1.0), expected, value, risk

@@ -388,10 +388,10 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     p_alive: float | None = None
     expected = value = 0.0
     if scores:
-        p_alive = population_model.p_alive(model, x, t_x, T)
-        expected = population_model.expected_purchases(model, x, t_x, T, HORIZON_DAYS)
-        value = population_model.expected_value(model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
-    risk = population_model.churn_risk(model, x, t_x, T) if scores or x >= 1 else 0.0
+        p_alive, expected, value, risk = population_model.scores(
+            model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
+    else:
+        risk = population_model.churn_risk(model, x, t_x, T) if x >= 1 else 0.0
 
     if regular and beat and recency > beat.overdue_after:
         conditions["purchase_overdue"] = Condition("purchase_overdue", Evidence(

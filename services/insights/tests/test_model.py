@@ -359,3 +359,16 @@ def test_model_json_round_trip_and_validation() -> None:
         M.PopulationModel("pareto_nbd", {**PNBD_WEEKLY.params, "r": -1.0}, None, 0.0, 0)
     with pytest.raises(ValueError):
         M.PopulationModel("pareto_nbd", dict(PNBD_WEEKLY.params), {"p": 1.0, "q": math.nan, "v": 1.0}, 0.0, 0)
+
+
+@pytest.mark.parametrize("kind", ["pareto_nbd", "bg_nbd"])
+def test_scores_in_one_go_equal_the_separate_functions(kind: str) -> None:
+    m = M.DEFAULT_MODEL if kind == "pareto_nbd" else M.PopulationModel(
+        kind="bg_nbd", params={"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}, spend=None,
+        log_likelihood=0.0, customers=0)
+    for x, t_x, T, mean, first in [(0, 0.0, 10.0, None, 12.0), (3, 40.0, 90.0, 20.0, 15.0), (12, 300.0, 700.0, 8.0, 9.0)]:
+        alive, expected, value, risk = M.scores(m, x, t_x, T, 90.0, mean, first)
+        assert alive == pytest.approx(M.p_alive(m, x, t_x, T), rel=1e-12)
+        assert expected == pytest.approx(M.expected_purchases(m, x, t_x, T, 90.0), rel=1e-12)
+        assert value == pytest.approx(M.expected_value(m, x, t_x, T, 90.0, mean, first), rel=1e-12)
+        assert risk == pytest.approx(M.churn_risk(m, x, t_x, T), rel=1e-12)
