@@ -491,25 +491,27 @@ def _due_times(profile: Profile, population: Population, zone: tzinfo) -> tuple[
     return tuple(sorted({start + o * DAY_S + 0.001 for o in offsets}))
 
 
-def _unchanged(profile: Profile, as_of: float, population: Population, zone: tzinfo) -> bool:
-    """True when a step at ``as_of`` would publish nothing: only time moved since the last step,
-    and no rule time can change has crossed. Conservative: when unsure, False (take the full step)."""
+SAME, SEGMENT_ONLY, CHANGED = 0, 1, 2
+
+
+def _time_change(profile: Profile, as_of: float, population: Population, zone: tzinfo) -> tuple[int, int, int]:
+    """What a step at ``as_of`` would publish when only time moved since the last step: SAME
+    (nothing), SEGMENT_ONLY (the recency score crossed a cut point, nothing else), or CHANGED
+    (take the full step); with the recency and frequency scores. Conservative: unsure is CHANGED."""
     status = profile.status
     days = profile.days
     if not days or status.segment is None or status.stage is None:
-        return False
+        return CHANGED, 0, 0
     recency = max((as_of - day_start(days[-1].day, zone)) / DAY_S, 0.0)
     n_days = len(days)
     r = _score(recency, population.recency_cuts, lower_is_better=True)
     f = _score(float(n_days), population.frequency_cuts)
-    if segment_of(r, f) != status.segment:
-        return False
     beat = rhythm(profile)
     regular = n_days >= REGULAR_DAYS
     alerts = status.alerts
     overdue = bool(regular and beat and recency > beat.overdue_after)
     if overdue != ("purchase_overdue" in alerts):
-        return False
+        return CHANGED, r, f
     if recency > _lost_after(profile, beat):
         stage = "lost"
     elif regular and (overdue or "quantity_drop" in alerts or "value_drop" in alerts):
@@ -519,14 +521,18 @@ def _unchanged(profile: Profile, as_of: float, population: Population, zone: tzi
     else:
         stage = "formation" if n_days >= 2 else "exploration"
     if stage != status.stage:
-        return False
+        return CHANGED, r, f
     churn_open = "churn_risk" in alerts
     past_guard = beat is not None and recency > max(beat.typical, beat.longest)
-    if not past_guard:
-        return not churn_open
-    x, t_x, T = _model_inputs(profile, as_of, zone)
-    risk = population_model.churn_risk(population.model, x, t_x, T)
-    return risk >= CHURN_CLEAR if churn_open else risk < CHURN_RAISE
+    if past_guard:
+        x, t_x, T = _model_inputs(profile, as_of, zone)
+        risk = population_model.churn_risk(population.model, x, t_x, T)
+        holds = risk >= (CHURN_CLEAR if churn_open else CHURN_RAISE)
+        if holds != churn_open:
+            return CHANGED, r, f
+    elif churn_open:
+        return CHANGED, r, f
+    return (SAME if segment_of(r, f) == status.segment else SEGMENT_ONLY), r, f
 
 
 # --- transitions ----------------------------------------------------------------------------
@@ -576,15 +582,22 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         status.stage, status.stage_since = assessment.stage, as_of
     status.stage_reason = assessment.stage_reason
     if assessment.segment != status.segment:
-        events.append(SegmentChanged.model_construct(
-            customer_id=customer, occurred_at=when, previous_segment=status.segment,  # type: ignore[arg-type]
-            segment=assessment.segment, recency_score=assessment.recency_score,  # type: ignore[arg-type]
-            frequency_score=assessment.frequency_score, monetary_score=assessment.monetary_score,
-            rule_version=RULE_VERSION,
-        ))
-        status.segment = assessment.segment
+        events.append(_segment_changed(profile, as_of, assessment.recency_score, assessment.frequency_score,
+                                       population))
     profile.evaluated_at = as_of
     return assessment, events
+
+
+def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population) -> Event:
+    segment = segment_of(r, f)
+    event = SegmentChanged.model_construct(
+        customer_id=uuid.UUID(profile.customer_id), occurred_at=to_datetime(as_of),
+        previous_segment=profile.status.segment, segment=segment,  # type: ignore[arg-type]
+        recency_score=r, frequency_score=f, monetary_score=_score(float(profile.cents), population.monetary_cuts),
+        rule_version=RULE_VERSION,
+    )
+    profile.status.segment = segment
+    return event
 
 
 def _clear_reason(kind: str, assessment: Assessment) -> str:
@@ -605,7 +618,11 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
         due = due_at(profile, after, population, zone)
         if due is None or due > until or (not inclusive and due >= until):
             return events
-        if _unchanged(profile, due, population, zone):
+        change, r, f = _time_change(profile, due, population, zone)
+        if change == SAME:
+            profile.evaluated_at = due
+        elif change == SEGMENT_ONLY:
+            events.append(_segment_changed(profile, due, r, f, population))
             profile.evaluated_at = due
         else:
             events.extend(step(profile, due, population, zone)[1])
