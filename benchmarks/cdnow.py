@@ -148,10 +148,12 @@ class Instance(KehuUp):
         return {"Authorization": f"Bearer {self.token()}"}
 
 
-def scan_logs(home: Path, limit: int = 6) -> dict[str, Any]:
-    """Warnings and errors in <home>/logs/*.log (JSON lines of the services, text of the broker)."""
+def scan_logs(home: Path, per_file: int = 3) -> dict[str, Any]:
+    """Warnings and errors in <home>/logs/*.log (JSON lines of the services, text of the broker):
+    counts per file and level, and up to ``per_file`` distinct messages per file (numbers masked)."""
     counts: dict[str, dict[str, int]] = {}
     samples: list[str] = []
+    seen: set[tuple[str, str]] = set()
     for path in sorted((home / "logs").glob("*.log")):
         with contextlib.suppress(OSError):
             for line in path.read_text(errors="replace").splitlines():
@@ -173,10 +175,10 @@ def scan_logs(home: Path, limit: int = 6) -> dict[str, Any]:
                     level = "warning" if level == "warn" else level
                     per = counts.setdefault(path.stem, {})
                     per[level] = per.get(level, 0) + 1
-                    text = f"{path.name}: {level}: {message[:300]}"
-                    if len(samples) < limit and not any(s.split(": ", 2)[2] == text.split(": ", 2)[2]
-                                                         for s in samples):
-                        samples.append(text)
+                    shape = (path.name, re.sub(r"\d+", "N", message))
+                    if shape not in seen and sum(1 for f, _ in seen if f == path.name) < per_file:
+                        seen.add(shape)
+                        samples.append(f"{path.name}: {level}: {message[:300]}")
     return {"counts": counts, "samples": samples}
 
 
@@ -211,6 +213,7 @@ class ImportRun:
     processed: int = 0
     cpu_s: dict[str, float] = field(default_factory=dict)
     machine_busy_s: float = 0.0  # CPU seconds of every process on the machine over the same window
+    recycles: int = 0  # embedded broker recycles begun by `kehu up` in the window
     load_before: float = 0.0  # 1-minute load average before the import
     summary: str = ""
 
@@ -260,6 +263,7 @@ async def import_and_wait(up: Instance, csv_path: Path, rows: int, args: argpars
         run.load_before = os.getloadavg()[0]
         before: CpuSample = await asyncio.to_thread(cpu_sample, up)
         busy_before = _busy_s()
+        recycles_before = up.recycles
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             str(args.kehu), "import", "orders", str(csv_path), "--currency", "USD",
@@ -320,6 +324,7 @@ async def import_and_wait(up: Instance, csv_path: Path, rows: int, args: argpars
         run.end_to_end_s = finished - started
         after = await asyncio.to_thread(cpu_sample, up)
         run.machine_busy_s = _busy_s() - busy_before
+        run.recycles = up.recycles - recycles_before
         run.cpu_s = cpu_by_role(before, after)
     finally:
         await pg.close()
@@ -654,7 +659,8 @@ def quality_markdown(q: Quality) -> list[str]:
         f"- {q.segments}.",
         f"- Load: the machine was busy {run.machine_busy_s:.1f} CPU-s during the import and the wait "
         f"({max(run.machine_busy_s - sum(run.cpu_s.values()), 0.0):.1f} s of it outside this benchmark); "
-        f"1-minute load average before the import {run.load_before:.2f}.",
+        f"1-minute load average before the import {run.load_before:.2f}; embedded broker recycles in that window: "
+        f"{run.recycles}.",
         "- References, fitted in this run on the calibration data only (x = repeat purchase days, t_x, T in days, "
         "T = cutoff − first purchase day): " + "; ".join(q.fits) + f". `lifetimes` reference: {q.lifetimes_note}.",
         "",
@@ -689,6 +695,8 @@ class Performance:
     replay: dict[str, Any]
     replay_wall_s: float
     replay_orders_after: int
+    replay_recycles: int
+    recycles: int
     segments: str
     logs: dict[str, Any]
     poll_s: float
@@ -757,8 +765,10 @@ def performance(args: argparse.Namespace) -> Performance:
         segments = segments_check(up, customers, spent)
         print(f"  {segments}", flush=True)
         print("  kehu replay insights ...", flush=True)
+        before_replay = up.recycles
         result, wall = replay(up, args)
         after = run_async(count_orders(up))
+        replay_recycles = up.recycles - before_replay
         print(f"  replay: {result.get('events', 0):,} events in {wall:.1f} s wall "
               f"({result.get('events_per_second', 0):,} events/s by its own clock), seconds {result.get('seconds')}",
               flush=True)
@@ -771,6 +781,7 @@ def performance(args: argparse.Namespace) -> Performance:
             shutil.rmtree(home, ignore_errors=True)
     perf = Performance(rows=rows, csv_s=csv_s, startup_s=startup_s, run=run, replay=result, replay_wall_s=wall,
                        replay_orders_after=after, segments=segments, logs=logs,
+                       replay_recycles=replay_recycles, recycles=up.recycles,
                        poll_s=args.poll_s, limited=args.limit_customers is not None)
     rate = run.orders / run.end_to_end_s if run.end_to_end_s else 0.0
     replay_rate = float(result.get("events_per_second") or 0)
@@ -835,6 +846,9 @@ def performance_markdown(p: Performance) -> list[str]:
         f"({run.machine_busy_s / run.end_to_end_s:.2f} of {os.cpu_count()} cores), of which "
         f"{max(run.machine_busy_s - sum(run.cpu_s.values()), 0.0):.1f} s outside this benchmark (other work on the "
         f"shared machine); 1-minute load average before the import: {run.load_before:.2f}.",
+        "",
+        f"Embedded broker recycles begun by `kehu up` (KEHU_BROKER_RECYCLE_RECORDS): {run.recycles} in the "
+        f"end-to-end window, {p.replay_recycles} during the replay, {p.recycles} in the whole life of the instance.",
         "",
     ]
     seconds = p.replay.get("seconds", {})

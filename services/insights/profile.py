@@ -120,6 +120,7 @@ class Profile:
     beat: Rhythm | None = field(default=None, repr=False, compare=False)  # cache of rhythm(), not stored
     baskets: dict[str, tuple[float, float, list[str]] | None] = field(default_factory=dict, repr=False, compare=False)
     dues: tuple[tuple[Any, ...], tuple[float, ...]] | None = field(default=None, repr=False, compare=False)
+    customer_uuid: uuid.UUID | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +552,7 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         return assessment, []
     # Transitions are built with model_construct: every value is computed here and already typed
     # (validation is for what comes in); a fold of a long history builds hundreds of thousands.
-    customer = uuid.UUID(profile.customer_id)
+    customer = _uuid_of(profile)
     when = to_datetime(as_of)
     events: list[Event] = []
     for kind, open_alert in list(status.alerts.items()):
@@ -588,10 +589,16 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     return assessment, events
 
 
+def _uuid_of(profile: Profile) -> uuid.UUID:
+    if profile.customer_uuid is None:
+        profile.customer_uuid = uuid.UUID(profile.customer_id)
+    return profile.customer_uuid
+
+
 def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population) -> Event:
     segment = segment_of(r, f)
     event = SegmentChanged.model_construct(
-        customer_id=uuid.UUID(profile.customer_id), occurred_at=to_datetime(as_of),
+        customer_id=_uuid_of(profile), occurred_at=to_datetime(as_of),
         previous_segment=profile.status.segment, segment=segment,  # type: ignore[arg-type]
         recency_score=r, frequency_score=f, monetary_score=_score(float(profile.cents), population.monetary_cuts),
         rule_version=RULE_VERSION,
