@@ -523,6 +523,7 @@ def quality(args: argparse.Namespace) -> Quality:
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
     up.stop_timeout_s = args.stop_timeout
     logs: dict[str, Any] = {"counts": {}, "samples": []}
+    failed = False
     try:
         mark = time.perf_counter()
         up.start()
@@ -553,9 +554,14 @@ def quality(args: argparse.Namespace) -> Quality:
             stages["GET /export/insights.csv?as_of"] = time.perf_counter() - mark
         print(f"  refit {stages['POST /model/refit?as_of']:.1f} s, export of {len(export.ref):,} customers "
               f"{stages['GET /export/insights.csv?as_of']:.1f} s", flush=True)
+    except BaseException:
+        failed = True
+        raise
     finally:
         up.stop()
         logs = scan_logs(home)
+        if failed:
+            print("\n".join(["  kehu up stopped after a failure.", *describe_logs(logs)]), flush=True)
         if args.keep_home:
             print(f"  KEHU_HOME kept: {home}", flush=True)
         else:
@@ -753,6 +759,7 @@ def performance(args: argparse.Namespace) -> Performance:
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
     up.stop_timeout_s = args.stop_timeout
     logs: dict[str, Any] = {"counts": {}, "samples": []}
+    failed = False
     try:
         mark = time.perf_counter()
         up.start()
@@ -772,9 +779,14 @@ def performance(args: argparse.Namespace) -> Performance:
         print(f"  replay: {result.get('events', 0):,} events in {wall:.1f} s wall "
               f"({result.get('events_per_second', 0):,} events/s by its own clock), seconds {result.get('seconds')}",
               flush=True)
+    except BaseException:
+        failed = True
+        raise
     finally:
         up.stop()
         logs = scan_logs(home)
+        if failed:
+            print("\n".join(["  kehu up stopped after a failure.", *describe_logs(logs)]), flush=True)
         if args.keep_home:
             print(f"  KEHU_HOME kept: {home}", flush=True)
         else:
@@ -956,6 +968,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; kehu up has been stopped; nothing written", flush=True)
         return 130
+    except (RuntimeError, TimeoutError, OSError, httpx.HTTPError, asyncpg.PostgresError) as exc:
+        print(f"\nbenchmark failed: {type(exc).__name__}: {exc}\nkehu up has been stopped; nothing written "
+              "(--keep-home keeps its logs)", flush=True)
+        return 2
     print(f"(benchmark total {time.perf_counter() - started:.0f} s)")
     if args.write:
         text = args.results.read_text() if args.results.exists() else "# Benchmarks\n"
