@@ -19,6 +19,7 @@ from services.insights import engine
 from services.insights import model as population_model
 from services.insights import profile as pf
 from shared.events import (
+    AlertEvidence,
     CustomerAlertCleared,
     CustomerAlertRaised,
     Event,
@@ -575,3 +576,25 @@ def test_fit_population_fits_the_model_and_monotone_cut_points() -> None:
     assert (back.recency_cuts, back.frequency_cuts, back.monetary_cuts) == (
         population.recency_cuts, population.frequency_cuts, population.monetary_cuts)
     assert back.model == population.model
+
+
+def test_events_built_without_validation_equal_validated_ones() -> None:
+    """``pf.built`` skips pydantic's validation for speed; it must make the same objects."""
+    customer, alert = uuid.uuid4(), uuid.uuid4()
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    evidence = dict(baseline=7.0, observed=15.0, threshold=14.0, unit="days", event_ids=[uuid.uuid4()])
+    cases = [
+        (AlertEvidence, evidence),
+        (CustomerAlertRaised, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="purchase_overdue",
+                                   rule_version="r", evidence=AlertEvidence(**evidence))),
+        (LifecycleStageChanged, dict(customer_id=customer, occurred_at=when, previous_stage="stability",
+                                     stage="decline", reason="overdue_gap", rule_version="r",
+                                     evidence=AlertEvidence(**evidence))),
+        (SegmentChanged, dict(customer_id=customer, occurred_at=when, previous_segment=None, segment="potential",
+                              recency_score=5, frequency_score=1, monetary_score=3, rule_version="r")),
+    ]
+    for cls, fields in cases:
+        fast, validated = pf.built(cls, **fields), cls(**fields)
+        assert fast == validated
+        assert fast.model_dump(mode="json") == validated.model_dump(mode="json")
+        assert set(cls.model_fields) == set(fields)  # every field given: built() fills no defaults
