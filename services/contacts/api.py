@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.contacts import domain, store
 from shared.auth import Principal
+from shared.batches import invalid_items
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
@@ -86,9 +87,7 @@ async def register_customers(
     async def write(conn: asyncpg.Connection) -> Reply:
         registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
         if problems:
-            errors = [{"field": f"customers[{p.index}].{p.field}", "message": p.message} for p in problems]
-            raise ProblemError(422, "Invalid request",
-                               "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+            raise invalid_items("customers", problems)
         customers = [customer for customer, _ in registered]
         inserted = await store.insert_customers(conn, customers)
         holders = await store.customer_ids_by_external_refs(

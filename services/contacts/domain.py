@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from shared.batches import ItemProblem, repeated_external_refs
 from shared.events import CustomerRegistered
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
@@ -112,29 +112,6 @@ def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tupl
 
 
 # --- batches --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemProblem:
-    """Why one item of a batch cannot be taken; the whole batch is then refused."""
-
-    index: int
-    field: str
-    message: str
-
-
-def repeated_external_refs(refs: Sequence[str | None]) -> list[ItemProblem]:
-    """Items whose external_ref an earlier item of the same batch already has."""
-    first: dict[str, int] = {}
-    problems = []
-    for index, ref in enumerate(refs):
-        if ref is None:
-            continue
-        if ref in first:
-            problems.append(ItemProblem(index, "external_ref", f"also given for item {first[ref]} of this batch"))
-        else:
-            first[ref] = index
-    return problems
 
 
 def register_batch(

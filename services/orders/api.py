@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.orders import domain, store
 from shared.auth import Principal
+from shared.batches import invalid_items
 from shared.customers import CustomerDirectory
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
@@ -97,7 +98,7 @@ async def place_orders(
     runtime = request.app.state.runtime
     placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
     if problems:
-        raise _invalid_items(problems)
+        raise invalid_items("orders", problems)
     # Checked before the write's transaction, in autocommit: customers once registered stay
     # registered, and ids confirmed by contacts enter the replica at once instead of staying
     # locked (the contacts consumer inserting the same ids would wait) until the batch commits.
@@ -126,12 +127,6 @@ async def place_orders(
         return Reply(200, {"items": items})
 
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
-
-
-def _invalid_items(problems: list[domain.ItemProblem]) -> ProblemError:
-    errors = [{"field": f"orders[{p.index}].{p.field}", "message": p.message} for p in problems]
-    return ProblemError(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
-                        errors=errors)
 
 
 @router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})

@@ -13,8 +13,7 @@ at most half a cent per unit of quantity (``amount_fits``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
@@ -22,6 +21,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.batches import ItemProblem, repeated_external_refs
 from shared.events import Channel, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
@@ -181,29 +181,6 @@ def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, 
 
 
 # --- batches --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemProblem:
-    """Why one item of a batch cannot be taken; the whole batch is then refused."""
-
-    index: int
-    field: str
-    message: str
-
-
-def repeated_external_refs(refs: Sequence[str | None]) -> list[ItemProblem]:
-    """Items whose external_ref an earlier item of the same batch already has."""
-    first: dict[str, int] = {}
-    problems = []
-    for index, ref in enumerate(refs):
-        if ref is None:
-            continue
-        if ref in first:
-            problems.append(ItemProblem(index, "external_ref", f"also given for item {first[ref]} of this batch"))
-        else:
-            first[ref] = index
-    return problems
 
 
 def place_batch(

@@ -11,9 +11,11 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
 from services.insights import engine
 from services.insights import model as population_model
@@ -583,7 +585,7 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
     customer, alert = uuid.uuid4(), uuid.uuid4()
     when = datetime(2026, 3, 1, tzinfo=UTC)
     evidence = dict(baseline=7.0, observed=15.0, threshold=14.0, unit="days", event_ids=[uuid.uuid4()])
-    cases = [
+    cases: list[tuple[type[BaseModel], dict[str, Any]]] = [
         (AlertEvidence, evidence),
         (CustomerAlertRaised, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="purchase_overdue",
                                    rule_version="r", evidence=AlertEvidence(**evidence))),
