@@ -1,7 +1,7 @@
 """`kehu import orders FILE.csv`: an order history into kehu, through the services' own APIs.
 
 The CSV has the header ``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
-``channel``, ``order_ref`` and ``name`` (any order). Each valid row becomes one order of one line
+``channel``, ``order_ref``, ``name`` and ``owner`` (any order). Each valid row becomes one order of one line
 (sku, quantity, and the unit price that the row's amount implies, with the amount kept exact), so
 every row is an ``OrderPlaced`` on Kafka like a live order, and insights sees it as one.
 
@@ -54,11 +54,12 @@ from shared.settings import Settings, service_url
 T = TypeVar("T")
 
 REQUIRED_COLUMNS = ("customer_ref", "occurred_at", "quantity", "amount")
-OPTIONAL_COLUMNS = ("sku", "channel", "order_ref", "name")
+OPTIONAL_COLUMNS = ("sku", "channel", "order_ref", "name", "owner")
 DEFAULT_SKU = "import"
 MAX_REF = 100  # external_ref of customers and orders
 MAX_SKU = 64
 MAX_NAME = 200
+MAX_OWNER = 64
 MAX_QUANTITY = Decimal("999999999.999")  # numeric(12,3)
 MAX_BATCH = 1000
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # then give up: ~30 s of a service not answering
@@ -88,6 +89,7 @@ class OrderRow:
     line: int
     customer_ref: str
     name: str | None
+    owner: str | None
     occurred_at: datetime
     quantity: Decimal
     amount: Decimal
@@ -220,6 +222,9 @@ class RowReader:
         name = self._get(fields, "name") or None
         if name is not None and len(name) > MAX_NAME:
             raise RowError(f"name is longer than {MAX_NAME} characters")
+        owner = self._get(fields, "owner") or None
+        if owner is not None and len(owner) > MAX_OWNER:
+            raise RowError(f"owner is longer than {MAX_OWNER} characters")
         order_ref = self._get(fields, "order_ref")
         if len(order_ref) > MAX_REF:
             raise RowError(f"order_ref is longer than {MAX_REF} characters")
@@ -227,7 +232,7 @@ class RowReader:
         first = self._refs.setdefault(order_ref, line)
         if first != line:
             raise RowError(f"order_ref {order_ref!r} repeats line {first}")
-        return OrderRow(line, customer_ref, name, occurred_at, quantity, amount.quantize(CENT), unit_price, sku,
+        return OrderRow(line, customer_ref, name, owner, occurred_at, quantity, amount.quantize(CENT), unit_price, sku,
                         channel, order_ref)
 
     def _time(self, text: str) -> datetime:
@@ -497,6 +502,7 @@ class _Customer:
     name: str
     first_order: datetime
     lines: list[int]
+    owner: str | None = None
 
 
 def _customers_of(rows: Iterable[OrderRow]) -> list[_Customer]:
@@ -505,13 +511,16 @@ def _customers_of(rows: Iterable[OrderRow]) -> list[_Customer]:
     for row in rows:
         customer = found.get(row.customer_ref)
         if customer is None:
-            found[row.customer_ref] = _Customer(row.customer_ref, row.name or row.customer_ref, row.occurred_at, [row.line])
+            found[row.customer_ref] = _Customer(row.customer_ref, row.name or row.customer_ref, row.occurred_at,
+                                                [row.line], row.owner)
             continue
         customer.lines.append(row.line)
         if row.occurred_at < customer.first_order:
             customer.first_order = row.occurred_at
         if row.name and customer.name == customer.ref:
             customer.name = row.name
+        if row.owner and customer.owner is None:
+            customer.owner = row.owner
     return list(found.values())
 
 
@@ -521,6 +530,7 @@ async def _register_customers(
     def body(batch: list[_Customer]) -> dict[str, Any]:
         return {"customers": [
             {"name": c.name, "external_ref": c.ref, "registered_at": c.first_order.isoformat(), "channel": options.channel}
+            | ({"owner": c.owner} if c.owner else {})
             for c in batch]}
 
     ids: dict[str, str] = {}
@@ -642,7 +652,7 @@ def add_parser(commands: Any) -> None:
     orders = what.add_parser(
         "orders", help="import an order history (CSV)",
         description="Import a CSV with the header customer_ref,occurred_at,quantity,amount (optional: sku, channel, "
-        "order_ref, name). Unknown customers are registered (external_ref = customer_ref); every row becomes an "
+        "order_ref, name, owner). Unknown customers are registered (external_ref = customer_ref); every row becomes an "
         "order and an OrderPlaced. Re-running the same file creates nothing new. Exit code 0: all imported; "
         "1: some rows were bad (reported, the rest imported); 2: fatal error.")
     orders.add_argument("file", type=Path, help="the CSV file")

@@ -699,3 +699,12 @@ async def test_an_unreachable_service_or_a_missing_token_is_fatal(
     monkeypatch.setenv("KEHU_HOME", str(tmp_path / "no-home"))
     assert cli.main(["import", "orders", str(path)]) == 2
     assert "no token: set KEHU_TOKEN" in capsys.readouterr().err
+
+
+def test_an_owner_column_names_who_looks_after_the_customer() -> None:
+    parsed = _parse("customer_ref,occurred_at,quantity,amount,owner\n"
+                    "c1,2024-03-01,1,5.00,li-na\n"
+                    "c2,2024-03-01,1,5.00,\n"
+                    f"c3,2024-03-01,1,5.00,{'x' * 65}\n")
+    assert [row.owner for row in parsed.rows] == ["li-na", None]
+    assert [(bad.line, bad.reason) for bad in parsed.bad] == [(4, "owner is longer than 64 characters")]

@@ -72,6 +72,7 @@ def plan() -> dict[str, list[tuple[int, int, str]]]:
 
 
 LAST_EVENT = day(127)
+OWNER = "li-na"  # the salesperson who looks after "weekly"
 
 
 @dataclass
@@ -149,8 +150,9 @@ async def shop(insights_cluster: Cluster, tmp_path_factory: pytest.TempPathFacto
     path = tmp_path_factory.mktemp("insights-csv") / "history.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["customer_ref", "occurred_at", "quantity", "amount"])
-        writer.writerows([ref, when.isoformat().replace("+00:00", "Z"), quantity, amount]
+        writer.writerow(["customer_ref", "occurred_at", "quantity", "amount", "owner"])
+        writer.writerows([ref, when.isoformat().replace("+00:00", "Z"), quantity, amount,
+                          OWNER if ref == refs["weekly"] else ""]
                          for when, ref, quantity, amount in rows)
 
     options = ImportOptions(path=path, contacts_url=cluster.urls["contacts"], orders_url=cluster.urls["orders"],
@@ -526,3 +528,16 @@ async def test_a_replay_reaches_services_wherever_they_are(cluster: Cluster) -> 
                                        timeout=60)
     assert response.status_code == 200, response.text
     assert response.json()["customers"] == 1
+
+
+async def test_the_owner_from_contacts_filters_alerts(shop: Shop) -> None:
+    """The owner given at registration (here by the import's owner column) reaches insights with
+    CustomerRegistered: a salesperson lists the alerts of their own customers."""
+    body = await insights(shop, "weekly")
+    assert body["owner"] == OWNER
+    mine = await alerts(shop, owner=OWNER)
+    assert mine and {a["customer_id"] for a in mine} == {shop.ids["weekly"]}
+    assert all(a["owner"] == OWNER for a in mine)
+    assert await alerts(shop, owner="nobody") == []
+    everyone = await alerts(shop)
+    assert {a["customer_id"] for a in everyone} > {shop.ids["weekly"]}

@@ -40,6 +40,9 @@ class NewCustomer(BaseModel):
     category: Literal["potential", "prospective", "current", "lost"] = "potential"
     lead_source: str | None = Field(None, max_length=64, description="web, fair, referral, network, ads, ...")
     channel: str | None = Field(None, max_length=32, description="Where the customer was first met.")
+    owner: str | None = Field(
+        None, min_length=1, max_length=64, description="The staff member who looks after the customer (name or id)."
+    )
     registered_at: AwareDatetime | None = Field(
         None,
         description="Business time: when the customer relationship began, if before now (an imported history "
@@ -78,6 +81,7 @@ class Customer(BaseModel):
     category: Literal["potential", "prospective", "current", "lost"]
     lead_source: str | None
     channel: str | None
+    owner: str | None = None
     created_at: datetime
 
 
@@ -107,6 +111,7 @@ def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tupl
         category=new.category,
         lead_source=new.lead_source,
         channel=new.channel,
+        owner=new.owner,
     )
     return customer, event
 

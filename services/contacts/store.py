@@ -19,7 +19,7 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
     inserted = await conn.fetchval(
         Q["insert_customer"],
         customer.id, customer.name, customer.kind, customer.phone, customer.email, customer.external_ref,
-        customer.category, customer.lead_source, customer.channel, customer.created_at,
+        customer.category, customer.lead_source, customer.channel, customer.created_at, customer.owner,
     )
     return inserted is not None
 
@@ -35,7 +35,7 @@ async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Custome
         [c.id for c in customers], [c.name for c in customers], [c.kind for c in customers],
         [c.phone for c in customers], [c.email for c in customers], [c.external_ref for c in customers],
         [c.category for c in customers], [c.lead_source for c in customers], [c.channel for c in customers],
-        [c.created_at for c in customers],
+        [c.created_at for c in customers], [c.owner for c in customers],
     )
     return {r["id"] for r in rows}
 

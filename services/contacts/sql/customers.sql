@@ -1,21 +1,21 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
-INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
 -- name: customer_by_id
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
 FROM customers WHERE id = $1;
 
 -- name: customer_by_external_ref
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
 FROM customers WHERE external_ref = $1;
 
 -- name: list_customers
 -- Cursor pagination in id order (ids are time-ordered UUIDv7, so this is registration order).
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
 FROM customers
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::text IS NULL OR external_ref = $2)
@@ -26,9 +26,9 @@ LIMIT $4;
 -- name: insert_customers
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
-INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at)
+INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[])
+                     $8::text[], $9::text[], $10::timestamptz[], $11::text[])
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -38,7 +38,7 @@ SELECT external_ref, id FROM customers WHERE external_ref = ANY($1::text[]);
 -- name: customers_by_ids
 -- The customers among the given ids (what orders and tickets ask to confirm many ids at once),
 -- with the other filters of list_customers.
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
 FROM customers
 WHERE id = ANY($1::uuid[])
   AND ($2::uuid IS NULL OR id > $2)
