@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +60,19 @@ def fact_of(event_id: uuid.UUID, event: Event) -> Fact | None:
     if isinstance(event, CustomerRegistered):
         return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
                     external_ref=event.external_ref, owner=event.owner)
+    return None
+
+
+def fact_of_data(event_id: str, name: str, data: dict[str, Any]) -> Fact | None:
+    """``fact_of`` for an event's data as a publishing service stored it (its own validated
+    ``model_dump``): a replay reads 100,000 such rows and need not validate them again."""
+    if name == "OrderPlaced":
+        quantity = float(sum(Decimal(str(line["quantity"])) for line in data["lines"]))
+        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id, "order",
+                    quantity=quantity, cents=int(Decimal(str(data["total"])) * 100))
+    if name == "CustomerRegistered":
+        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
+                    "registered", external_ref=data.get("external_ref"), owner=data.get("owner"))
     return None
 
 

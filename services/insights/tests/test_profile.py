@@ -600,3 +600,22 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
         assert fast == validated
         assert fast.model_dump(mode="json") == validated.model_dump(mode="json")
         assert set(cls.model_fields) == set(fields)  # every field given: built() fills no defaults
+
+
+def test_a_fact_read_from_stored_data_equals_the_fact_of_the_validated_event() -> None:
+    from decimal import Decimal
+
+    from shared.events import CustomerRegistered, OrderLine, OrderPlaced
+
+    customer, when = uuid.uuid4(), datetime(1997, 3, 1, 10, tzinfo=UTC)
+    events = [
+        CustomerRegistered(customer_id=customer, occurred_at=when, name="x", external_ref="00042", owner="li-na"),
+        OrderPlaced(customer_id=customer, occurred_at=when, order_id=uuid.uuid4(), channel="import", currency="USD",
+                    lines=[OrderLine(sku="a", quantity=Decimal("0.335"), unit_price=Decimal("3.00"), amount=Decimal("1.01")),
+                           OrderLine(sku="b", quantity=Decimal("2"), unit_price=Decimal("14.67"), amount=Decimal("29.33"))],
+                    total=Decimal("30.34")),
+    ]
+    for event in events:
+        event_id = uuid.uuid4()
+        stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"))
+        assert stored == engine.fact_of(event_id, event)
