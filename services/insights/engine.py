@@ -144,6 +144,9 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     """The population model and RFM cut points as of ``as_of``; None when the data is too thin."""
     if len(rows) < MIN_FIT_CUSTOMERS or sum(1 for r in rows if r.purchase_days > 1) < MIN_FIT_REPEAT_BUYERS:
         return None
+    # In a fixed order: the database (live) and a replay hand the rows over in different orders,
+    # and floating-point sums must not make their fits differ.
+    rows = sorted(rows, key=lambda r: (r.first_day, r.last_day, r.purchase_days, r.cents, r.first_day_cents))
     first = np.array([r.first_day for r in rows], dtype=float)
     last = np.array([r.last_day for r in rows], dtype=float)
     days = np.array([r.purchase_days for r in rows], dtype=float)
