@@ -210,6 +210,7 @@ async def cluster(
         home=tmp_path, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=tmp_path / "tokens.json",
         service_token=tokens["readonly"], contacts_url=running.urls["contacts"], orders_url=running.urls["orders"],
         tickets_url=running.urls["tickets"], insights_url=running.urls["insights"], db_pool_size=4,
+        insights_sweep_s=0.5,  # live (wall-clock) insights sweeps quickly, so tests see time-driven alerts
         outbox_poll_s=0.5,
     )
     try:

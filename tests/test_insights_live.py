@@ -1,0 +1,39 @@
+"""Insights on the wall clock (how it runs live): time alone raises an alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import Cluster, eventually
+
+pytestmark = pytest.mark.database
+
+
+async def test_a_regular_who_simply_stops_is_overdue_without_any_new_event(cluster: Cluster) -> None:
+    """Weekly orders that ended 30 days ago: no event arrives after the last one, yet the sweeper
+    raises purchase_overdue at the business time the gap passed twice the rhythm (14 days)."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = today - timedelta(days=30)
+    # Registered as of the first order, so no event of this customer is later than the last order:
+    # the event-time watermark stays 30 days back, and only the wall clock can raise the alert.
+    customer = await cluster.customer("Stopped regular", registered_at=(last - timedelta(weeks=5)).isoformat())
+    for week in range(6):
+        body = {"customer_id": customer, "channel": "store", "occurred_at": (last - timedelta(weeks=5 - week,
+                                                                                               hours=-10)).isoformat(),
+                "lines": [{"sku": "TEA-1", "quantity": "2", "unit_price": "9.50"}]}
+        assert (await cluster.post("orders", "/orders", body)).status_code == 201
+
+    async def overdue() -> list[dict[str, object]]:
+        response = await cluster.get("insights", "/alerts", customer_id=customer, kind="purchase_overdue")
+        return list(response.json()["items"])
+
+    alerts = await eventually(overdue, timeout=20)
+    clock = await cluster.sql("insights", "SELECT watermark, swept_to FROM insights_clock")
+    assert clock[0]["watermark"] < last + timedelta(days=1) < today <= clock[0]["swept_to"]
+    assert alerts[0]["status"] == "open"
+    assert datetime.fromisoformat(str(alerts[0]["raised_at"])) == last + timedelta(days=14, milliseconds=1)
+    assert alerts[0]["evidence"]["baseline"] == 7
+    body = (await cluster.get("insights", f"/customers/{customer}/insights")).json()
+    assert body["lifecycle"]["stage"] == "decline" and body["recency_days"] >= 30
