@@ -11,6 +11,32 @@ from tests.conftest import Cluster, eventually
 pytestmark = pytest.mark.database
 
 
+async def stopped_regular(cluster: Cluster, name: str, last: datetime) -> str:
+    """Six weekly orders, the last one on ``last``; registered as of the first."""
+    customer = await cluster.customer(name, registered_at=(last - timedelta(weeks=5)).isoformat())
+    for week in range(6):
+        body = {"customer_id": customer, "channel": "store",
+                "occurred_at": (last - timedelta(weeks=5 - week) + timedelta(hours=10)).isoformat(),
+                "lines": [{"sku": "TEA-1", "quantity": "2", "unit_price": "9.50"}]}
+        assert (await cluster.post("orders", "/orders", body)).status_code == 201
+    return customer
+
+
+async def test_a_sweep_moves_many_customers_a_chunk_at_a_time(cluster: Cluster,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.insights import handlers
+
+    monkeypatch.setattr(handlers, "SWEEP_CHUNK", 1)
+    last = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    customers = [await stopped_regular(cluster, f"Stopped {i}", last) for i in range(3)]
+
+    async def all_overdue() -> bool:
+        response = await cluster.get("insights", "/alerts", kind="purchase_overdue")
+        return {a["customer_id"] for a in response.json()["items"]} >= set(customers)
+
+    await eventually(all_overdue, timeout=20)
+
+
 async def test_a_regular_who_simply_stops_is_overdue_without_any_new_event(cluster: Cluster) -> None:
     """Weekly orders that ended 30 days ago: no event arrives after the last one, yet the sweeper
     raises purchase_overdue at the business time the gap passed twice the rhythm (14 days)."""

@@ -26,6 +26,7 @@ from shared.runtime import ConsumerSpec
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+SWEEP_CHUNK = 2_000  # customers one sweep transaction moves
 
 
 class Projector:
@@ -40,6 +41,7 @@ class Projector:
         self.watermark: float | None = None
         self._population: pf.Population = pf.DEFAULT_POPULATION
         self.last_batch_at = 0.0
+        self.more_due = False  # the last sweep left due customers for the next chunk
 
     # --- the consumer ---------------------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Projector:
         clock = max(t for t in (new_wm, new_swept) if t is not None)
         population = await self.population(conn)
         self.watermark = new_wm
+        self.more_due = False
         published = 0
         rest = list(facts)
         # Before the first event there is no clock: time starts at the first event.
@@ -90,17 +93,22 @@ class Projector:
         for boundary in engine.boundaries_between(start, clock, self.refit_days, cap=wall):
             part = [f for f in rest if f.at <= boundary]
             rest = rest[len(part):]
-            published += await self._run(conn, part, boundary, population)
+            published += await self._run(conn, part, boundary, population, limit=SWEEP_CHUNK if wall else None)
             population = await self.refit(conn, boundary, population) or population
-        published += await self._run(conn, rest, (new_swept if wall else new_wm) or until, population)
+        # A sweep takes the earliest-due customers a chunk at a time (the first sweep after an
+        # import of years of history moves every customer across years: one short transaction each).
+        published += await self._run(conn, rest, (new_swept if wall else new_wm) or until, population,
+                                     limit=SWEEP_CHUNK if wall else None)
         await store.set_clock(conn, pf.to_datetime(new_wm) if new_wm is not None else None,
                               pf.to_datetime(new_swept) if new_swept is not None else None)
         return published
 
     async def _run(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], until: float,
-                   population: pf.Population) -> int:
+                   population: pf.Population, *, limit: int | None = None) -> int:
         ids = {uuid.UUID(f.customer_id) for f in facts}
-        ids.update(await store.due_customers(conn, pf.to_datetime(until)))
+        due = await store.due_customers(conn, pf.to_datetime(until), limit)
+        self.more_due = self.more_due or (limit is not None and len(due) == limit)
+        ids.update(due)
         if not ids:
             return 0
         stored = await store.load_profiles(conn, list(ids))
@@ -171,10 +179,13 @@ async def sweep_forever(app: FastAPI) -> None:
         if time.monotonic() - projector.last_batch_at < projector.sweep_s:
             continue
         try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                published = await projector.advance(conn, [], until=time.time(), wall=True)
-            if published:
-                await runtime.outbox_written()
+            while True:
+                async with runtime.pool.acquire() as conn, conn.transaction():
+                    published = await projector.advance(conn, [], until=time.time(), wall=True)
+                if published:
+                    await runtime.outbox_written()
+                if not projector.more_due:
+                    break
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("insights: sweep failed (%s); next try in %.0fs", exc, projector.sweep_s)
         except Exception:  # a bug must not stop the clock for good: log it and try again

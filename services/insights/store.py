@@ -67,8 +67,8 @@ async def set_clock(conn: asyncpg.Connection, watermark: datetime | None, swept_
     await conn.execute(Q["set_clock"], watermark, swept_to)
 
 
-async def due_customers(conn: asyncpg.Connection, until: datetime) -> list[uuid.UUID]:
-    return [r["customer_id"] for r in await conn.fetch(Q["due_customers"], until)]
+async def due_customers(conn: asyncpg.Connection, until: datetime, limit: int | None = None) -> list[uuid.UUID]:
+    return [r["customer_id"] for r in await conn.fetch(Q["due_customers"], until, limit)]
 
 
 async def load_profiles(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ SELECT watermark, swept_to FROM insights_clock WHERE id FOR UPDATE;
 UPDATE insights_clock SET watermark = $1, swept_to = $2 WHERE id;
 
 -- name: due_customers
-SELECT customer_id FROM customer_profile WHERE due_at <= $1;
+-- Earliest due first; a NULL limit takes them all.
+SELECT customer_id FROM customer_profile WHERE due_at <= $1 ORDER BY due_at LIMIT $2;
 
 -- name: load_profiles
 SELECT customer_id, state FROM customer_profile WHERE customer_id = ANY($1::uuid[]);
