@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,61 @@ async def _sql(home: Path, service: str, query: str) -> int:
         return int(await conn.fetchval(query))
     finally:
         await conn.close()
+
+
+async def test_an_imported_history_raises_and_clears_alerts_with_evidence_and_exports(home: Path) -> None:
+    """The user's path: `kehu up`, `kehu import orders FILE`, then the alerts and `kehu export`.
+
+    A weekly regular pauses for five weeks and comes back (purchase_overdue raised at day 14 of the
+    gap, cleared by the return), then halves her baskets (quantity_drop raised, still open)."""
+    start = datetime(2025, 3, 3, tzinfo=UTC)
+    days = [*range(0, 70, 7), *range(98, 140, 7)]
+    rows = ["customer_ref,occurred_at,quantity,amount"]
+    rows += [f"mei,{(start + timedelta(days=d)).date()},{4 if d < 120 else 2},{40 if d < 120 else 20}.00" for d in days]
+    rows += ["once,2025-03-10,1,9.90", "bad,2025-02-30,1,1.00"]
+    csv_path = home.parent / "history.csv"
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    kehu = start_kehu(home, KEHU_INSIGHTS_CLOCK="events")
+    try:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("KEHU_")}, "KEHU_HOME": str(home),
+               "KEHU_HTTP_PORT_BASE": kehu.urls["contacts"].rsplit(":", 1)[1]}
+        imported = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "kehu", "import", "orders", str(csv_path)], env=env,
+            capture_output=True, text=True, timeout=60)
+        assert imported.returncode == 1, imported.stdout + imported.stderr  # one bad row, the rest imported
+        assert "line 19: occurred_at '2025-02-30' is not a date" in imported.stdout + imported.stderr
+        async with httpx.AsyncClient(timeout=10) as http:
+            mei = (await http.get(kehu.urls["contacts"] + "/customers", params={"external_ref": "mei"},
+                                  headers=kehu.headers)).json()["items"][0]["id"]
+
+            async def mei_alerts() -> list[dict[str, Any]] | None:
+                response = await http.get(kehu.urls["insights"] + "/alerts", params={"customer_id": mei},
+                                          headers=kehu.headers)
+                items = response.json()["items"]
+                return items if {a["kind"] for a in items} >= {"purchase_overdue", "quantity_drop"} else None
+
+            alerts = {a["kind"]: a for a in await eventually(mei_alerts, timeout=30)}
+            overdue = alerts["purchase_overdue"]
+            assert overdue["status"] == "cleared" and overdue["cleared_reason"] == "purchase"
+            assert overdue["raised_at"].startswith(str((start + timedelta(days=63 + 14)).date()))
+            assert overdue["cleared_at"].startswith(str((start + timedelta(days=98)).date()))
+            assert (overdue["evidence"]["baseline"], overdue["evidence"]["threshold"]) == (7, 14)
+            timeline = await _timeline(kehu, http, mei)
+            assert set(overdue["evidence"]["event_ids"]) <= {i["event_id"] for i in timeline}
+            drop = alerts["quantity_drop"]
+            assert drop["status"] == "open" and drop["evidence"]["baseline"] == 4 and drop["evidence"]["observed"] == 2
+
+        exported = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "kehu", "export", "insights", "--as-of", "2025-08-01"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert exported.returncode == 0, exported.stderr
+        lines = exported.stdout.splitlines()
+        header = lines[0].split(",")
+        for column in ("customer_ref", "churn_risk", "p_alive", "expected_purchases_90d", "expected_value_90d",
+                       "segment", "lifecycle_stage", "open_alerts"):
+            assert column in header
+        by_ref = {row.split(",")[header.index("customer_ref")]: row.split(",") for row in lines[1:]}
+        assert set(by_ref) == {"mei", "once"}
+        assert by_ref["mei"][header.index("lifecycle_stage")] == "decline"
+    finally:
+        assert kehu.stop() == 0
