@@ -219,3 +219,37 @@ async def cluster(
         yield running
     finally:
         await running.close()
+
+
+@contextlib.asynccontextmanager
+async def own_cluster(pg_url: str, home: Path, **settings: Any) -> AsyncIterator[Cluster]:
+    """The four services on a broker and databases of their own (for a module-scoped cluster),
+    each service on its own port and found by its URL setting; ``settings`` override the rest."""
+    broker = EmbeddedBroker(free_port(), home / "broker.log")
+    broker.start()
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    databases = {s: f"{prefix}_{s}" for s in SERVICES}
+    tokens = {role: add_token(home / "tokens.json", name=f"test-{role}", role=role)
+              for role in ("admin", "sales", "readonly")}
+    urls = {s: f"http://127.0.0.1:{free_port()}" for s in SERVICES}
+    running = Cluster(urls=urls, tokens=tokens, broker=broker,
+                      database_urls={s: database_url(pg_url, db) for s, db in databases.items()})
+    config = Settings(**{
+        "home": home, "database_url": pg_url, "kafka_bootstrap": broker.bootstrap,
+        "tokens_file": home / "tokens.json", "service_token": tokens["readonly"], "db_pool_size": 4,
+        "outbox_poll_s": 0.5, **{f"{s}_url": url for s, url in urls.items()}, **settings,
+    })
+    try:
+        await ensure_topics(broker.bootstrap, all_topics(), 4)
+        for service in SERVICES:
+            await running.start(service, config, databases[service])
+        yield running
+    finally:
+        await running.close()
+        broker.stop()
+        admin = await asyncpg.connect(database_url(pg_url, "postgres"))
+        try:
+            for db in databases.values():
+                await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        finally:
+            await admin.close()

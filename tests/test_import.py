@@ -26,7 +26,6 @@ import pytest
 
 from benchmarks import cdnow_csv
 from kehu import cli
-from kehu.embedded import EmbeddedBroker
 from kehu.importer import (
     Api,
     HeaderError,
@@ -41,13 +40,9 @@ from kehu.importer import (
     run_import,
     summary,
 )
-from shared.auth import add_token
 from shared.customers import CustomerDirectory
-from shared.db import database_url
 from shared.http import ProblemError
-from shared.kafka import all_topics, ensure_topics
-from shared.settings import SERVICES, Settings
-from tests.conftest import Cluster, eventually, free_port
+from tests.conftest import Cluster, eventually, free_port, own_cluster
 
 # --- reading the CSV --------------------------------------------------------------------------
 
@@ -327,37 +322,8 @@ def test_progress_prints_plain_lines_every_tenth_when_not_on_a_terminal() -> Non
 @pytest.fixture(scope="module")
 async def shared_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
     """Like conftest's ``cluster``, started once for this module's integration tests."""
-    home = tmp_path_factory.mktemp("import-cluster")
-    broker = EmbeddedBroker(free_port(), home / "broker.log")
-    broker.start()
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    databases = {s: f"{prefix}_{s}" for s in SERVICES}
-    tokens = {role: add_token(home / "tokens.json", name=f"test-{role}", role=role)
-              for role in ("admin", "sales", "readonly")}
-    running = Cluster(
-        urls={s: f"http://127.0.0.1:{free_port()}" for s in SERVICES},
-        tokens=tokens,
-        database_urls={s: database_url(pg_url, db) for s, db in databases.items()},
-        broker=broker,
-    )
-    settings = Settings(
-        home=home, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=home / "tokens.json",
-        service_token=tokens["readonly"], contacts_url=running.urls["contacts"], db_pool_size=4, outbox_poll_s=0.5,
-    )
-    try:
-        await ensure_topics(broker.bootstrap, all_topics(), 4)
-        for service in SERVICES:
-            await running.start(service, settings, databases[service])
+    async with own_cluster(pg_url, tmp_path_factory.mktemp("import-cluster")) as running:
         yield running
-    finally:
-        await running.close()
-        broker.stop()
-        admin = await asyncpg.connect(database_url(pg_url, "postgres"))
-        try:
-            for db in databases.values():
-                await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def _ref(prefix: str) -> str:

@@ -18,25 +18,18 @@ The shop (weekly days from Monday 2024-01-01, orders at 10:00 UTC):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-import random
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from kehu.embedded import EmbeddedBroker
 from kehu.importer import ImportOptions, run_import
-from shared.auth import add_token
-from shared.db import database_url
 from shared.events import (
     CustomerAlertCleared,
     CustomerAlertRaised,
@@ -45,10 +38,7 @@ from shared.events import (
     LifecycleStageChanged,
     SegmentChanged,
 )
-from shared.kafka import all_topics, ensure_topics
-from shared.settings import SERVICES, Settings
-from tests import conftest
-from tests.conftest import Cluster, eventually, free_port
+from tests.conftest import Cluster, eventually, own_cluster
 
 pytestmark = pytest.mark.database
 
@@ -83,60 +73,12 @@ class Shop:
     order_ids: dict[str, dict[int, str]]  # name -> day -> OrderPlaced event id
 
 
-def consecutive_free_ports(n: int) -> int:
-    """The first of ``n`` consecutive free ports. The replay reads the outboxes of orders and
-    tickets at ``http_port_base`` + 1 and + 2 (``shared.settings.service_url``), as on one host
-    under `kehu up`, so this cluster's services sit on consecutive ports."""
-    while True:
-        base = random.randrange(20000, 32000 - n)
-        ports = range(base, base + n)
-        if any(p in conftest._handed_out for p in ports):
-            continue
-        try:
-            with contextlib.ExitStack() as stack:
-                for port in ports:
-                    sock = stack.enter_context(contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)))
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        conftest._handed_out.update(ports)
-        return base
-
-
 @pytest.fixture(scope="module")
 async def insights_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
     """The four services with insights on the event-time clock, started once for this module."""
-    home = tmp_path_factory.mktemp("insights-cluster")
-    broker = EmbeddedBroker(free_port(), home / "broker.log")
-    broker.start()
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    databases = {s: f"{prefix}_{s}" for s in SERVICES}
-    tokens = {role: add_token(home / "tokens.json", name=f"test-{role}", role=role)
-              for role in ("admin", "sales", "readonly")}
-    base = consecutive_free_ports(len(SERVICES))
-    cluster = Cluster(
-        urls={s: f"http://127.0.0.1:{base + i}" for i, s in enumerate(SERVICES)}, tokens=tokens,
-        database_urls={s: database_url(pg_url, db) for s, db in databases.items()}, broker=broker,
-    )
-    settings = Settings(
-        home=home, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=home / "tokens.json",
-        service_token=tokens["readonly"], contacts_url=cluster.urls["contacts"], db_pool_size=4, outbox_poll_s=0.5,
-        http_port_base=base, insights_clock="events", insights_refit_days=28, insights_publish_days=0,
-    )
-    try:
-        await ensure_topics(broker.bootstrap, all_topics(), 4)
-        for service in SERVICES:
-            await cluster.start(service, settings, databases[service])
+    async with own_cluster(pg_url, tmp_path_factory.mktemp("insights-cluster"), insights_clock="events",
+                           insights_refit_days=28, insights_publish_days=0) as cluster:
         yield cluster
-    finally:
-        await cluster.close()
-        broker.stop()
-        admin = await asyncpg.connect(database_url(pg_url, "postgres"))
-        try:
-            for db in databases.values():
-                await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture(scope="module")
