@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import csv
 import hashlib
-import os
 import re
 import sys
 import time
@@ -48,6 +47,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 import orjson
 
+from kehu.client import cli_token
 from services.orders.domain import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
 from shared.settings import Settings, service_url
 
@@ -667,15 +667,11 @@ def add_parser(commands: Any) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     settings = Settings()
-    token = os.environ.get("KEHU_TOKEN", "").strip()
-    token_file = settings.home / "dev-token"
+    token = cli_token(settings) or ""
     if not token and not args.dry_run:
-        try:
-            token = token_file.read_text(encoding="utf-8").strip()
-        except OSError:
-            print(f"kehu import: no token: set KEHU_TOKEN, or start kehu with `kehu up` (it writes {token_file})",
-                  file=sys.stderr)
-            return 2
+        print(f"kehu import: no token: set KEHU_TOKEN, or start kehu with `kehu up` (it writes "
+              f"{settings.home / 'dev-token'})", file=sys.stderr)
+        return 2
     options = ImportOptions(
         path=args.file,
         contacts_url=(args.contacts_url or service_url(settings, "contacts")).rstrip("/"),

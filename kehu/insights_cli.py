@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
 import httpx
 
+from kehu.client import cli_token
 from shared.settings import Settings, service_url
 
 
@@ -26,17 +26,9 @@ def add_parsers(commands: Any) -> None:
     replay.add_argument("what", choices=["insights"])
 
 
-def token(settings: Settings) -> str | None:
-    value = os.environ.get("KEHU_TOKEN", "").strip()
-    path = settings.home / "dev-token"
-    if not value and path.exists():
-        value = path.read_text(encoding="utf-8").strip()
-    return value or None
-
-
 def run_cli(args: argparse.Namespace) -> int:
     settings = Settings()
-    bearer = token(settings)
+    bearer = cli_token(settings)
     if bearer is None:
         print(f"kehu {args.command}: no token: set KEHU_TOKEN, or start kehu with `kehu up` "
               f"(it writes {settings.home / 'dev-token'})", file=sys.stderr)
