@@ -6,7 +6,8 @@ by its index, so the caller can fix and resend the same batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.http import ProblemError
@@ -40,3 +41,16 @@ def invalid_items(list_name: str, problems: Sequence[ItemProblem]) -> ProblemErr
     errors = [{"field": f"{list_name}[{p.index}].{p.field}", "message": p.message} for p in problems]
     return ProblemError(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
                         errors=errors)
+
+
+def batch_items(
+    written: Sequence[tuple[uuid.UUID, str | None]], inserted: set[uuid.UUID], holders: Mapping[str, uuid.UUID]
+) -> list[dict[str, object]]:
+    """A batch's answer, item by item: the new id, or the id of whoever already had the external_ref.
+
+    ``written`` is each item's (id it would get, external_ref) in the batch's order."""
+    return [
+        {"index": i, "id": str(item_id if item_id in inserted else holders[ref or ""]), "external_ref": ref,
+         "created": item_id in inserted}
+        for i, (item_id, ref) in enumerate(written)
+    ]

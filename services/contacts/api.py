@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.contacts import domain, store
 from shared.auth import Principal
-from shared.batches import invalid_items
+from shared.batches import batch_items, invalid_items
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
@@ -95,11 +95,7 @@ async def register_customers(
         events = [event for customer, event in registered if customer.id in inserted]
         if events:
             await append(conn, *events)
-        items = [
-            {"index": i, "id": str(c.id if c.id in inserted else holders[c.external_ref or ""]),
-             "external_ref": c.external_ref, "created": c.id in inserted}
-            for i, c in enumerate(customers)
-        ]
+        items = batch_items([(c.id, c.external_ref) for c in customers], inserted, holders)
         return Reply(200, {"items": items})
 
     runtime = request.app.state.runtime

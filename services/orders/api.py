@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.orders import domain, store
 from shared.auth import Principal
-from shared.batches import invalid_items
+from shared.batches import batch_items, invalid_items
 from shared.customers import CustomerDirectory
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
@@ -119,11 +119,7 @@ async def place_orders(
         events = [event for order, event in placed if order.id in inserted]
         if events:
             await append(conn, *events)
-        items = [
-            {"index": i, "id": str(o.id if o.id in inserted else holders[o.external_ref or ""]),
-             "external_ref": o.external_ref, "created": o.id in inserted}
-            for i, o in enumerate(orders)
-        ]
+        items = batch_items([(o.id, o.external_ref) for o in orders], inserted, holders)
         return Reply(200, {"items": items})
 
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
