@@ -79,9 +79,17 @@ class Projector:
         watermark, swept_to = await store.lock_clock(conn)
         old_wm = watermark.timestamp() if watermark else None
         old_swept = swept_to.timestamp() if swept_to else None
-        old_clock = max(t for t in (old_wm, old_swept, None) if t is not None) if (old_wm or old_swept) else None
-        new_wm = max(until, old_wm or until) if not wall else old_wm
-        new_swept = max(until, old_swept or until) if wall else old_swept
+        known = [t for t in (old_wm, old_swept) if t is not None]
+        old_clock = max(known) if known else None
+        # The clock that moves never goes back; the other one stays where it was.
+        new_wm: float | None
+        new_swept: float | None
+        if wall:
+            new_wm, new_swept = old_wm, max(until, old_swept if old_swept is not None else until)
+            target = new_swept
+        else:
+            new_wm, new_swept = max(until, old_wm if old_wm is not None else until), old_swept
+            target = new_wm
         clock = max(t for t in (new_wm, new_swept) if t is not None)
         population = await self.population(conn)
         self.watermark = new_wm
@@ -97,8 +105,7 @@ class Projector:
             population = await self.refit(conn, boundary, population) or population
         # A sweep takes the earliest-due customers a chunk at a time (the first sweep after an
         # import of years of history moves every customer across years: one short transaction each).
-        published += await self._run(conn, rest, (new_swept if wall else new_wm) or until, population,
-                                     limit=SWEEP_CHUNK if wall else None)
+        published += await self._run(conn, rest, target, population, limit=SWEEP_CHUNK if wall else None)
         await store.set_clock(conn, pf.to_datetime(new_wm) if new_wm is not None else None,
                               pf.to_datetime(new_swept) if new_swept is not None else None)
         return published
