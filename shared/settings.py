@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     insights_refit_days: int = Field(
         28, ge=1, description="Business days between refits of the population model (also refitted on demand)."
     )
+    insights_replay_workers: int = Field(
+        0, ge=0, le=64,
+        description="Processes `kehu replay insights` folds customers in: 0 = one per core (at most 4) for "
+        "histories of 20,000 events or more, else none besides the service; 1 = none; N = N.",
+    )
     log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
 
 

@@ -76,8 +76,9 @@ class Shop:
 @pytest.fixture(scope="module")
 async def insights_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
     """The four services with insights on the event-time clock, started once for this module."""
+    # Replays fold in two worker processes, as a long history's would (a small one folds in-process).
     async with own_cluster(pg_url, tmp_path_factory.mktemp("insights-cluster"), insights_clock="events",
-                           insights_refit_days=28, insights_publish_days=0) as cluster:
+                           insights_refit_days=28, insights_publish_days=0, insights_replay_workers=2) as cluster:
         yield cluster
 
 
@@ -403,6 +404,7 @@ async def test_a_replay_rebuilds_the_same_tables(shop: Shop) -> None:
     result = await _replay(cluster)
 
     assert result["skipped"] == []
+    assert result["fold_processes"] == 2
     assert result["customers"] == len(NAMES)
     assert result["events"] == len(live["timeline"])
     replayed = await _dump(cluster)

@@ -562,8 +562,13 @@ def _time_change(profile: Profile, as_of: float, population: Population, zone: t
 
 
 def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
-         trigger_ids: list[str] | None = None, *, scores: bool = False) -> tuple[Assessment, list[Event]]:
-    """Assess at ``as_of`` and return the events that publish what changed since the last step."""
+         trigger_ids: list[str] | None = None, *, scores: bool = False,
+         announce: bool = True) -> tuple[Assessment, list[Event]]:
+    """Assess at ``as_of`` and return the events that publish what changed since the last step.
+
+    ``announce=False`` (a replay, which publishes nothing) returns only the alert events, the
+    alerts table's rows; stage and segment changes still move the status, unannounced.
+    """
     assessment = assess(profile, as_of, population, zone, scores=scores)
     status = profile.status
     changes = (assessment.stage != status.stage or assessment.segment != status.segment
@@ -594,17 +599,21 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
             customer_id=customer, occurred_at=when, alert_id=alert_id, kind=kind,
             rule_version=RULE_VERSION, evidence=condition.evidence.model(),
         ))
-    if assessment.stage != status.stage:
+    if assessment.stage != status.stage and announce:
         events.append(built(LifecycleStageChanged,
             customer_id=customer, occurred_at=when, previous_stage=status.stage,
             stage=assessment.stage, reason=assessment.stage_reason,
             rule_version=RULE_VERSION, evidence=assessment.stage_evidence.model(),
         ))
+    if assessment.stage != status.stage:
         status.stage, status.stage_since = assessment.stage, as_of
     status.stage_reason = assessment.stage_reason
     if assessment.segment != status.segment:
-        events.append(_segment_changed(profile, as_of, assessment.recency_score, assessment.frequency_score,
-                                       population))
+        if announce:
+            events.append(_segment_changed(profile, as_of, assessment.recency_score, assessment.frequency_score,
+                                           population))
+        else:
+            status.segment = assessment.segment
     profile.evaluated_at = as_of
     return assessment, events
 
@@ -637,7 +646,7 @@ def _clear_reason(kind: str, assessment: Assessment) -> str:
 
 
 def advance(profile: Profile, until: float, population: Population, zone: tzinfo,
-            *, inclusive: bool = True) -> list[Event]:
+            *, inclusive: bool = True, announce: bool = True) -> list[Event]:
     """Step through every due time up to ``until`` (a sweep, or the moment before a new event)."""
     events: list[Event] = []
     after = profile.evaluated_at if profile.evaluated_at is not None else until
@@ -649,19 +658,23 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
         if change == SAME:
             profile.evaluated_at = due
         elif change == SEGMENT_ONLY:
-            events.append(_segment_changed(profile, due, r, f, population))
+            if announce:
+                events.append(_segment_changed(profile, due, r, f, population))
+            else:
+                profile.status.segment = segment_of(r, f)
             profile.evaluated_at = due
         else:
-            events.extend(step(profile, due, population, zone)[1])
+            events.extend(step(profile, due, population, zone, announce=announce)[1])
         after = due
 
 
 def apply_order(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int,
-                population: Population, zone: tzinfo) -> list[Event]:
-    events = advance(profile, at, population, zone, inclusive=False) if profile.evaluated_at is not None else []
+                population: Population, zone: tzinfo, announce: bool = True) -> list[Event]:
+    events = advance(profile, at, population, zone, inclusive=False, announce=announce) \
+        if profile.evaluated_at is not None else []
     add_purchase(profile, at=at, event_id=event_id, quantity=quantity, cents=cents, zone=zone)
     as_of = max(at, profile.evaluated_at or at)
-    events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id])[1])
+    events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
     return events
 
 

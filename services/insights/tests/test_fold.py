@@ -8,6 +8,9 @@ the same refit boundaries and every profile steps through the same due times.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import random
 import uuid
 from collections import defaultdict
@@ -61,10 +64,11 @@ def shop(customers: int = 300, seed: int = 7) -> tuple[tuple[engine.Fact, ...], 
 
 
 @cache
-def folded(chunk: int | None) -> replay.Fold:
-    """The shop folded in one ``run`` (as ``rebuild`` does: chunk None) or ``chunk`` facts at a time."""
+def folded(chunk: int | None, announce: bool = False) -> replay.Fold:
+    """The shop folded in one ``run`` (as ``rebuild`` does: chunk None) or ``chunk`` facts at a time;
+    ``announce`` keeps the stage and segment changes a live consumer publishes."""
     facts, _ = shop()
-    fold = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS)
+    fold = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, announce=announce)
     if chunk is None:
         fold.run(list(facts))
     else:
@@ -105,9 +109,23 @@ def test_the_generated_shop_is_big_enough_to_refit_several_times() -> None:
 
 
 def test_consumer_sized_batches_of_any_size_fold_to_the_same_state() -> None:
-    """Chunks of 7 facts and of 97: the same refits, profiles and transitions (each chunk crosses
-    at most a few refit boundaries)."""
-    assert_same_fold(folded(7), folded(97))
+    """Chunks of 7 facts and of 97: the same refits, profiles and transitions, stage and segment
+    changes included (each chunk crosses at most a few refit boundaries)."""
+    assert_same_fold(folded(7, True), folded(97, True))
+
+
+def test_a_replay_that_announces_nothing_reaches_the_same_state_and_alerts() -> None:
+    """A replay leaves the stage and segment events out (it publishes nothing); the profiles, their
+    status and every alert event are those of the fold that announces."""
+    quiet, loud = folded(None), folded(None, True)
+    kinds = {type(e).__name__ for e in loud.transitions}
+    assert {"LifecycleStageChanged", "SegmentChanged"} <= kinds
+    assert {type(e).__name__ for e in quiet.transitions} == {"CustomerAlertRaised", "CustomerAlertCleared"}
+    alerts_only = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS)
+    alerts_only.transitions = [e for e in loud.transitions if type(e).__name__.startswith("CustomerAlert")]
+    alerts_only.profiles, alerts_only.models = loud.profiles, loud.models
+    alerts_only.population, alerts_only.watermark = loud.population, loud.watermark
+    assert_same_fold(quiet, alerts_only)
 
 
 def test_one_run_folds_to_the_same_state_as_chunks_of_seven() -> None:
@@ -150,3 +168,66 @@ def test_golden_stopping_regulars_are_overdue_and_steady_ones_are_not() -> None:
     halved = [c for c, k in kinds.items() if k == "halves"]
     assert sum(1 for e in fold.transitions if isinstance(e, CustomerAlertRaised) and e.kind == "quantity_drop"
                and str(e.customer_id) in halved) >= len(halved) // 2
+
+
+def _rows(b: bytes) -> list[list[str]]:
+    return sorted(csv.reader(io.StringIO(b.decode())))
+
+
+def test_the_refit_schedule_is_the_refits_of_the_whole_fold() -> None:
+    facts, _ = shop()
+    whole = folded(None)
+    schedule = replay.refit_schedule(list(facts), ZONE, REFIT_DAYS)
+    assert models(whole) == models(dataclasses.replace(whole, models=list(schedule.values())))
+    assert len(schedule) == len(whole.models) >= 3
+
+
+def test_customers_folded_in_parts_with_the_schedule_fold_as_among_all() -> None:
+    """A worker folds its share of the customers with the schedule's population models: the same
+    profiles and alerts as the fold of everyone (a part's facts can start after some refits and end
+    before the last fact: ``since`` and ``until`` are the whole history's)."""
+    facts, _ = shop()
+    whole = folded(None)
+    schedule = replay.refit_schedule(list(facts), ZONE, REFIT_DAYS)
+    first_refit = min(schedule)
+    late = {f.customer_id for f in facts if f.at > first_refit} - {f.customer_id for f in facts if f.at <= first_refit}
+    parts = [[f for f in facts if (f.customer_id in late) == k] for k in (True, False)]
+    folds = []
+    for part in parts:
+        fold = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, schedule=schedule)
+        fold.run(part, since=facts[0].at, until=facts[-1].at)
+        folds.append(fold)
+    assert late and parts[0][0].at > first_refit  # the late part starts after the first refit
+    merged = {c: p for fold in folds for c, p in fold.profiles.items()}
+    assert merged.keys() == whole.profiles.keys()
+    assert [c for c in merged if pf.to_json(merged[c]) != pf.to_json(whole.profiles[c])] == []
+    assert by_customer([e for fold in folds for e in fold.transitions]) == by_customer(whole.transitions)
+    assert {fold.watermark for fold in folds} == {whole.watermark}
+
+
+async def test_worker_processes_write_the_rows_of_the_fold_in_one_process() -> None:
+    """``Workers``: two real processes, fed the refit decisions over their sockets as they are made."""
+    facts, _ = shop()
+    whole = replay.written(folded(None))
+    workers = replay.Workers(2)
+    try:
+        workers.start(list(facts), ZONE, REFIT_DAYS)
+        replay.refit_schedule(list(facts), ZONE, REFIT_DAYS, decided=workers.decide)
+        parts = await workers.results()
+    finally:
+        workers.stop()
+    assert all(p.customers > 50 for p in parts)
+    assert sum(p.customers for p in parts) == whole.customers and sum(p.alerts for p in parts) == whole.alerts
+    assert sorted(r for p in parts for r in _rows(p.profiles_csv)) == _rows(whole.profiles_csv)
+    assert sorted(r for p in parts for r in _rows(p.alerts_csv)) == _rows(whole.alerts_csv)
+
+
+async def test_a_worker_that_fails_fails_the_replay() -> None:
+    workers = replay.Workers(1)
+    try:
+        workers.pipes[0].send("not the work a worker expects")
+        with pytest.raises(RuntimeError, match="replay worker failed"):
+            await workers.results()
+    finally:
+        workers.stop()
+    assert all(p.returncode is not None for p in workers.processes)

@@ -619,3 +619,12 @@ def test_a_fact_read_from_stored_data_equals_the_fact_of_the_validated_event() -
         event_id = uuid.uuid4()
         stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"))
         assert stored == engine.fact_of(event_id, event)
+
+
+def test_evidence_written_out_equals_pydantic_json() -> None:
+    """``engine.evidence_json`` is what the alerts table stores; it must stay pydantic's JSON."""
+    for evidence in (AlertEvidence(baseline=7.0, observed=15.25, threshold=14.0, unit="days",
+                                   event_ids=[uuid.uuid4(), uuid.uuid4()]),
+                     AlertEvidence(observed=0.75, unit="probability"), AlertEvidence()):
+        assert engine.evidence_json(evidence) == evidence.model_dump(mode="json")
+    assert set(AlertEvidence.model_fields) == {"baseline", "observed", "threshold", "unit", "event_ids"}
