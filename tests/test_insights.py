@@ -382,7 +382,7 @@ async def _dump(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
         "timeline": [dict(r) for r in await cluster.sql("insights", "SELECT * FROM timeline ORDER BY event_id")],
         # fitted_at is when a fit ran (now() on the wall clock), not business data: left out.
         "population_model": [dict(r) for r in await cluster.sql(
-            "insights", "SELECT version, as_of, customers, model, cuts FROM population_model ORDER BY version")],
+            "insights", "SELECT version, as_of, customers, model, cuts, fit_key FROM population_model ORDER BY version")],
         "insights_clock": [dict(r) for r in await cluster.sql("insights", "SELECT * FROM insights_clock")],
     }
 

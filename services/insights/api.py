@@ -351,7 +351,7 @@ async def replay_insights(request: Request, _: Principal = require("admin")) -> 
     rate = result.events / result.seconds["total"] if result.seconds.get("total") else 0.0
     return json_response(200, {
         "events": result.events, "customers": result.customers, "alerts": result.alerts, "refits": result.refits,
-        "fold_processes": result.processes,
+        "reused_fits": result.reused_fits, "fold_processes": result.processes,
         "skipped": result.skipped[:100], "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         "events_per_second": round(rate),
     })

@@ -11,15 +11,20 @@ same state. Pure: callers load and store profiles.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
+import scipy
 
 from services.insights import model as population_model
 from services.insights import profile as pf
@@ -148,13 +153,22 @@ def should_refit(current: pf.Population, buying_customers: int, boundary: float)
 
 
 def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: int,
-                   warm: pf.Population | None) -> pf.Population | None:
-    """The population model and RFM cut points as of ``as_of``; None when the data is too thin."""
+                   warm: pf.Population | None,
+                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None) -> pf.Population | None:
+    """The population model and RFM cut points as of ``as_of``; None when the data is too thin.
+
+    ``known``: stored fits by ``fit_key``; one fitted on the very same inputs is taken as it is
+    (a replay meets the live run's fits again: a fit of a large shop takes up to a second).
+    """
     if len(rows) < MIN_FIT_CUSTOMERS or sum(1 for r in rows if r.purchase_days > 1) < MIN_FIT_REPEAT_BUYERS:
         return None
     # In a fixed order: the database (live) and a replay hand the rows over in different orders,
     # and floating-point sums must not make their fits differ.
     rows = sorted(rows, key=lambda r: (r.first_day, r.last_day, r.purchase_days, r.cents, r.first_day_cents))
+    key = fit_key(rows, as_of, zone, warm)
+    if known is not None and key in known:
+        model_json, cuts = known[key]
+        return dataclasses.replace(population_from_json(version, as_of, model_json, cuts, len(rows)), fit_key=key)
     first = np.array([r.first_day for r in rows], dtype=float)
     last = np.array([r.last_day for r in rows], dtype=float)
     days = np.array([r.purchase_days for r in rows], dtype=float)
@@ -169,12 +183,28 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     recency = np.maximum(as_of_day - last, 0.0)
     quintiles = (20, 40, 60, 80)
     return pf.Population(
-        version=version, as_of=as_of, model=model, customers=len(rows),
+        version=version, as_of=as_of, model=model, customers=len(rows), fit_key=key,
         recency_cuts=tuple(max(float(v), floor) for v, floor in zip(np.percentile(recency, quintiles),
                                                                     RECENCY_CUT_FLOORS_DAYS, strict=True)),
         frequency_cuts=tuple(float(v) for v in np.percentile(days, quintiles)),
         monetary_cuts=tuple(float(v) for v in np.percentile(cents, quintiles)),
     )
+
+
+# The fitting code and the numerical libraries it runs on are part of what a fit depends on.
+_FIT_CODE = hashlib.sha256(b"".join(
+    [Path(population_model.__file__).read_bytes(), Path(__file__).read_bytes(),
+     f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
+
+
+def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: pf.Population | None) -> str:
+    """A digest of everything a fit depends on: the rows (in ``fit_population``'s order), the
+    time, the shop's time zone, the model it starts from, and the fitting code."""
+    start = (warm.model if warm is not None else population_model.DEFAULT_MODEL).to_json()
+    digest = hashlib.sha256(orjson.dumps([_FIT_CODE, as_of, str(zone), start], option=orjson.OPT_SORT_KEYS))
+    digest.update(np.array([(r.first_day, r.last_day, r.purchase_days, r.cents, r.first_day_cents)
+                            for r in sorted_rows], dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
 def population_to_json(population: pf.Population) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -145,7 +145,7 @@ class Projector:
         if population is None:
             return None
         model, cuts = engine.population_to_json(population)
-        await store.insert_model(conn, version, pf.to_datetime(as_of), len(rows), model, cuts)
+        await store.insert_model(conn, version, pf.to_datetime(as_of), len(rows), model, cuts, population.fit_key)
         self._population = population
         log.info("insights: population model v%d fitted on %d customers as of %s in %.2fs", version, len(rows),
                  pf.to_datetime(as_of).date(), time.perf_counter() - started)

@@ -136,6 +136,7 @@ class Population:
     recency_cuts: tuple[float, ...] = (30.0, 90.0, 180.0, 365.0)  # days, best first
     frequency_cuts: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # purchase days
     monetary_cuts: tuple[float, ...] = ()  # cents; none until a fit knows the shop's prices
+    fit_key: str | None = None  # digest of what it was fitted on (``engine.fit_key``)
 
 
 DEFAULT_POPULATION = Population(version=0, as_of=None, model=population_model.DEFAULT_MODEL)
@@ -584,10 +585,9 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         if kind not in assessment.conditions:
             reason = _clear_reason(kind, assessment)
             ids = [uuid.UUID(i) for i in (trigger_ids or [])]
-            events.append(CustomerAlertCleared(
+            events.append(built(CustomerAlertCleared,
                 customer_id=customer, occurred_at=when, alert_id=uuid.UUID(open_alert.alert_id), kind=kind,
-                rule_version=RULE_VERSION, reason=reason,
-                evidence=AlertEvidence(**{**open_alert.evidence, "event_ids": ids or open_alert.evidence.get("event_ids", [])}),
+                rule_version=RULE_VERSION, reason=reason, evidence=_stored_evidence(open_alert.evidence, ids),
             ))
             del status.alerts[kind]
     for kind, condition in assessment.conditions.items():
@@ -616,6 +616,19 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
             status.segment = assessment.segment
     profile.evaluated_at = as_of
     return assessment, events
+
+
+def _stored_evidence(stored: dict[str, Any], event_ids: list[uuid.UUID]) -> AlertEvidence:
+    """The evidence an open alert was raised with (``Evidence.as_json``, as stored), with the ids
+    of the events that cleared it when there are any."""
+
+    def number(key: str) -> float | None:
+        value = stored.get(key)
+        return None if value is None else float(value)
+
+    return built(AlertEvidence, baseline=number("baseline"), observed=number("observed"),
+                 threshold=number("threshold"), unit=str(stored.get("unit", "")),
+                 event_ids=event_ids or [uuid.UUID(str(i)) for i in stored.get("event_ids", [])])
 
 
 def _uuid_of(profile: Profile) -> uuid.UUID:
@@ -651,21 +664,30 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
     events: list[Event] = []
     after = profile.evaluated_at if profile.evaluated_at is not None else until
     while True:
-        due = due_at(profile, after, population, zone)
-        if due is None or due > until or (not inclusive and due >= until):
+        if due_at(profile, after, population, zone) is None:
             return events
-        change, r, f = _time_change(profile, due, population, zone)
-        if change == SAME:
-            profile.evaluated_at = due
-        elif change == SEGMENT_ONLY:
-            if announce:
-                events.append(_segment_changed(profile, due, r, f, population))
+        assert profile.dues is not None  # filled by due_at
+        times = profile.dues[1]
+        # Walk the due times in order; only a full step can change them (it opens or closes alerts).
+        for index in range(bisect.bisect_right(times, after), len(times)):
+            due = times[index]
+            if due > until or (not inclusive and due >= until):
+                return events
+            change, r, f = _time_change(profile, due, population, zone)
+            after = due
+            if change == SAME:
+                profile.evaluated_at = due
+            elif change == SEGMENT_ONLY:
+                if announce:
+                    events.append(_segment_changed(profile, due, r, f, population))
+                else:
+                    profile.status.segment = segment_of(r, f)
+                profile.evaluated_at = due
             else:
-                profile.status.segment = segment_of(r, f)
-            profile.evaluated_at = due
+                events.extend(step(profile, due, population, zone, announce=announce)[1])
+                break
         else:
-            events.extend(step(profile, due, population, zone, announce=announce)[1])
-        after = due
+            return events
 
 
 def apply_order(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int,

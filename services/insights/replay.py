@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
 import logging
+import operator
 import os
 import socket
 import subprocess
@@ -22,9 +24,10 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
@@ -33,7 +36,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from services.insights import engine
+from services.insights import engine, store
 from services.insights import profile as pf
 from services.insights.store import PROFILE_COLUMNS
 from shared.events import EVENT_TYPES, Event
@@ -51,23 +54,24 @@ ALERT_COLUMNS = ("alert_id", "customer_id", "kind", "status", "raised_at", "clea
                  "cleared_reason", "cleared_evidence")
 
 
-def _csv_value(value: Any) -> Any:
-    """None is written as nothing (NULL in CSV); every text written is non-empty (ids, names, JSON)."""
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# How each type of value is written in COPY CSV (by exact type: one lookup per value, not a chain
+# of isinstance checks). None is written as nothing (NULL); every text is non-empty (ids, JSON).
+_CSV_TEXT: dict[type, Callable[[Any], Any]] = {
+    type(None): lambda v: v, int: lambda v: v, float: lambda v: v, str: lambda v: v,
+    bool: lambda v: "true" if v else "false", dict: _json_text, list: _json_text,
+    datetime: datetime.isoformat, uuid.UUID: str, Decimal: str,
+}
 
 
 def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    text = _CSV_TEXT
+    writer.writerows([text[type(v)](v) for v in row] for row in rows)
     return buffer.getvalue().encode()
 
 
@@ -83,6 +87,7 @@ class Replayed:
     alerts: int = 0
     refits: int = 0
     processes: int = 1  # the processes the customers were folded in
+    reused_fits: int = 0  # population fits taken from the stored ones (same inputs), not fitted again
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -126,6 +131,7 @@ class Fold:
     watermark: float | None = None
     announce: bool = False  # the alert events only: a replay publishes nothing (see ``pf.step``)
     schedule: dict[float, tuple[pf.Population, int]] | None = None
+    known_fits: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None  # see engine.fit_population
 
     def run(self, facts: Sequence[engine.Fact], *, since: float | None = None, until: float | None = None) -> None:
         """Fold facts (in time order) and move the clock to ``until`` (default: the last fact);
@@ -178,7 +184,7 @@ class Fold:
             return
         rows = [row for p in self.profiles.values() if (row := engine.fit_row(p)) is not None]
         version = self.population.version + 1
-        fitted = engine.fit_population(rows, as_of, self.zone, version, self.population)
+        fitted = engine.fit_population(rows, as_of, self.zone, version, self.population, self.known_fits)
         if fitted is not None:
             self.population = fitted
             self.models.append((fitted, len(rows)))
@@ -186,6 +192,7 @@ class Fold:
 
 def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
                    decided: Callable[[float, tuple[pf.Population, int] | None], None] | None = None,
+                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None,
                    ) -> dict[float, tuple[pf.Population, int]]:
     """The refits a ``Fold`` of these facts (in time order, from a fresh start) makes: boundary ->
     (population, customers it was fitted on); ``decided`` hears of every boundary as soon as it is
@@ -216,7 +223,7 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
             row[3] += fact.cents
         if engine.should_refit(population, len(buyers), boundary):
             rows = [engine.FitRow(*row) for row in buyers.values()]
-            fitted = engine.fit_population(rows, boundary, zone, population.version + 1, population)
+            fitted = engine.fit_population(rows, boundary, zone, population.version + 1, population, known)
             if fitted is not None:
                 population = fitted
                 schedule[boundary] = (fitted, len(rows))
@@ -289,7 +296,8 @@ def written(fold: Fold) -> Written:
         c = clear_by_id.get(a[0])
         alerts.append((a[0], a[1], a[2], "open" if c is None else "cleared", a[3], c and c[1], a[4], a[5],
                        c and c[2], c and c[3]))
-    return Written(_csv([tuple(s[c] for c in PROFILE_COLUMNS) for s in summaries]), _csv(alerts),
+    columns = operator.itemgetter(*PROFILE_COLUMNS)
+    return Written(_csv([columns(s) for s in summaries]), _csv(alerts),
                    len(summaries), len(raised))
 
 
@@ -327,6 +335,7 @@ class _PipedSchedule:
 def fold_worker(pipe: Connection) -> None:
     """A worker process: (zone, refit days, since, until, facts), then one decision per boundary;
     answers with its ``Written`` rows, or the error that stopped it."""
+    gc.disable()  # see ``rebuild``; this process ends when its share is written
     try:
         try:
             zone, refit_days, since, until, rows = pipe.recv()
@@ -396,6 +405,19 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     """Run inside a transaction that holds the clock lock; the caller commits."""
     replayed = Replayed()
     started = time.perf_counter()
+    # A replay makes millions of objects that all live to its end: the cyclic garbage collector
+    # would walk them again and again for nothing (a third of the fold's time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await _read_and_rebuild(conn, settings, authorization, zone, replayed, started)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _read_and_rebuild(conn: asyncpg.Connection, settings: Settings, authorization: str, zone: Any,
+                            replayed: Replayed, started: float) -> Replayed:
     rows = await fetch_outboxes(settings, authorization)
     replayed.seconds["read_outboxes"] = time.perf_counter() - started
     # Started before decoding, so they import the engine (about a second) while this process decodes.
@@ -419,13 +441,14 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings, rows: Sequence[
 
     mark = time.perf_counter()
     refit_days = settings.insights_refit_days
+    known = await store.known_fits(conn)
     if workers is not None and facts:
         workers.start(facts, zone, refit_days)
-        schedule = refit_schedule(facts, zone, refit_days, decided=workers.decide)
+        schedule = refit_schedule(facts, zone, refit_days, decided=workers.decide, known=known)
         models = list(schedule.values())
         watermark: float | None = facts[-1].at
     else:
-        fold = Fold(zone=zone, refit_days=refit_days)
+        fold = Fold(zone=zone, refit_days=refit_days, known_fits=known)
         fold.run(facts)
         parts = [written(fold)]
         models, watermark = fold.models, fold.watermark
@@ -450,12 +473,14 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings, rows: Sequence[
     replayed.customers = sum(p.customers for p in parts)
     replayed.alerts = sum(p.alerts for p in parts)
     replayed.refits = len(models)
+    replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
     for population, customers in models:
         model, cuts = engine.population_to_json(population)
         await conn.execute(
-            f"INSERT INTO population_model_{suffix} (version, as_of, customers, model, cuts) VALUES ($1, $2, $3, $4, $5)",
+            f"INSERT INTO population_model_{suffix} (version, as_of, customers, model, cuts, fit_key) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
             population.version, pf.to_datetime(population.as_of) if population.as_of is not None else None,
-            customers, model, cuts)
+            customers, model, cuts, population.fit_key)
     await conn.execute(f"INSERT INTO insights_clock_{suffix} (id, watermark, swept_to) VALUES (true, $1, NULL)",
                        pf.to_datetime(watermark) if watermark is not None else None)
     for table in TABLES:

@@ -104,8 +104,13 @@ async def current_model_version(conn: asyncpg.Connection) -> int:
 
 
 async def insert_model(conn: asyncpg.Connection, version: int, as_of: datetime | None, customers: int,
-                       model: dict[str, Any], cuts: dict[str, Any]) -> None:
-    await conn.execute(Q["insert_model"], version, as_of, customers, model, cuts)
+                       model: dict[str, Any], cuts: dict[str, Any], fit_key: str | None) -> None:
+    await conn.execute(Q["insert_model"], version, as_of, customers, model, cuts, fit_key)
+
+
+async def known_fits(conn: asyncpg.Connection) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Stored fits by ``fit_key``: what a replay need not fit again."""
+    return {r["fit_key"]: (r["model"], r["cuts"]) for r in await conn.fetch(Q["known_fits"])}
 
 
 async def profile_by_id(conn: asyncpg.Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:

@@ -55,7 +55,10 @@ SELECT version, as_of, model, cuts, customers FROM population_model ORDER BY ver
 SELECT coalesce(max(version), 0) FROM population_model;
 
 -- name: insert_model
-INSERT INTO population_model (version, as_of, customers, model, cuts) VALUES ($1, $2, $3, $4, $5);
+INSERT INTO population_model (version, as_of, customers, model, cuts, fit_key) VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: known_fits
+SELECT fit_key, model, cuts FROM population_model WHERE fit_key IS NOT NULL;
 
 -- name: profile_by_id
 SELECT customer_id, state, external_ref, owner FROM customer_profile WHERE customer_id = $1;

@@ -231,3 +231,34 @@ async def test_a_worker_that_fails_fails_the_replay() -> None:
     finally:
         workers.stop()
     assert all(p.returncode is not None for p in workers.processes)
+
+
+def test_a_fold_that_knows_the_fits_takes_them_and_reaches_the_same_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay reuses stored fits whose inputs (``fit_key``) it meets again: the same models and
+    the same fold, without fitting."""
+    facts, _ = shop()
+    cold = folded(None)
+    known = {p.fit_key: engine.population_to_json(p) for p, _ in cold.models if p.fit_key}
+    assert len(known) == len(cold.models)
+
+    def no_fitting(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("fitted although the fit was known")
+
+    monkeypatch.setattr(engine.population_model, "fit_population", no_fitting)
+    warm = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, known_fits=known)
+    warm.run(list(facts))
+    assert_same_fold(warm, cold)
+    assert [p.fit_key for p, _ in warm.models] == [p.fit_key for p, _ in cold.models]
+
+
+def test_the_fit_key_changes_with_the_rows_the_time_and_the_starting_model() -> None:
+    rows = [engine.FitRow(730_000 + i, 730_000 + 2 * i, 1 + i % 3, 1_000 * i, 500) for i in range(60)]
+    base = engine.fit_key(rows, 1.0e9, ZONE, None)
+    assert engine.fit_key(list(rows), 1.0e9, ZONE, None) == base
+    assert engine.fit_key(rows, 1.0e9, ZONE, pf.DEFAULT_POPULATION) == base  # no warm start = the default
+    assert engine.fit_key(rows[:-1], 1.0e9, ZONE, None) != base
+    assert engine.fit_key([*rows[:-1], dataclasses.replace(rows[-1], cents=1)], 1.0e9, ZONE, None) != base
+    assert engine.fit_key(rows, 1.0e9 + 86_400, ZONE, None) != base
+    fitted = engine.fit_population(rows, 1.0e9, ZONE, 1, None)
+    assert fitted is not None
+    assert engine.fit_key(rows, 1.0e9, ZONE, fitted) != base

@@ -594,7 +594,14 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
                                      evidence=AlertEvidence(**evidence))),
         (SegmentChanged, dict(customer_id=customer, occurred_at=when, previous_segment=None, segment="potential",
                               recency_score=5, frequency_score=1, monetary_score=3, rule_version="r")),
+        (CustomerAlertCleared, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="quantity_drop",
+                                    rule_version="r", reason="basket_recovered", evidence=AlertEvidence(**evidence))),
     ]
+    stored = {"baseline": 7, "observed": 15.0, "threshold": None, "unit": "days", "event_ids": [str(uuid.uuid4())]}
+    assert pf._stored_evidence(stored, []) == AlertEvidence(**stored)
+    assert pf._stored_evidence(stored, []).model_dump(mode="json") == AlertEvidence(**stored).model_dump(mode="json")
+    cleared_by = [uuid.uuid4()]
+    assert pf._stored_evidence(stored, cleared_by) == AlertEvidence(**{**stored, "event_ids": cleared_by})
     for cls, fields in cases:
         fast, validated = pf.built(cls, **fields), cls(**fields)
         assert fast == validated
