@@ -225,6 +225,15 @@ def population_from_json(version: int, as_of: float | None, model: dict[str, Any
 # --- what is stored ---------------------------------------------------------------------------
 
 
+# The customer_profile table's columns, as ``summary`` gives them.
+PROFILE_COLUMNS = (
+    "customer_id", "state", "external_ref", "owner", "evaluated_at", "due_at", "first_day", "last_day",
+    "purchase_days", "spent", "first_day_spent", "last_purchase_at", "stage", "stage_reason", "stage_since",
+    "segment", "loyal", "churn_risk", "p_alive", "expected_purchases_90d", "expected_value_90d", "open_alerts",
+    "model_version",
+)
+
+
 def summary(profile: pf.Profile, population: pf.Population, zone: tzinfo) -> dict[str, Any]:
     """The columns dashboards filter on, assessed at the profile's own clock (its last step)."""
     as_of = profile.evaluated_at if profile.evaluated_at is not None else (profile.registered_at or 0.0)

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
 __all__ = [
     "BG_NBD_CHURN_HORIZON_DAYS",
@@ -817,6 +817,8 @@ def _maximise(
     multithreaded-BLAS overhead per solve on small problems.) Should BFGS not converge, bounded
     L-BFGS-B takes over (see the comment in the code).
     """
+    from scipy import optimize  # here: scoring needs none of it (a replay's workers start faster)
+
     log_lik = _pnbd_log_lik_array if kind == "pareto_nbd" else _bgnbd_log_lik_array
     xa, ta, Ta = _clean_arrays(x, t_x, T)
     xa, ta, Ta = xa.ravel(), ta.ravel(), Ta.ravel()
@@ -969,6 +971,8 @@ def fit_gamma_gamma(frequency: ArrayLike, mean_value: ArrayLike) -> dict[str, fl
         if not (math.isfinite(ll) and np.all(np.isfinite(grad))):
             return 1e300, np.zeros(3)
         return -ll / n, -grad / n
+
+    from scipy import optimize  # see _maximise
 
     # Start: p = 1 and the population mean p v/(q-1) equal to the observed mean with q = 3.
     # BFGS with the analytic gradient (see _maximise for why not L-BFGS-B); bounded L-BFGS-B

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.insights.engine import PROFILE_COLUMNS
 from shared.consumer import Delivery
 from shared.sql import load_queries
 
@@ -50,12 +51,6 @@ async def timeline_page(
 # --- profiles, alerts, population model, clock ----------------------------------------------
 
 Q.update(load_queries(Path(__file__).parent / "sql" / "profiles.sql"))
-PROFILE_COLUMNS = (
-    "customer_id", "state", "external_ref", "owner", "evaluated_at", "due_at", "first_day", "last_day",
-    "purchase_days", "spent", "first_day_spent", "last_purchase_at", "stage", "stage_reason", "stage_since",
-    "segment", "loyal", "churn_risk", "p_alive", "expected_purchases_90d", "expected_value_90d", "open_alerts",
-    "model_version",
-)
 
 
 async def lock_clock(conn: asyncpg.Connection) -> tuple[datetime | None, datetime | None]:

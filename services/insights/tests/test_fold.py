@@ -1,4 +1,4 @@
-"""The in-memory fold of a replay (``replay.Fold``) over a generated shop: 300 customers over eight
+"""The in-memory fold of a replay (``folding.Fold``) over a generated shop: 300 customers over eight
 months, with refits every 28 days of business time.
 
 What a replay promises: the state does not depend on how the history was cut into chunks (a
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from services.insights import engine, replay
+from services.insights import fold as folding
 from services.insights import profile as pf
 from shared.events import CustomerAlertRaised, Event
 
@@ -64,11 +65,11 @@ def shop(customers: int = 300, seed: int = 7) -> tuple[tuple[engine.Fact, ...], 
 
 
 @cache
-def folded(chunk: int | None, announce: bool = False) -> replay.Fold:
+def folded(chunk: int | None, announce: bool = False) -> folding.Fold:
     """The shop folded in one ``run`` (as ``rebuild`` does: chunk None) or ``chunk`` facts at a time;
     ``announce`` keeps the stage and segment changes a live consumer publishes."""
     facts, _ = shop()
-    fold = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, announce=announce)
+    fold = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, announce=announce)
     if chunk is None:
         fold.run(list(facts))
     else:
@@ -84,12 +85,12 @@ def by_customer(events: list[Event]) -> dict[str, list[dict[str, Any]]]:
     return dict(out)
 
 
-def models(fold: replay.Fold) -> list[tuple[Any, ...]]:
+def models(fold: folding.Fold) -> list[tuple[Any, ...]]:
     return [(p.version, p.as_of, customers, p.model.to_json(), p.recency_cuts, p.frequency_cuts, p.monetary_cuts)
             for p, customers in fold.models]
 
 
-def assert_same_fold(a: replay.Fold, b: replay.Fold) -> None:
+def assert_same_fold(a: folding.Fold, b: folding.Fold) -> None:
     assert models(a) == models(b)
     assert (a.population.version, a.watermark) == (b.population.version, b.watermark)
     assert a.profiles.keys() == b.profiles.keys()
@@ -121,7 +122,7 @@ def test_a_replay_that_announces_nothing_reaches_the_same_state_and_alerts() -> 
     kinds = {type(e).__name__ for e in loud.transitions}
     assert {"LifecycleStageChanged", "SegmentChanged"} <= kinds
     assert {type(e).__name__ for e in quiet.transitions} == {"CustomerAlertRaised", "CustomerAlertCleared"}
-    alerts_only = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS)
+    alerts_only = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS)
     alerts_only.transitions = [e for e in loud.transitions if type(e).__name__.startswith("CustomerAlert")]
     alerts_only.profiles, alerts_only.models = loud.profiles, loud.models
     alerts_only.population, alerts_only.watermark = loud.population, loud.watermark
@@ -177,7 +178,7 @@ def _rows(b: bytes) -> list[list[str]]:
 def test_the_refit_schedule_is_the_refits_of_the_whole_fold() -> None:
     facts, _ = shop()
     whole = folded(None)
-    schedule = replay.refit_schedule(list(facts), ZONE, REFIT_DAYS)
+    schedule = folding.refit_schedule(list(facts), ZONE, REFIT_DAYS)
     assert models(whole) == models(dataclasses.replace(whole, models=list(schedule.values())))
     assert len(schedule) == len(whole.models) >= 3
 
@@ -188,13 +189,13 @@ def test_customers_folded_in_parts_with_the_schedule_fold_as_among_all() -> None
     before the last fact: ``since`` and ``until`` are the whole history's)."""
     facts, _ = shop()
     whole = folded(None)
-    schedule = replay.refit_schedule(list(facts), ZONE, REFIT_DAYS)
+    schedule = folding.refit_schedule(list(facts), ZONE, REFIT_DAYS)
     first_refit = min(schedule)
     late = {f.customer_id for f in facts if f.at > first_refit} - {f.customer_id for f in facts if f.at <= first_refit}
     parts = [[f for f in facts if (f.customer_id in late) == k] for k in (True, False)]
     folds = []
     for part in parts:
-        fold = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, schedule=schedule)
+        fold = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, schedule=schedule)
         fold.run(part, since=facts[0].at, until=facts[-1].at)
         folds.append(fold)
     assert late and parts[0][0].at > first_refit  # the late part starts after the first refit
@@ -208,11 +209,11 @@ def test_customers_folded_in_parts_with_the_schedule_fold_as_among_all() -> None
 async def test_worker_processes_write_the_rows_of_the_fold_in_one_process() -> None:
     """``Workers``: two real processes, fed the refit decisions over their sockets as they are made."""
     facts, _ = shop()
-    whole = replay.written(folded(None))
+    whole = folding.written(folded(None))
     workers = replay.Workers(2)
     try:
         workers.start(list(facts), ZONE, REFIT_DAYS)
-        replay.refit_schedule(list(facts), ZONE, REFIT_DAYS, decided=workers.decide)
+        folding.refit_schedule(list(facts), ZONE, REFIT_DAYS, decided=workers.decide)
         parts = await workers.results()
     finally:
         workers.stop()
@@ -245,7 +246,7 @@ def test_a_fold_that_knows_the_fits_takes_them_and_reaches_the_same_state(monkey
         raise AssertionError("fitted although the fit was known")
 
     monkeypatch.setattr(engine.population_model, "fit_population", no_fitting)
-    warm = replay.Fold(zone=ZONE, refit_days=REFIT_DAYS, known_fits=known)
+    warm = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, known_fits=known)
     warm.run(list(facts))
     assert_same_fold(warm, cold)
     assert [p.fit_key for p, _ in warm.models] == [p.fit_key for p, _ in cold.models]
