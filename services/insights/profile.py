@@ -121,7 +121,8 @@ class Profile:
     status: Status = field(default_factory=Status)
     beat: Rhythm | None = field(default=None, repr=False, compare=False)  # cache of rhythm(), not stored
     baskets: dict[str, tuple[float, float, list[str]] | None] = field(default_factory=dict, repr=False, compare=False)
-    dues: tuple[tuple[Any, ...], tuple[float, ...]] | None = field(default=None, repr=False, compare=False)
+    # cache of the due times (``due_at``) under a population version; emptied when days or alerts change
+    dues: tuple[int, tuple[float, ...]] | None = field(default=None, repr=False, compare=False)
     customer_uuid: uuid.UUID | None = field(default=None, repr=False, compare=False)
 
 
@@ -255,6 +256,7 @@ def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float,
     """Fold one order in: a new purchase day, or one more order on a day already known."""
     profile.beat = None
     profile.baskets.clear()
+    profile.dues = None
     day = local_day(at, zone)
     profile.orders += 1
     profile.cents += cents
@@ -384,7 +386,8 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     """Everything insights concludes about a customer at ``as_of`` (at or after their last event).
 
     ``scores=False`` skips the model's expectations that no rule needs (the steps between events
-    only need the churn risk of repeat buyers), which keeps a sweep of many customers cheap.
+    only need the churn risk of repeat buyers away longer than their longest gap; it is NaN for
+    everyone else), which keeps a sweep of many customers cheap.
     """
     conditions: dict[str, Condition] = {}
     if not profile.days:
@@ -411,11 +414,14 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / x if x else None
     p_alive: float | None = None
     expected = value = 0.0
+    # The model knows the population, not this customer's seasons: a repeat buyer is only
+    # alerted once also away longer than any gap they came back from before.
+    churn_watch = x >= 1 and beat is not None and recency > max(beat.typical, beat.longest)
     if scores:
         p_alive, expected, value, risk = population_model.scores(
             model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
     else:
-        risk = population_model.churn_risk(model, x, t_x, T) if x >= 1 else 0.0
+        risk = population_model.churn_risk(model, x, t_x, T) if churn_watch else math.nan
 
     if regular and beat and recency > beat.overdue_after:
         conditions["purchase_overdue"] = Condition("purchase_overdue", Evidence(
@@ -434,9 +440,7 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
                 baseline=round(usual / scale, 3), observed=round(recent / scale, 3),
                 threshold=round(DROP_RAISE * usual / scale, 3), unit=unit,
                 event_ids=tuple(ids)))
-    # The model knows the population, not this customer's seasons: a repeat buyer is only
-    # alerted once also away longer than any gap they came back from before.
-    if x >= 1 and beat is not None and recency > max(beat.typical, beat.longest):
+    if churn_watch:
         line = CHURN_CLEAR if "churn_risk" in profile.status.alerts else CHURN_RAISE
         if risk >= line:
             conditions["churn_risk"] = Condition("churn_risk", Evidence(
@@ -488,13 +492,12 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
 
 def due_at(profile: Profile, after: float, population: Population, zone: tzinfo) -> float | None:
     """The first time after ``after`` at which time alone may change what ``assess`` says."""
-    if not profile.days:
-        return None
-    key = (population.version, len(profile.days), profile.days[-1].day,
-           "purchase_overdue" in profile.status.alerts, "churn_risk" in profile.status.alerts)
-    if profile.dues is None or profile.dues[0] != key:
-        profile.dues = (key, _due_times(profile, population, zone))
-    times = profile.dues[1]
+    dues = profile.dues
+    if dues is None or dues[0] != population.version:
+        if not profile.days:
+            return None
+        dues = profile.dues = (population.version, _due_times(profile, population, zone))
+    times = dues[1]
     index = bisect.bisect_right(times, after)
     return times[index] if index < len(times) else None
 
@@ -578,6 +581,7 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         status.stage_reason = assessment.stage_reason
         profile.evaluated_at = as_of
         return assessment, []
+    profile.dues = None  # the due times depend on which alerts are open
     customer = _uuid_of(profile)
     when = to_datetime(as_of)
     events: list[Event] = []
