@@ -581,7 +581,9 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         status.stage_reason = assessment.stage_reason
         profile.evaluated_at = as_of
         return assessment, []
-    profile.dues = None  # the due times depend on which alerts are open
+    if ("purchase_overdue" in status.alerts) != ("purchase_overdue" in assessment.conditions) or \
+            ("churn_risk" in status.alerts) != ("churn_risk" in assessment.conditions):
+        profile.dues = None  # the due times depend on whether these two are open
     customer = _uuid_of(profile)
     when = to_datetime(as_of)
     events: list[Event] = []
