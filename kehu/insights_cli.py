@@ -1,7 +1,7 @@
 """`kehu export insights` and `kehu replay insights`: thin clients of the insights service's API.
 
     kehu export insights [--as-of DATE] [--output FILE]   every customer's scores as CSV
-    kehu replay insights                                  rebuild insights from the outboxes, swap
+    kehu replay insights [--refit]                        rebuild insights from the outboxes, swap
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ def add_parsers(commands: Any) -> None:
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     replay = commands.add_parser("replay", help="rebuild a service's views from the retained outboxes")
     replay.add_argument("what", choices=["insights"])
+    replay.add_argument("--refit", action="store_true",
+                        help="fit every population model anew instead of reusing the stored fits of the same inputs")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -38,7 +40,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         if args.command == "export":
             return _export(base, headers, args)
-        return _replay(base, headers)
+        return _replay(base, headers, refit=args.refit)
     except httpx.HTTPError as exc:
         print(f"kehu {args.command}: insights at {base} is unreachable: {exc}", file=sys.stderr)
         return 2
@@ -66,8 +68,9 @@ def _export(base: str, headers: dict[str, str], args: argparse.Namespace) -> int
     return 0
 
 
-def _replay(base: str, headers: dict[str, str]) -> int:
-    response = httpx.post(f"{base}/admin/replay", headers=headers, timeout=httpx.Timeout(10, read=3600))
+def _replay(base: str, headers: dict[str, str], *, refit: bool) -> int:
+    response = httpx.post(f"{base}/admin/replay", params={"refit": "true"} if refit else {}, headers=headers,
+                          timeout=httpx.Timeout(10, read=3600))
     if response.status_code != 200:
         print(f"kehu replay: {response.status_code}: {response.text}", file=sys.stderr)
         return 1

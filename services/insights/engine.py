@@ -92,6 +92,14 @@ def in_time_order(facts: Iterable[Fact]) -> list[Fact]:
     return sorted(facts, key=lambda f: (f.at, f.customer_id, f.event_id))
 
 
+def last_purchase_at(facts: Sequence[Fact]) -> float | None:
+    """Where facts (in time order) move the event-time clock: to their last purchase. Time moves
+    with purchases only: a registration concludes nothing, and an import registers each customer
+    at their first purchase before it sends the orders, so registrations would carry the clock
+    across the history's refit boundaries before a single order had arrived."""
+    return next((f.at for f in reversed(facts) if f.kind == "order"), None)
+
+
 def boundaries_between(after: float | None, until: float, refit_days: int, *, cap: bool = False) -> list[float]:
     """Refit boundaries in (after, until]. Event time crosses every one of them, in order, so a
     replay in one run refits where the live consumer's small batches did; only a wall-clock jump

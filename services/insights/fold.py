@@ -76,16 +76,17 @@ class Fold:
     known_fits: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None  # see engine.fit_population
 
     def run(self, facts: Sequence[engine.Fact], *, since: float | None = None, until: float | None = None) -> None:
-        """Fold facts (in time order) and move the clock to ``until`` (default: the last fact);
-        ``since`` is where a clock that has not moved yet starts (default: the first fact)."""
+        """Fold facts (in time order) and move the clock to ``until`` (default: the last purchase,
+        ``engine.last_purchase_at``); ``since`` is where a clock that has not moved yet starts
+        (default: the first fact)."""
         chunks = [facts[start:start + CHUNK] for start in range(0, len(facts), CHUNK)]
         if until is not None and (not chunks or until > chunks[-1][-1].at):
             chunks.append([])  # no facts left, only the clock to move
         for n, chunk in enumerate(chunks):
-            ends = [t for t in (self.watermark, chunk[-1].at if chunk else None) if t is not None]
+            ends = [t for t in (self.watermark, engine.last_purchase_at(chunk)) if t is not None]
             if until is not None and n == len(chunks) - 1:
                 ends.append(until)
-            end = max(ends)
+            end = max(ends) if ends else chunk[0].at  # registrations only, before any purchase
             origin = self.watermark if self.watermark is not None else since if since is not None else \
                 chunk[0].at if chunk else end
             rest = list(chunk)

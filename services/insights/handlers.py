@@ -55,7 +55,7 @@ class Projector:
             if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event)) is not None
         )
         if facts:
-            await self.advance(conn, facts, until=facts[-1].at, wall=False)
+            await self.advance(conn, facts, until=engine.last_purchase_at(facts), wall=False)
 
     # --- the clock ------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class Projector:
                                                                row["customers"])
         return self._population
 
-    async def advance(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], *, until: float,
+    async def advance(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], *, until: float | None,
                       wall: bool) -> int:
         """Apply facts and move the clock to ``until``; returns how many events were published.
 
@@ -81,6 +81,8 @@ class Projector:
         old_swept = swept_to.timestamp() if swept_to else None
         known = [t for t in (old_wm, old_swept) if t is not None]
         old_clock = max(known) if known else None
+        if until is None:  # registrations only (see engine.last_purchase_at): the clock stays
+            until = old_clock if old_clock is not None else facts[0].at
         # The clock that moves never goes back; the other one stays where it was.
         new_wm: float | None
         new_swept: float | None
@@ -151,9 +153,9 @@ class Projector:
                  pf.to_datetime(as_of).date(), time.perf_counter() - started)
         return population
 
-    async def replay(self, conn: asyncpg.Connection, authorization: str) -> replay.Replayed:
+    async def replay(self, conn: asyncpg.Connection, authorization: str, *, refit: bool = False) -> replay.Replayed:
         await store.lock_clock(conn)
-        result = await replay.rebuild(conn, self.settings, authorization, self.zone)
+        result = await replay.rebuild(conn, self.settings, authorization, self.zone, refit=refit)
         self._population = pf.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
         return result
 

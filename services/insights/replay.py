@@ -12,6 +12,7 @@ replay finds were published when they happened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import logging
@@ -23,7 +24,7 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -186,7 +187,7 @@ class Workers:
                     pass_fds=[theirs.fileno()]))
             self.pipes.append(Connection(mine.detach()))
 
-    def start(self, facts: Sequence[engine.Fact], zone: Any, refit_days: int) -> None:
+    def start(self, facts: Sequence[engine.Fact], zone: Any, refit_days: int, until: float | None) -> None:
         # As plain tuples: pickling 100,000 dataclass instances took most of a second.
         parts: list[list[tuple[Any, ...]]] = [[] for _ in self.pipes]
         for fact in facts:
@@ -194,7 +195,7 @@ class Workers:
                 (fact.at, fact.customer_id, fact.event_id, fact.kind, fact.external_ref, fact.owner, fact.quantity,
                  fact.cents))
         for pipe, part in zip(self.pipes, parts, strict=True):
-            pipe.send((zone, refit_days, facts[0].at, facts[-1].at, part))
+            pipe.send((zone, refit_days, facts[0].at, until, part))
 
     def decide(self, boundary: float, planned: tuple[pf.Population, int] | None) -> None:
         for pipe in self.pipes:
@@ -220,92 +221,125 @@ class Workers:
                 process.wait()
 
 
-async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: str, zone: Any) -> Replayed:
-    """Run inside a transaction that holds the clock lock; the caller commits."""
-    replayed = Replayed()
-    started = time.perf_counter()
-    # A replay makes millions of objects that all live to its end: the cyclic garbage collector
-    # would walk them again and again for nothing (a third of the fold's time).
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """A replay makes millions of objects that all live to its end: the cyclic garbage collector
+    would walk them again and again for nothing (a third of the fold's time)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return await _read_and_rebuild(conn, settings, authorization, zone, replayed, started)
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-async def _read_and_rebuild(conn: asyncpg.Connection, settings: Settings, authorization: str, zone: Any,
-                            replayed: Replayed, started: float) -> Replayed:
-    # Workers start as soon as the history is known to be long (its first pages), so they import
-    # the engine (about a second) while this process reads and decodes.
+async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: str, zone: Any,
+                  *, refit: bool = False) -> Replayed:
+    """Run inside a transaction that holds the clock lock; the caller commits. ``refit``: fit every
+    population model anew rather than reuse a stored fit of the same inputs (``engine.fit_key``)."""
+    replayed = Replayed()
+    started = time.perf_counter()
     workers: Workers | None = None
 
     def start_workers(rows_so_far: int) -> None:
+        """As soon as the history is known to be long (its first pages): the workers import the
+        engine (half a second) while this process reads and decodes."""
         nonlocal workers
         count = worker_count(settings.insights_replay_workers, rows_so_far)
         if workers is None and count > 1:
             workers = Workers(count)
             replayed.processes = count
 
-    try:
-        rows = await fetch_outboxes(settings, authorization, start_workers)
-        replayed.seconds["read_outboxes"] = time.perf_counter() - started
-        start_workers(len(rows))
-        return await _rebuild(conn, settings, rows, zone, workers, replayed, started)
-    finally:
-        if workers is not None:
-            workers.stop()
-
-
-async def _rebuild(conn: asyncpg.Connection, settings: Settings, rows: Sequence[dict[str, Any]], zone: Any,
-                   workers: Workers | None, replayed: Replayed, started: float) -> Replayed:
-    mark = time.perf_counter()
-    timeline, unordered = decode(rows, replayed)
-    facts = engine.in_time_order(unordered)
-    replayed.events = len(timeline)
-    replayed.seconds["decode"] = time.perf_counter() - mark
-
-    refit_days = settings.insights_refit_days
-    known = await store.known_fits(conn)
-    # A fresh suffix each time: the copied indexes keep the names they are created with.
-    suffix = f"rebuild_{time.time_ns()}"
-    for table in TABLES:
-        await conn.execute(f"CREATE TABLE {table}_{suffix} (LIKE {table} INCLUDING ALL)")
-    timeline_csv = "".join(timeline).encode()
-    watermark: float | None
-    mark = time.perf_counter()
-    if workers is not None and facts:
-        workers.start(facts, zone, refit_days)
-        # This process fits (its CPU) while the database loads the timeline (the database's CPU).
-        fitting = asyncio.create_task(asyncio.to_thread(fold.refit_schedule, facts, zone, refit_days, workers.decide, known))
+    with _without_cyclic_gc():
         try:
-            await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
-            replayed.seconds["timeline"] = time.perf_counter() - mark
-        finally:
-            schedule = await fitting
-        replayed.seconds["refits"] = time.perf_counter() - mark
-        models, watermark = list(schedule.values()), facts[-1].at
-        parts = await workers.results()
-        replayed.seconds["fold"] = time.perf_counter() - mark
-    else:
-        folded = fold.Fold(zone=zone, refit_days=refit_days, known_fits=known)
-        folded.run(facts)
-        parts = [fold.written(folded)]
-        models, watermark = folded.models, folded.watermark
-        replayed.seconds["fold"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
-        replayed.seconds["timeline"] = time.perf_counter() - mark
+            rows = await fetch_outboxes(settings, authorization, start_workers)
+            start_workers(len(rows))
+            replayed.seconds["read_outboxes"] = time.perf_counter() - started
 
+            mark = time.perf_counter()
+            timeline, unordered = decode(rows, replayed)
+            facts = engine.in_time_order(unordered)
+            replayed.events = len(timeline)
+            replayed.seconds["decode"] = time.perf_counter() - mark
+
+            known = {} if refit else await store.known_fits(conn)
+            # A fresh suffix each time: the copied indexes keep the names they are created with.
+            suffix = f"rebuild_{time.time_ns()}"
+            for table in TABLES:
+                await conn.execute(f"CREATE TABLE {table}_{suffix} (LIKE {table} INCLUDING ALL)")
+            timeline_csv = "".join(timeline).encode()
+
+            async def copy_timeline() -> None:
+                await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
+
+            if workers is not None and facts:
+                parts, models, watermark = await _fold_in_workers(
+                    workers, facts, zone, settings.insights_refit_days, known, copy_timeline, replayed)
+            else:
+                parts, models, watermark = await _fold_here(
+                    facts, zone, settings.insights_refit_days, known, copy_timeline, replayed)
+
+            mark = time.perf_counter()
+            replayed.customers = sum(p.customers for p in parts)
+            replayed.alerts = sum(p.alerts for p in parts)
+            replayed.refits = len(models)
+            replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
+            await _swap_in(conn, suffix, parts, models, watermark)
+            replayed.seconds["write_and_swap"] = time.perf_counter() - mark
+        finally:
+            if workers is not None:
+                workers.stop()
+    replayed.seconds["total"] = time.perf_counter() - started
+    log.info("insights: replayed %d events of %d customers in %.1fs with %d fold process(es) (%s)", replayed.events,
+             replayed.customers, replayed.seconds["total"], replayed.processes,
+             {k: round(v, 2) for k, v in replayed.seconds.items()})
+    return replayed
+
+
+Models = list[tuple[pf.Population, int]]
+
+
+async def _fold_in_workers(workers: Workers, facts: list[engine.Fact], zone: Any, refit_days: int,
+                           known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+                           copy_timeline: Callable[[], Awaitable[None]], replayed: Replayed,
+                           ) -> tuple[list[fold.Written], Models, float | None]:
     mark = time.perf_counter()
+    until = engine.last_purchase_at(facts)
+    workers.start(facts, zone, refit_days, until)
+    # This process fits (its CPU) while the database loads the timeline (the database's CPU).
+    fitting = asyncio.create_task(asyncio.to_thread(fold.refit_schedule, facts, zone, refit_days, workers.decide, known))
+    try:
+        await copy_timeline()
+        replayed.seconds["timeline"] = time.perf_counter() - mark
+    finally:
+        schedule = await fitting
+    replayed.seconds["refits"] = time.perf_counter() - mark
+    parts = await workers.results()
+    replayed.seconds["fold"] = time.perf_counter() - mark
+    return parts, list(schedule.values()), until if until is not None else facts[0].at
+
+
+async def _fold_here(facts: list[engine.Fact], zone: Any, refit_days: int,
+                     known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+                     copy_timeline: Callable[[], Awaitable[None]], replayed: Replayed,
+                     ) -> tuple[list[fold.Written], Models, float | None]:
+    mark = time.perf_counter()
+    folded = fold.Fold(zone=zone, refit_days=refit_days, known_fits=known)
+    folded.run(facts)
+    parts = [fold.written(folded)]
+    replayed.seconds["fold"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    await copy_timeline()
+    replayed.seconds["timeline"] = time.perf_counter() - mark
+    return parts, folded.models, folded.watermark
+
+
+async def _swap_in(conn: asyncpg.Connection, suffix: str, parts: Sequence[fold.Written], models: Models,
+                   watermark: float | None) -> None:
     for part in parts:
         await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, part.profiles_csv)
         await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, part.alerts_csv)
-    replayed.customers = sum(p.customers for p in parts)
-    replayed.alerts = sum(p.alerts for p in parts)
-    replayed.refits = len(models)
-    replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
     for population, customers in models:
         model, cuts = engine.population_to_json(population)
         await conn.execute(
@@ -318,9 +352,3 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings, rows: Sequence[
     for table in TABLES:
         await conn.execute(f"DROP TABLE {table}")
         await conn.execute(f"ALTER TABLE {table}_{suffix} RENAME TO {table}")
-    replayed.seconds["write_and_swap"] = time.perf_counter() - mark
-    replayed.seconds["total"] = time.perf_counter() - started
-    log.info("insights: replayed %d events of %d customers in %.1fs with %d fold process(es) (%s)", replayed.events,
-             replayed.customers, replayed.seconds["total"], len(workers.pipes) if workers else 1,
-             {k: round(v, 2) for k, v in replayed.seconds.items()})
-    return replayed

@@ -196,7 +196,7 @@ def test_customers_folded_in_parts_with_the_schedule_fold_as_among_all() -> None
     folds = []
     for part in parts:
         fold = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, schedule=schedule)
-        fold.run(part, since=facts[0].at, until=facts[-1].at)
+        fold.run(part, since=facts[0].at, until=engine.last_purchase_at(facts))
         folds.append(fold)
     assert late and parts[0][0].at > first_refit  # the late part starts after the first refit
     merged = {c: p for fold in folds for c, p in fold.profiles.items()}
@@ -212,7 +212,7 @@ async def test_worker_processes_write_the_rows_of_the_fold_in_one_process() -> N
     whole = folding.written(folded(None))
     workers = replay.Workers(2)
     try:
-        workers.start(list(facts), ZONE, REFIT_DAYS)
+        workers.start(list(facts), ZONE, REFIT_DAYS, engine.last_purchase_at(list(facts)))
         folding.refit_schedule(list(facts), ZONE, REFIT_DAYS, decided=workers.decide)
         parts = await workers.results()
     finally:
