@@ -77,7 +77,7 @@ async def fetch_outboxes(settings: Settings, authorization: str,
             after = 0
             while True:
                 response = await client.get(f"{service_url(settings, service)}/admin/outbox",
-                                            params={"after": after, "limit": 20_000})
+                                            params={"after": after, "limit": 50_000})
                 response.raise_for_status()
                 items = orjson.loads(response.content)["items"]
                 if not items:
