@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kehu.importer import ImportOptions, run_import
 from tests.conftest import Cluster, eventually
 
 pytestmark = pytest.mark.database
@@ -63,3 +68,42 @@ async def test_a_regular_who_simply_stops_is_overdue_without_any_new_event(clust
     assert alerts[0]["evidence"]["baseline"] == 7
     body = (await cluster.get("insights", f"/customers/{customer}/insights")).json()
     assert body["lifecycle"]["stage"] == "decline" and body["recency_days"] >= 30
+
+
+async def test_a_history_imported_into_a_running_kehu_is_scored_by_a_model_fitted_on_it(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """kehu is already running (the sweeper has moved the clock to now) when the shop imports last
+    year's sales: they arrive behind the clock and cross no refit boundary, yet the sweeper fits
+    the population model on them as of now, without waiting weeks for the next boundary."""
+    async def swept() -> bool:
+        clock = await cluster.sql("insights", "SELECT swept_to FROM insights_clock")
+        return bool(clock and clock[0]["swept_to"] is not None)
+
+    await eventually(swept, timeout=20)
+    assert (await cluster.get("insights", "/model")).json()["version"] == 0  # the prior
+
+    start = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=300)
+    rows = []
+    for n in range(80):
+        gap = (7, 14, 30, 0)[n % 4]
+        days = [n % 60] if gap == 0 else list(range(n % 60, n % 60 + 200, gap))
+        rows += [(start + timedelta(days=d), f"imp-{n:02d}") for d in days]
+    path = tmp_path / "history.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["customer_ref", "occurred_at", "quantity", "amount"])
+        writer.writerows([ref, when.isoformat(), 1, "20.00"] for when, ref in sorted(rows))
+    report = await run_import(ImportOptions(path=path, contacts_url=cluster.urls["contacts"],
+                                            orders_url=cluster.urls["orders"], token=cluster.tokens["sales"]),
+                              out=io.StringIO(), err=io.StringIO())
+    assert report.exit_code == 0 and report.orders_created == len(rows)
+
+    async def fitted() -> dict[str, Any] | None:
+        body = (await cluster.get("insights", "/model")).json()
+        return body if body["version"] >= 1 and body["model"]["customers"] == 80 else None
+
+    model = await eventually(fitted, timeout=30)
+    as_of = datetime.fromisoformat(model["as_of"])
+    assert datetime.now(UTC) - timedelta(minutes=2) < as_of <= datetime.now(UTC)
+    exported = (await cluster.get("insights", "/export/insights.csv")).text.splitlines()
+    assert len(exported) == 81

@@ -152,6 +152,13 @@ def fit_row(profile: pf.Profile) -> FitRow | None:
     return FitRow(profile.days[0].day, profile.days[-1].day, len(profile.days), profile.cents, profile.days[0].cents)
 
 
+def grown(current: pf.Population, buying_customers: int, repeat_buyers: int) -> bool:
+    """The customer base outgrew the model in force (a quarter more buyers, or no fit yet) and is
+    big enough to fit: the live sweeper refits then, without waiting for the next boundary."""
+    return (buying_customers >= MIN_FIT_CUSTOMERS and repeat_buyers >= MIN_FIT_REPEAT_BUYERS
+            and (current.as_of is None or buying_customers >= REFIT_GROWTH * max(current.customers, 1)))
+
+
 def should_refit(current: pf.Population, buying_customers: int, boundary: float) -> bool:
     if current.as_of is None:
         return True

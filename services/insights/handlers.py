@@ -139,6 +139,20 @@ class Projector:
             return None
         return await self.refit_on(conn, rows, as_of, warm)
 
+    async def refit_if_grown(self, conn: asyncpg.Connection, now: float) -> pf.Population | None:
+        """Live (wall clock): refit as of now once the base outgrew the model in force.
+
+        Boundaries are crossed by the clock that is ahead, and live that is the wall clock: a
+        history imported into a running kehu arrives behind it and crosses none, so without this
+        its customers would be scored by the prior model until the next boundary, weeks later."""
+        await store.lock_clock(conn)
+        population = await self.population(conn)
+        if not engine.grown(population, *await store.buyer_counts(conn)):
+            return None
+        rows = [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
+                for r in await store.fit_rows(conn)]
+        return await self.refit_on(conn, rows, now, population)
+
     async def refit_on(self, conn: asyncpg.Connection, rows: list[engine.FitRow], as_of: float,
                        warm: pf.Population | None = None) -> pf.Population | None:
         version = await store.current_model_version(conn) + 1
@@ -188,6 +202,8 @@ async def sweep_forever(app: FastAPI) -> None:
         if time.monotonic() - projector.last_batch_at < projector.sweep_s:
             continue
         try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                await projector.refit_if_grown(conn, time.time())
             while True:
                 async with runtime.pool.acquire() as conn, conn.transaction():
                     published = await projector.advance(conn, [], until=time.time(), wall=True)

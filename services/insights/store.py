@@ -103,6 +103,12 @@ async def insert_model(conn: asyncpg.Connection, version: int, as_of: datetime |
     await conn.execute(Q["insert_model"], version, as_of, customers, model, cuts, fit_key)
 
 
+async def buyer_counts(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(customers with a purchase, customers with purchases on two days or more)."""
+    row = await conn.fetchrow(Q["buyer_counts"])
+    return int(row["buying"]), int(row["repeat"])
+
+
 async def known_fits(conn: asyncpg.Connection) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Stored fits by ``fit_key``: what a replay need not fit again."""
     return {r["fit_key"]: (r["model"], r["cuts"]) for r in await conn.fetch(Q["known_fits"])}

@@ -43,6 +43,10 @@ UPDATE alerts SET status = 'cleared', cleared_at = t.cleared_at, cleared_reason 
 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::jsonb[]) AS t (alert_id, cleared_at, reason, evidence)
 WHERE alerts.alert_id = t.alert_id;
 
+-- name: buyer_counts
+SELECT count(*) AS buying, count(*) FILTER (WHERE purchase_days > 1) AS repeat
+FROM customer_profile WHERE purchase_days > 0;
+
 -- name: fit_rows
 SELECT first_day, last_day, purchase_days, (spent * 100)::bigint AS cents,
        (first_day_spent * 100)::bigint AS first_day_cents

@@ -263,3 +263,13 @@ def test_the_fit_key_changes_with_the_rows_the_time_and_the_starting_model() -> 
     fitted = engine.fit_population(rows, 1.0e9, ZONE, 1, None)
     assert fitted is not None
     assert engine.fit_key(rows, 1.0e9, ZONE, fitted) != base
+
+
+def test_the_base_has_grown_past_its_model_once_a_quarter_bigger_and_big_enough_to_fit() -> None:
+    prior = pf.DEFAULT_POPULATION
+    assert not engine.grown(prior, engine.MIN_FIT_CUSTOMERS - 1, 40)  # too few to fit
+    assert not engine.grown(prior, 400, engine.MIN_FIT_REPEAT_BUYERS - 1)
+    assert engine.grown(prior, engine.MIN_FIT_CUSTOMERS, engine.MIN_FIT_REPEAT_BUYERS)  # no fit yet
+    fitted = dataclasses.replace(prior, version=3, as_of=1.0e9, customers=400)
+    assert not engine.grown(fitted, 499, 200)
+    assert engine.grown(fitted, 500, 200)
