@@ -12,6 +12,7 @@ import csv
 import gc
 import io
 import operator
+import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -202,6 +203,8 @@ def written(fold: Fold) -> Written:
 
 # --- in a worker process ----------------------------------------------------------------------
 
+WORKER_NICENESS = 5
+
 
 class _PipedSchedule:
     """``Fold.schedule`` read from the pipe: every boundary's decision arrives in order."""
@@ -220,6 +223,8 @@ def fold_worker(pipe: Connection) -> None:
     """A worker process: (zone, refit days, since, until, facts), then one decision per boundary;
     answers with its ``Written`` rows, or the error that stopped it."""
     gc.disable()  # see ``rebuild``; this process ends when its share is written
+    # Behind the replaying process, whose fits the workers wait for at every refit boundary.
+    os.nice(WORKER_NICENESS)
     try:
         try:
             zone, refit_days, since, until, rows = pipe.recv()
