@@ -229,6 +229,20 @@ def _busy_s() -> float:
     return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
+def settle(limit_s: float = 60.0, window_s: float = 2.0, busy_below: float = 0.25) -> float:
+    """Seconds waited (at most ``limit_s``) until the machine's cores were busy less than
+    ``busy_below`` of a ``window_s`` window: after an import, the database's autovacuum and the
+    services' relays run on for a while, and a replay measured then measures them too."""
+    started = time.monotonic()
+    cores = os.cpu_count() or 1
+    while time.monotonic() - started < limit_s:
+        before = _busy_s()
+        time.sleep(window_s)
+        if (_busy_s() - before) / (window_s * cores) < busy_below:
+            break
+    return time.monotonic() - started
+
+
 def _int(text: str) -> int:
     return int(text.replace(",", ""))
 
@@ -704,6 +718,7 @@ class Performance:
     replay_wall_s: float
     refit_replay: dict[str, Any]
     refit_replay_wall_s: float
+    settle_s: tuple[float, float]  # waited before each replay for the machine to settle
     replay_orders_after: int
     replay_recycles: int
     recycles: int
@@ -775,14 +790,16 @@ def performance(args: argparse.Namespace) -> Performance:
               f"(import {run.import_wall_s:.1f} s, insights done {run.wait_after_import_s:.1f} s later)", flush=True)
         segments = segments_check(up, customers, spent)
         print(f"  {segments}", flush=True)
-        print("  kehu replay insights ...", flush=True)
+        settled = settle()
+        print(f"  kehu replay insights ... (after {settled:.0f} s for the machine to settle)", flush=True)
         before_replay = up.recycles
         result, wall = replay(up, args)
         replay_recycles = up.recycles - before_replay
         print(f"  replay: {result.get('events', 0):,} events in {wall:.1f} s wall "
               f"({result.get('events_per_second', 0):,} events/s by its own clock), {result.get('reused_fits')} of "
               f"{result.get('refits')} fits reused, seconds {result.get('seconds')}", flush=True)
-        print("  kehu replay insights --refit ...", flush=True)
+        refit_settled = settle()
+        print(f"  kehu replay insights --refit ... (after {refit_settled:.0f} s to settle)", flush=True)
         refit_result, refit_wall = replay(up, args, "--refit")
         print(f"  replay --refit: {refit_result.get('events', 0):,} events in {refit_wall:.1f} s wall "
               f"({refit_result.get('events_per_second', 0):,} events/s by its own clock), "
@@ -802,6 +819,7 @@ def performance(args: argparse.Namespace) -> Performance:
             shutil.rmtree(home, ignore_errors=True)
     perf = Performance(rows=rows, csv_s=csv_s, startup_s=startup_s, run=run, replay=result, replay_wall_s=wall,
                        refit_replay=refit_result, refit_replay_wall_s=refit_wall,
+                       settle_s=(settled, refit_settled),
                        replay_orders_after=after, segments=segments, logs=logs,
                        replay_recycles=replay_recycles, recycles=up.recycles,
                        poll_s=args.poll_s, limited=args.limit_customers is not None)
@@ -878,10 +896,12 @@ def performance_markdown(p: Performance) -> list[str]:
         f"end-to-end window, {p.replay_recycles} during the replay, {p.recycles} in the whole life of the instance.",
         "",
     ]
-    for title, result, wall in (("`kehu replay insights`", p.replay, p.replay_wall_s),
-                                ("`kehu replay insights --refit`", p.refit_replay, p.refit_replay_wall_s)):
+    runs = (("`kehu replay insights`", p.replay, p.replay_wall_s, p.settle_s[0]),
+            ("`kehu replay insights --refit`", p.refit_replay, p.refit_replay_wall_s, p.settle_s[1]))
+    for title, result, wall, settled in runs:
         lines += [
-            f"{title}: {result.get('events', 0):,} events of {result.get('customers', 0):,} customers, "
+            f"{title} (started once the machine's cores were less than a quarter busy, after {settled:.0f} s): "
+            f"{result.get('events', 0):,} events of {result.get('customers', 0):,} customers, "
             f"{result.get('alerts', 0):,} alerts, {result.get('refits', 0)} refits of which "
             f"{result.get('reused_fits', 0)} reused from the stored fits of the same inputs, "
             f"{result.get('fold_processes', 1)} fold processes, {len(result.get('skipped', []))} skipped; "
