@@ -93,6 +93,7 @@ MIN_REPEAT_BUYERS_FOR_SPEND = 20
 # (rates from one purchase a day to one a few decades), narrow enough that a degenerate sample
 # cannot drive the optimiser to overflow.
 _PARAM_MIN, _PARAM_MAX = 1e-6, 1e7
+BFGS_MAX_EVALUATIONS = 200
 _LOG_BOUNDS = (math.log(_PARAM_MIN), math.log(_PARAM_MAX))
 _THETA_MAX = 2.0 * math.log(_PARAM_MAX / _PARAM_MIN)  # optimiser coordinates beyond this are out of range
 _TINY = 1e-300
@@ -842,17 +843,42 @@ def _maximise(
         ll = rows(np.asarray(theta, dtype=np.float64))
         return 1e300 if ll is None else -float(np.dot(w, ll)) / n
 
+    def bfgs(start: FloatArray) -> tuple[FloatArray, float, bool]:
+        """(θ, objective, converged): BFGS, stopped after BFGS_MAX_EVALUATIONS (on a ridge it can
+        spend 700 evaluations, a second of a replay, getting nowhere)."""
+        seen: list[tuple[float, FloatArray]] = []
+
+        def counted(theta: FloatArray) -> float:
+            value = objective(theta)
+            seen.append((value, np.array(theta, dtype=np.float64)))
+            if len(seen) >= BFGS_MAX_EVALUATIONS:
+                raise _OutOfEvaluations
+            return value
+
+        try:
+            result = optimize.minimize(
+                counted, start, method="BFGS",
+                options={"gtol": 1e-6, "eps": 1e-7, "maxiter": 60, "hess_inv0": _bhhh_inverse_hessian(rows, start, w, n)},
+            )
+        except _OutOfEvaluations:
+            value, theta = min(seen, key=lambda s: s[0])
+            return theta, value, False
+        return np.asarray(result.x, dtype=np.float64), float(result.fun), bool(result.success)
+
     theta0 = _to_theta(kind, start)
+    default0 = _to_theta(kind, _default_start(kind, xa, ta, Ta))
     if rows(theta0) is None:
-        theta0 = _to_theta(kind, _default_start(kind, xa, ta, Ta))
-    result = optimize.minimize(
-        objective,
-        theta0,
-        method="BFGS",
-        options={"gtol": 1e-6, "eps": 1e-7, "maxiter": 60, "hess_inv0": _bhhh_inverse_hessian(rows, theta0, w, n)},
-    )
-    theta, best = np.asarray(result.x, dtype=np.float64), float(result.fun)
-    if not result.success:
+        theta0 = default0
+    theta, best, converged = bfgs(theta0)
+    if not converged and not np.array_equal(theta0, default0):
+        # A warm start is a fit of other data; from a ridge of it (a young history's fit often runs
+        # off to s, β → ∞) BFGS may not get away, while from the default start it converges.
+        fresh, value, converged = bfgs(default0)
+        if converged and value <= best:
+            theta, best = fresh, value
+        else:
+            converged = False
+    if not converged:
         # Usually a line search that cannot improve on noisy finite differences near the optimum,
         # sometimes a wander along a ridge (s, β → ∞; a, b → ∞) into a region L-BFGS-B cannot
         # leave: polish within bounds both from where BFGS stopped and from the start; best wins.
@@ -867,6 +893,10 @@ def _maximise(
             if float(polish.fun) <= best:
                 theta, best = np.asarray(polish.x, dtype=np.float64), float(polish.fun)
     return _from_theta(kind, theta), -objective(theta) * n
+
+
+class _OutOfEvaluations(Exception):
+    pass
 
 
 def _default_start(kind: str, x: FloatArray, t_x: FloatArray, T: FloatArray) -> tuple[float, ...]:

@@ -8,6 +8,7 @@ import math
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -372,3 +373,27 @@ def test_scores_in_one_go_equal_the_separate_functions(kind: str) -> None:
         assert expected == pytest.approx(M.expected_purchases(m, x, t_x, T, 90.0), rel=1e-12)
         assert value == pytest.approx(M.expected_value(m, x, t_x, T, 90.0, mean, first), rel=1e-12)
         assert risk == pytest.approx(M.churn_risk(m, x, t_x, T), rel=1e-12)
+
+
+def test_a_fit_started_from_the_ridge_of_another_datas_fit_still_finds_the_maximum(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refit starts from the previous fit, and a young shop's fit can sit far out on a ridge
+    (nobody has dropped out yet: s and β run to their bounds). From there BFGS gets nowhere; the
+    fit must still reach the maximum (here, from the default start), within its evaluation budget."""
+    x, t_x, T, mean_repeat = cdnow_sample()
+    cold = sample_population()
+    ridge = M.PopulationModel("pareto_nbd", {"r": 0.42, "alpha": 52.6, "s": 1.0e-5, "beta": 2.6e-4}, None, 0.0, 0)
+    evaluations = 0
+    real = M._pnbd_log_lik_array
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal evaluations
+        evaluations += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(M, "_pnbd_log_lik_array", counted)
+    warm = M.fit_population(x, t_x, T, mean_repeat, warm_start=ridge)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, abs=0.01)
+    for name in cold.params:
+        assert warm.params[name] == pytest.approx(cold.params[name], rel=5e-3)
+    assert evaluations <= 2 * M.BFGS_MAX_EVALUATIONS  # 423 before the default start was tried
