@@ -31,9 +31,8 @@ CSV conversion, the importer's own stages (parse, customers, orders, from its su
 until insights has processed every order after the import returned, and end to end (from
 launching ``kehu import orders`` to insights having processed every order; the CSV conversion is
 the benchmark's, not kehu's, and is reported but not counted). Then ``kehu replay insights`` with
-its events/s and per-stage seconds, after a ``VACUUM (ANALYZE)`` of the databases (the upkeep
-autovacuum starts within a minute of the import; timed and reported) and once the machine has
-settled (it reuses a stored population fit wherever it meets the very
+its events/s and per-stage seconds, once the relays have published every outbox and the machine
+has settled (it reuses a stored population fit wherever it meets the very
 same inputs again, as after an import), and ``kehu replay insights --refit`` (every model fitted
 anew, as after a change of the fitting code). Targets: end to end under 60 s (≥ 1,200 orders/s);
 replay ≥ 10,000 events/s (both replays are held to it).
@@ -249,20 +248,6 @@ async def drain_outboxes(up: Instance, limit_s: float = 180.0) -> tuple[float, d
         if not any(backlog.values()) or time.monotonic() - started > limit_s:
             return time.monotonic() - started, first
         await asyncio.sleep(1.0)
-
-
-async def vacuum(up: Instance) -> float:
-    """``VACUUM (ANALYZE)`` every kehu database: the upkeep PostgreSQL's autovacuum starts by itself
-    within a minute of a 70,000-order import (and the first read of freshly written rows sets their
-    hint bits). Done here, before the replay, and timed, so that the replay measures the replay."""
-    started = time.monotonic()
-    for service in ("contacts", "orders", "tickets", "insights"):
-        pg = await asyncpg.connect(**up.insights_dsn(f"kehu_{service}"))
-        try:
-            await pg.execute("VACUUM (ANALYZE)")
-        finally:
-            await pg.close()
-    return time.monotonic() - started
 
 
 def settle(limit_s: float = 60.0, window_s: float = 2.0, busy_below: float = 0.25) -> float:
@@ -755,7 +740,6 @@ class Performance:
     refit_replay: dict[str, Any]
     refit_replay_wall_s: float
     settle_s: tuple[float, float]  # waited before each replay for the machine to settle
-    vacuum_s: float  # VACUUM (ANALYZE) of the databases after the import, before the replays
     drain_s: float  # until every outbox was published after the import
     backlog: dict[str, int]  # unpublished outbox rows when the import was done
     replay_orders_after: int
@@ -838,10 +822,8 @@ def performance(args: argparse.Namespace) -> Performance:
         print(f"  {segments}", flush=True)
         drained, backlog = run_async(drain_outboxes(up))
         print(f"  outboxes published {drained:.0f} s after the import (unpublished then: {backlog})", flush=True)
-        vacuumed = run_async(vacuum(up))
         settled = settle()
-        print(f"  kehu replay insights ... (after VACUUM (ANALYZE) of the databases, {vacuumed:.1f} s, and "
-              f"{settled:.0f} s for the machine to settle)", flush=True)
+        print(f"  kehu replay insights ... (after {settled:.0f} s for the machine to settle)", flush=True)
         before_replay = up.recycles
         result, wall = replay(up, args)
         replay_recycles = up.recycles - before_replay
@@ -871,7 +853,7 @@ def performance(args: argparse.Namespace) -> Performance:
             shutil.rmtree(home, ignore_errors=True)
     perf = Performance(rows=rows, csv_s=csv_s, startup_s=startup_s, run=run, replay=result, replay_wall_s=wall,
                        refit_replay=refit_result, refit_replay_wall_s=refit_wall,
-                       settle_s=(settled, refit_settled), vacuum_s=vacuumed, drain_s=drained, backlog=backlog,
+                       settle_s=(settled, refit_settled), drain_s=drained, backlog=backlog,
                        replay_orders_after=after, segments=segments, logs=logs,
                        replay_recycles=replay_recycles, recycles=up.recycles,
                        poll_s=args.poll_s, limited=args.limit_customers is not None)
@@ -949,9 +931,7 @@ def performance_markdown(p: Performance) -> list[str]:
         "",
     ]
     lines += [f"Before the replays: the relays had published every outbox {p.drain_s:.0f} s after the import "
-              f"(unpublished rows when it was done: {p.backlog}); then `VACUUM (ANALYZE)` of the four databases "
-              f"({p.vacuum_s:.1f} s), the upkeep autovacuum would start by itself within a minute of the import.",
-              ""]
+              f"(unpublished rows when it was done: {p.backlog}).", ""]
     runs = (("`kehu replay insights`", p.replay, p.replay_wall_s, p.settle_s[0]),
             ("`kehu replay insights --refit`", p.refit_replay, p.refit_replay_wall_s, p.settle_s[1]))
     for title, result, wall, settled in runs:
