@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -201,14 +201,20 @@ class Workers:
         for pipe in self.pipes:
             pipe.send((boundary, planned))
 
-    async def results(self) -> list[fold.Written]:
-        out = []
-        for pipe in self.pipes:
-            answer = await asyncio.to_thread(pipe.recv)
-            if isinstance(answer, BaseException):
-                raise answer
-            out.append(cast(fold.Written, answer))
-        return out
+    async def results(self) -> AsyncIterator[fold.Written]:
+        """Each worker's rows as soon as it has written them (one is copied while another folds)."""
+        pending = {asyncio.ensure_future(asyncio.to_thread(pipe.recv)) for pipe in self.pipes}
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    answer = task.result()
+                    if isinstance(answer, BaseException):
+                        raise answer
+                    yield cast(fold.Written, answer)
+        finally:
+            for task in pending:  # its thread ends when ``stop`` closes the pipe
+                task.cancel()
 
     def stop(self) -> None:
         for pipe in self.pipes:
@@ -273,20 +279,24 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
             async def copy_timeline() -> None:
                 await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
 
+            async def copy_part(part: fold.Written) -> None:
+                await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, part.profiles_csv)
+                await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, part.alerts_csv)
+
             if workers is not None and facts:
                 parts, models, watermark = await _fold_in_workers(
-                    workers, facts, zone, settings.insights_refit_days, known, copy_timeline, replayed)
+                    workers, facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
             else:
                 parts, models, watermark = await _fold_here(
-                    facts, zone, settings.insights_refit_days, known, copy_timeline, replayed)
+                    facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
 
             mark = time.perf_counter()
             replayed.customers = sum(p.customers for p in parts)
             replayed.alerts = sum(p.alerts for p in parts)
             replayed.refits = len(models)
             replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
-            await _swap_in(conn, suffix, parts, models, watermark)
-            replayed.seconds["write_and_swap"] = time.perf_counter() - mark
+            await _swap_in(conn, suffix, models, watermark)
+            replayed.seconds["swap"] = time.perf_counter() - mark
         finally:
             if workers is not None:
                 workers.stop()
@@ -302,7 +312,8 @@ Models = list[tuple[pf.Population, int]]
 
 async def _fold_in_workers(workers: Workers, facts: list[engine.Fact], zone: Any, refit_days: int,
                            known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
-                           copy_timeline: Callable[[], Awaitable[None]], replayed: Replayed,
+                           copy_timeline: Callable[[], Awaitable[None]],
+                           copy_part: Callable[[fold.Written], Awaitable[None]], replayed: Replayed,
                            ) -> tuple[list[fold.Written], Models, float | None]:
     mark = time.perf_counter()
     until = engine.last_purchase_at(facts)
@@ -316,14 +327,18 @@ async def _fold_in_workers(workers: Workers, facts: list[engine.Fact], zone: Any
     replayed.seconds["refits_during_fold"] = time.perf_counter() - mark
     await copy_timeline()
     replayed.seconds["timeline_copy_during_fold"] = time.perf_counter() - mark
-    parts = await workers.results()
-    replayed.seconds["fold"] = time.perf_counter() - mark
+    parts = []
+    async for part in workers.results():
+        await copy_part(part)
+        parts.append(part)
+    replayed.seconds["fold_and_copy"] = time.perf_counter() - mark
     return parts, list(schedule.values()), until if until is not None else facts[0].at
 
 
 async def _fold_here(facts: list[engine.Fact], zone: Any, refit_days: int,
                      known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
-                     copy_timeline: Callable[[], Awaitable[None]], replayed: Replayed,
+                     copy_timeline: Callable[[], Awaitable[None]],
+                     copy_part: Callable[[fold.Written], Awaitable[None]], replayed: Replayed,
                      ) -> tuple[list[fold.Written], Models, float | None]:
     mark = time.perf_counter()
     folded = fold.Fold(zone=zone, refit_days=refit_days, known_fits=known)
@@ -332,15 +347,12 @@ async def _fold_here(facts: list[engine.Fact], zone: Any, refit_days: int,
     replayed.seconds["fold"] = time.perf_counter() - mark
     mark = time.perf_counter()
     await copy_timeline()
-    replayed.seconds["timeline_copy"] = time.perf_counter() - mark
+    await copy_part(parts[0])
+    replayed.seconds["copy"] = time.perf_counter() - mark
     return parts, folded.models, folded.watermark
 
 
-async def _swap_in(conn: asyncpg.Connection, suffix: str, parts: Sequence[fold.Written], models: Models,
-                   watermark: float | None) -> None:
-    for part in parts:
-        await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, part.profiles_csv)
-        await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, part.alerts_csv)
+async def _swap_in(conn: asyncpg.Connection, suffix: str, models: Models, watermark: float | None) -> None:
     for population, customers in models:
         model, cuts = engine.population_to_json(population)
         await conn.execute(

@@ -214,7 +214,7 @@ async def test_worker_processes_write_the_rows_of_the_fold_in_one_process() -> N
     try:
         workers.start(list(facts), ZONE, REFIT_DAYS, engine.last_purchase_at(list(facts)))
         folding.refit_schedule(list(facts), ZONE, REFIT_DAYS, decided=workers.decide)
-        parts = await workers.results()
+        parts = [part async for part in workers.results()]
     finally:
         workers.stop()
     assert all(p.customers > 50 for p in parts)
@@ -228,7 +228,7 @@ async def test_a_worker_that_fails_fails_the_replay() -> None:
     try:
         workers.pipes[0].send("not the work a worker expects")
         with pytest.raises(RuntimeError, match="replay worker failed"):
-            await workers.results()
+            [part async for part in workers.results()]
     finally:
         workers.stop()
     assert all(p.returncode is not None for p in workers.processes)
