@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -54,6 +54,12 @@ def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+class Schedule(Protocol):
+    """The refits of a history by boundary: a dict from ``refit_schedule``, or one read from a pipe."""
+
+    def get(self, boundary: float, /) -> tuple[pf.Population, int] | None: ...
+
+
 @dataclass
 class Fold:
     """The live projector's algorithm over in-memory profiles.
@@ -73,7 +79,7 @@ class Fold:
     transitions: list[Event] = field(default_factory=list)
     watermark: float | None = None
     announce: bool = False  # the alert events only: a replay publishes nothing (see ``pf.step``)
-    schedule: dict[float, tuple[pf.Population, int]] | None = None
+    schedule: Schedule | None = None
     known_fits: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None  # see engine.fit_population
 
     def run(self, facts: Sequence[engine.Fact], *, since: float | None = None, until: float | None = None) -> None:
@@ -230,7 +236,7 @@ def fold_worker(pipe: Connection) -> None:
             zone, refit_days, since, until, rows = pipe.recv()
         except EOFError:  # stopped before it was given any work
             return
-        fold = Fold(zone=zone, refit_days=refit_days, schedule=_PipedSchedule(pipe))  # type: ignore[arg-type]
+        fold = Fold(zone=zone, refit_days=refit_days, schedule=_PipedSchedule(pipe))
         fold.run([engine.Fact(*row) for row in rows], since=since, until=until)
         pipe.send(written(fold))
     except BaseException as exc:  # reported to the parent, which fails the replay

@@ -133,8 +133,7 @@ class Projector:
 
     async def refit(self, conn: asyncpg.Connection, as_of: float, warm: pf.Population | None) -> pf.Population | None:
         """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
-        rows = [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
-                for r in await store.fit_rows(conn)]
+        rows = await self._fit_rows(conn)
         if warm is not None and not engine.should_refit(warm, len(rows), as_of):
             return None
         return await self.refit_on(conn, rows, as_of, warm)
@@ -149,9 +148,13 @@ class Projector:
         population = await self.population(conn)
         if not engine.grown(population, *await store.buyer_counts(conn)):
             return None
-        rows = [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
-                for r in await store.fit_rows(conn)]
+        rows = await self._fit_rows(conn)
         return await self.refit_on(conn, rows, now, population)
+
+    @staticmethod
+    async def _fit_rows(conn: asyncpg.Connection) -> list[engine.FitRow]:
+        return [engine.FitRow(r["first_day"], r["last_day"], r["purchase_days"], r["cents"], r["first_day_cents"])
+                for r in await store.fit_rows(conn)]
 
     async def refit_on(self, conn: asyncpg.Connection, rows: list[engine.FitRow], as_of: float,
                        warm: pf.Population | None = None) -> pf.Population | None:
