@@ -7,6 +7,11 @@ COPY, and swapped in by renaming, all under the clock lock so no consumer batch 
 Events the live consumer receives afterwards that the rebuild already holds are recognised by
 their id on the timeline and change nothing. Nothing is published: the alerts and changes a
 replay finds were published when they happened.
+
+A long history is folded by worker processes (``Workers``, ``fold.fold_worker``), each over its
+share of the customers, while this process fits the population model at each refit boundary
+(``fold.refit_schedule``) and sends them the decisions; a stored fit of the very same inputs is
+taken as it is (``engine.fit_key``) unless the caller asks to refit.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ TABLES = ("timeline", "customer_profile", "alerts", "population_model", "insight
 # The rebuilt tables' columns, written with COPY … CSV (binary COPY cannot use the pool's text
 # codec for jsonb; CSV moves a CDNOW-sized history in about a second).
 TIMELINE_COLUMNS = ("event_id", "customer_id", "event_type", "ce_type", "source", "occurred_at", "recorded_at", "data")
-
 
 
 async def _copy(conn: asyncpg.Connection, table: str, columns: Sequence[str], data: bytes) -> None:
