@@ -344,8 +344,8 @@ def model_body(population: pf.Population) -> dict[str, Any]:
 
 @router.post("/admin/replay", summary="Rebuild every insights table from the services' outboxes and swap it in")
 async def replay_insights(request: Request, refit: bool = False, _: Principal = require("admin")) -> Response:
-    """``refit``: fit every population model anew (after a change of the fitting code, or to check
-    the stored fits) instead of taking a stored fit of the very same inputs."""
+    """With refit=true, every population model is fitted anew (after a change of the fitting code, or
+    to check the stored fits) instead of taking a stored fit of the very same inputs."""
     projector = request.app.state.projector
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn, conn.transaction():
