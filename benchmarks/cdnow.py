@@ -71,7 +71,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -542,6 +542,29 @@ def fmt_params(params: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in params.items())
 
 
+@contextlib.contextmanager
+def stopped_after(up: Instance, home: Path, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Runs the block against a started `kehu up`, then stops it however the block ended, reads the
+    warnings and errors of its logs into the dict it yielded (and prints them after a failure), and
+    removes its home unless --keep-home."""
+    logs: dict[str, Any] = {"counts": {}, "samples": []}
+    failed = False
+    try:
+        yield logs
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        up.stop()
+        logs.update(scan_logs(home))
+        if failed:
+            print("\n".join(["  kehu up stopped after a failure.", *describe_logs(logs)]), flush=True)
+        if args.keep_home:
+            print(f"  KEHU_HOME kept: {home}", flush=True)
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
 def quality(args: argparse.Namespace) -> Quality:
     cutoff: date = args.cutoff
     stages: dict[str, float] = {}
@@ -559,9 +582,7 @@ def quality(args: argparse.Namespace) -> Quality:
     print(f"  {rows:,} rows up to {cutoff} of {known.size:,} customers written to {csv_path.name}", flush=True)
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
     up.stop_timeout_s = args.stop_timeout
-    logs: dict[str, Any] = {"counts": {}, "samples": []}
-    failed = False
-    try:
+    with stopped_after(up, home, args) as logs:
         mark = time.perf_counter()
         up.start()
         run_async(up.wait_up(args.startup_timeout))
@@ -591,18 +612,6 @@ def quality(args: argparse.Namespace) -> Quality:
             stages["GET /export/insights.csv?as_of"] = time.perf_counter() - mark
         print(f"  refit {stages['POST /model/refit?as_of']:.1f} s, export of {len(export.ref):,} customers "
               f"{stages['GET /export/insights.csv?as_of']:.1f} s", flush=True)
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        up.stop()
-        logs = scan_logs(home)
-        if failed:
-            print("\n".join(["  kehu up stopped after a failure.", *describe_logs(logs)]), flush=True)
-        if args.keep_home:
-            print(f"  KEHU_HOME kept: {home}", flush=True)
-        else:
-            shutil.rmtree(home, ignore_errors=True)
 
     mark = time.perf_counter()
     # kehu's scores, aligned with the cohort (customer index = CDNOW id - 1)
@@ -766,6 +775,10 @@ def replay(up: Instance, args: argparse.Namespace, *options: str) -> tuple[dict[
     result = json.loads(done.stdout)
     result["cpu_s"] = cpu_by_role(before, cpu_sample(up))
     result["machine_busy_s"] = _busy_s() - busy_before
+    print(f"  {' '.join(['replay', *options])}: {result.get('events', 0):,} events in {wall:.1f} s wall "
+          f"({result.get('events_per_second', 0):,} events/s by its own clock), {result.get('reused_fits')} of "
+          f"{result.get('refits')} fits reused, seconds {result.get('seconds')}, "
+          f"CPU {({k: round(v, 1) for k, v in result['cpu_s'].items() if v})}", flush=True)
     return result, wall
 
 
@@ -807,9 +820,7 @@ def performance(args: argparse.Namespace) -> Performance:
     spent = float(tx.value.sum())
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
     up.stop_timeout_s = args.stop_timeout
-    logs: dict[str, Any] = {"counts": {}, "samples": []}
-    failed = False
-    try:
+    with stopped_after(up, home, args) as logs:
         mark = time.perf_counter()
         up.start()
         run_async(up.wait_up(args.startup_timeout))
@@ -827,30 +838,10 @@ def performance(args: argparse.Namespace) -> Performance:
         before_replay = up.recycles
         result, wall = replay(up, args)
         replay_recycles = up.recycles - before_replay
-        print(f"  replay: {result.get('events', 0):,} events in {wall:.1f} s wall "
-              f"({result.get('events_per_second', 0):,} events/s by its own clock), {result.get('reused_fits')} of "
-              f"{result.get('refits')} fits reused, seconds {result.get('seconds')}, "
-              f"CPU {({k: round(v, 1) for k, v in result['cpu_s'].items() if v})}", flush=True)
         refit_settled = settle()
         print(f"  kehu replay insights --refit ... (after {refit_settled:.0f} s to settle)", flush=True)
         refit_result, refit_wall = replay(up, args, "--refit")
-        print(f"  replay --refit: {refit_result.get('events', 0):,} events in {refit_wall:.1f} s wall "
-              f"({refit_result.get('events_per_second', 0):,} events/s by its own clock), "
-              f"seconds {refit_result.get('seconds')}, "
-              f"CPU {({k: round(v, 1) for k, v in refit_result['cpu_s'].items() if v})}", flush=True)
         after = run_async(count_orders(up))
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        up.stop()
-        logs = scan_logs(home)
-        if failed:
-            print("\n".join(["  kehu up stopped after a failure.", *describe_logs(logs)]), flush=True)
-        if args.keep_home:
-            print(f"  KEHU_HOME kept: {home}", flush=True)
-        else:
-            shutil.rmtree(home, ignore_errors=True)
     perf = Performance(rows=rows, csv_s=csv_s, startup_s=startup_s, run=run, replay=result, replay_wall_s=wall,
                        refit_replay=refit_result, refit_replay_wall_s=refit_wall,
                        settle_s=(settled, refit_settled), drain_s=drained, backlog=backlog,
