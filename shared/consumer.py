@@ -41,10 +41,12 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
 from shared.events import Envelope, Event, MalformedEvent
-from shared.kafka import dlq_topic, make_consumer, make_producer
+from shared.kafka import dlq_topic, make_consumer, make_producer, set_fetch_wait
 from shared.telemetry import context_from_traceparent, instruments, tracer
 
 log = logging.getLogger(__name__)
+
+IDLE_AFTER_S = 1.0  # without a record for this long, a consumer fetches with its idle wait
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -102,6 +104,7 @@ class Consumer:
         bootstrap: str,
         apply: Apply,
         fetch_max_wait_ms: int = 10,
+        idle_fetch_wait_ms: int | None = None,
         max_records: int = 500,
         after_commit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -111,6 +114,11 @@ class Consumer:
         self.bootstrap = bootstrap
         self.apply = apply
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        # The fetch wait once nothing has arrived for IDLE_AFTER_S (None: never changes). Tansu
+        # answers a fetch at the end of its wait, so a short wait is what makes delivery fast under
+        # load, and an idle consumer with it asks the broker 100 times a second: an idle `kehu up`
+        # spent a quarter of a core on that, and a replay or an import lost it to them.
+        self.idle_fetch_wait_ms = idle_fetch_wait_ms if (idle_fetch_wait_ms or 0) > fetch_max_wait_ms else None
         self.max_records = max_records
         # Called after a batch committed: a projection that appends to its own outbox wakes the relay.
         self.after_commit = after_commit
@@ -184,6 +192,9 @@ class Consumer:
                 await self._close_dlq_producer()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        loop = asyncio.get_running_loop()
+        last_records = loop.time()
+        idle = False
         while not self._stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -204,7 +215,14 @@ class Consumer:
             await self._guard_broker_reset(consumer)
             records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
             if not records:
+                if not idle and self.idle_fetch_wait_ms is not None and loop.time() - last_records >= IDLE_AFTER_S:
+                    set_fetch_wait(consumer, self.idle_fetch_wait_ms)
+                    idle = True
                 continue
+            last_records = loop.time()
+            if idle:
+                set_fetch_wait(consumer, self.fetch_max_wait_ms)
+                idle = False
             await self.process(records)
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
             self._next.update(offsets)

@@ -2,7 +2,8 @@
 
 Measured on Tansu (DESIGN §9): no idempotent producer or transactions, so delivery is
 at-least-once and every consumer is idempotent; group joins need short session timeouts; the
-default ``fetch_max_wait_ms=500`` adds ~250 ms per hop.
+default ``fetch_max_wait_ms=500`` adds ~250 ms per hop under load, so consumers fetch with a short wait
+while records arrive and a long one when idle (``set_fetch_wait``, ``shared.consumer``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,18 @@ def make_consumer(bootstrap: str, *, group: str, topics: tuple[str, ...], fetch_
         heartbeat_interval_ms=300,
         retry_backoff_ms=100,
     )
+
+
+def set_fetch_wait(consumer: AIOKafkaConsumer, fetch_max_wait_ms: int) -> None:
+    """Change a running consumer's fetch wait; it applies from the next fetch request on.
+
+    aiokafka has no public setter: its fetcher reads this attribute each time it builds a fetch
+    request (aiokafka 0.14, pinned; ``tests/test_consumer.py`` fails if the attribute goes away).
+    """
+    fetcher = consumer._fetcher  # private: see the docstring
+    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        raise RuntimeError("this aiokafka's fetcher has no _fetch_max_wait_ms: the adaptive fetch wait needs updating")
+    fetcher._fetch_max_wait_ms = fetch_max_wait_ms
 
 
 async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> list[str]:

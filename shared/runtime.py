@@ -117,7 +117,8 @@ class ServiceRuntime:
         for spec in consumers:
             consumer = Consumer(
                 name=spec.name, topics=spec.topics, pool=pool, bootstrap=bootstrap, apply=spec.apply,
-                fetch_max_wait_ms=settings.fetch_max_wait_ms, max_records=settings.consumer_max_records,
+                fetch_max_wait_ms=settings.fetch_max_wait_ms, idle_fetch_wait_ms=settings.idle_fetch_wait_ms,
+                max_records=settings.consumer_max_records,
                 after_commit=runtime.outbox_written if publishes else None,
             )
             consumer.start()

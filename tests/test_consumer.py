@@ -101,3 +101,37 @@ async def test_after_a_broker_restart_a_running_consumer_reads_the_new_topic_fro
 
 async def _count_is(pool: asyncpg.Pool, query: str, n: int) -> bool:
     return await _count(pool, query) >= n
+
+
+def _fetch_wait(consumer: Consumer) -> int | None:
+    running = consumer._consumer
+    return None if running is None or running._fetcher is None else int(running._fetcher._fetch_max_wait_ms)
+
+
+async def test_an_idle_consumer_fetches_with_its_idle_wait_and_goes_back_with_the_next_record(
+    broker: EmbeddedBroker, pool: asyncpg.Pool
+) -> None:
+    await ensure_topics(broker.bootstrap, ["kehu.contacts"], 1)
+    await publish(broker.bootstrap, ["first"])
+    consumer = Consumer(name="probe", topics=("kehu.contacts",), pool=pool, bootstrap=broker.bootstrap, apply=apply,
+                        fetch_max_wait_ms=10, idle_fetch_wait_ms=300)
+    consumer.start()
+    try:
+        await eventually(lambda: _count_is(pool, "SELECT count(*) FROM seen", 1), timeout=20)
+        # A second without a record: the consumer stops asking the broker 100 times a second.
+        await eventually(lambda: _async(_fetch_wait(consumer) == 300), timeout=10)
+        await publish(broker.bootstrap, ["second"])
+        await eventually(lambda: _count_is(pool, "SELECT count(*) FROM seen", 2), timeout=20)
+        assert _fetch_wait(consumer) == 10  # busy again: short fetches, fast delivery
+    finally:
+        await consumer.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+def test_an_idle_wait_not_longer_than_the_fetch_wait_is_ignored() -> None:
+    consumer = Consumer(name="probe", topics=("kehu.contacts",), pool=None,  # type: ignore[arg-type]
+                        bootstrap="unused:9092", apply=apply, fetch_max_wait_ms=500, idle_fetch_wait_ms=250)
+    assert consumer.idle_fetch_wait_ms is None
