@@ -882,10 +882,13 @@ def _maximise(
         # Usually a line search that cannot improve on noisy finite differences near the optimum,
         # sometimes a wander along a ridge (s, β → ∞; a, b → ∞) into a region L-BFGS-B cannot
         # leave: polish within bounds both from where BFGS stopped and from the start; best wins.
-        for restart in (theta, theta0):
+        starts = [np.clip(theta, *_LOG_BOUNDS)]
+        if not np.array_equal(np.clip(theta0, *_LOG_BOUNDS), starts[0]):  # the same start polishes the same
+            starts.append(np.clip(theta0, *_LOG_BOUNDS))
+        for restart in starts:
             polish = optimize.minimize(
                 objective,
-                np.clip(restart, *_LOG_BOUNDS),
+                restart,
                 method="L-BFGS-B",
                 bounds=[_LOG_BOUNDS] * 4,
                 options={"ftol": 1e-11, "gtol": 1e-7, "maxiter": 500, "eps": 1e-7},
