@@ -129,8 +129,8 @@ class Fold:
                 self.population = planned[0]
                 self.models.append(planned)
             return
-        buying = sum(1 for p in self.profiles.values() if p.days)
-        if not engine.should_refit(self.population, buying, as_of):
+        buying = [p.days[-1].day for p in self.profiles.values() if p.days]
+        if not engine.should_refit(self.population, len(buying), max(buying, default=None), as_of, self.zone):
             return
         rows = [row for p in self.profiles.values() if (row := engine.fit_row(p)) is not None]
         version = self.population.version + 1
@@ -154,6 +154,7 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
     # customer -> [first day, last day, purchase days, cents, first day's cents]: engine.FitRow's fields
     buyers: dict[str, list[int]] = {}
     population = pf.DEFAULT_POPULATION
+    latest: int | None = None  # the last purchase day so far
     index = 0
     for boundary in engine.boundaries_between(facts[0].at, facts[-1].at, refit_days):
         while index < len(facts) and facts[index].at <= boundary:
@@ -162,6 +163,7 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
             if fact.kind != "order":
                 continue
             day = pf.local_day(fact.at, zone)
+            latest = day if latest is None or day > latest else latest
             row = buyers.get(fact.customer_id)
             if row is None:
                 buyers[fact.customer_id] = [day, day, 1, fact.cents, fact.cents]
@@ -171,7 +173,7 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
             elif day == row[0]:
                 row[4] += fact.cents
             row[3] += fact.cents
-        if engine.should_refit(population, len(buyers), boundary):
+        if engine.should_refit(population, len(buyers), latest, boundary, zone):
             rows = [engine.FitRow(*row) for row in buyers.values()]
             fitted = engine.fit_population(rows, boundary, zone, population.version + 1, population, known)
             if fitted is not None:

@@ -134,7 +134,8 @@ class Projector:
     async def refit(self, conn: asyncpg.Connection, as_of: float, warm: pf.Population | None) -> pf.Population | None:
         """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
         rows = await self._fit_rows(conn)
-        if warm is not None and not engine.should_refit(warm, len(rows), as_of):
+        latest = max((r.last_day for r in rows), default=None)
+        if warm is not None and not engine.should_refit(warm, len(rows), latest, as_of, self.zone):
             return None
         return await self.refit_on(conn, rows, as_of, warm)
 

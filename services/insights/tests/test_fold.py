@@ -273,3 +273,30 @@ def test_the_base_has_grown_past_its_model_once_a_quarter_bigger_and_big_enough_
     fitted = dataclasses.replace(prior, version=3, as_of=1.0e9, customers=400)
     assert not engine.grown(fitted, 499, 200)
     assert engine.grown(fitted, 500, 200)
+
+
+def test_time_alone_does_not_refit_but_a_purchase_after_the_model_does() -> None:
+    day = pf.local_day(START, ZONE)
+    fitted = dataclasses.replace(pf.DEFAULT_POPULATION, version=2, as_of=START, customers=400)
+    a_year_on = START + 365 * pf.DAY_S
+    assert engine.should_refit(pf.DEFAULT_POPULATION, 0, None, a_year_on, ZONE)  # no fit yet
+    assert not engine.should_refit(fitted, 400, day - 1, a_year_on, ZONE)  # a year old, nobody bought since
+    assert not engine.should_refit(fitted, 600, None, a_year_on, ZONE)
+    assert engine.should_refit(fitted, 400, day + 3, a_year_on, ZONE)  # a year old, and new purchases
+    assert not engine.should_refit(fitted, 400, day + 3, START + 28 * pf.DAY_S, ZONE)  # four weeks old, same base
+    assert engine.should_refit(fitted, 500, day + 3, START + 28 * pf.DAY_S, ZONE)  # a quarter more buyers
+
+
+def test_one_order_years_after_the_history_crosses_its_boundaries_without_refitting_each() -> None:
+    facts, _ = shop()
+    last = facts[-1]
+    years_later = engine.Fact(last.at + 6 * 365 * pf.DAY_S, last.customer_id, str(uuid.uuid4()), "order",
+                              quantity=1.0, cents=1_000)
+    whole = folded(None)
+    fold = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS)
+    fold.run([*facts, years_later])  # the clock jumps 78 refit boundaries
+    # At most one refit on the last purchases of the history; none for the quiet years.
+    assert len(whole.models) <= len(fold.models) <= len(whole.models) + 1
+    assert models(fold)[:len(whole.models)] == models(whole)
+    schedule = folding.refit_schedule([*facts, years_later], ZONE, REFIT_DAYS)
+    assert models(fold) == models(dataclasses.replace(fold, models=list(schedule.values())))
