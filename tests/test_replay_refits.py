@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from kehu.importer import ImportOptions, run_import
+from services.insights import replay as insights_replay
 from tests.conftest import Cluster, eventually, own_cluster
 
 pytestmark = pytest.mark.database
@@ -88,13 +89,16 @@ async def replay(cluster: Cluster, **params: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(imported: Cluster) -> None:
+async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(
+    imported: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first replay takes the live fits whose inputs it meets again. How many it meets depends
     on the order the live consumer happened to read the orders topic's partitions in: the import
     sends the history in seconds, a partition read ahead carries the event-time clock across refit
     boundaries before the others' earlier orders arrive, and a refit sees what has arrived (see
     DESIGN.md, time). A replay that fits everything anew, and one that reuses the first replay's
-    fits, rebuild exactly the same tables as the first."""
+    fits, rebuild exactly the same tables as the first, whatever the size of the outbox pages they
+    read and decode one by one."""
     live = await dump(imported)
     assert all(m["fit_key"] for m in live["population_model"])
 
@@ -105,6 +109,7 @@ async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(
     assert rebuilt["timeline"] == live["timeline"]
     assert len(rebuilt["customer_profile"]) == CUSTOMERS and rebuilt["alerts"]
 
+    monkeypatch.setattr(insights_replay, "OUTBOX_PAGE", 97)  # dozens of pages per source
     refitted = await replay(imported, refit="true")
     assert (refitted["refits"], refitted["reused_fits"]) == (first["refits"], 0)
     assert await dump(imported) == rebuilt
