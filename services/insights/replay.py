@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import io
 import logging
 import os
 import re
@@ -54,13 +53,9 @@ TABLES = ("timeline", "customer_profile", "alerts", "population_model", "insight
 TIMELINE_COLUMNS = ("event_id", "customer_id", "event_type", "ce_type", "source", "occurred_at", "recorded_at", "data")
 
 
-async def _copy(conn: asyncpg.Connection, table: str, columns: Sequence[str], data: bytes | Sequence[bytes]) -> None:
-    if isinstance(data, bytes):
-        await conn.copy_to_table(table, source=io.BytesIO(data), columns=list(columns), format="csv")
-        return
-
+async def _copy(conn: asyncpg.Connection, table: str, columns: Sequence[str], csv_chunks: Sequence[bytes]) -> None:
     async def chunks() -> AsyncIterator[bytes]:
-        for chunk in data:
+        for chunk in csv_chunks:
             yield chunk
 
     await conn.copy_to_table(table, source=chunks(), columns=list(columns), format="csv")
@@ -314,8 +309,8 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
                 await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
 
             async def copy_part(part: fold.Written) -> None:
-                await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, part.profiles_csv)
-                await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, part.alerts_csv)
+                await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, [part.profiles_csv])
+                await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, [part.alerts_csv])
 
             if workers is not None and facts:
                 parts, models, watermark = await _fold_in_workers(
