@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
+from shared.errors import FieldProblem, KehuError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -33,8 +34,8 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-class ProblemError(Exception):
-    """An expected failure, rendered as problem details with its status."""
+class ProblemError(KehuError):
+    """A ``KehuError`` built the HTTP way (status first); new code raises ``shared.errors`` types."""
 
     def __init__(
         self,
@@ -46,13 +47,8 @@ class ProblemError(Exception):
         errors: list[dict[str, str]] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.headers = dict(headers or {})
-        self.errors = errors
-        self.extra = extra
+        problems = [FieldProblem(e["field"], e["message"]) for e in errors] if errors is not None else None
+        super().__init__(detail, status=status, title=title, headers=headers, errors=problems, **extra)
 
 
 class FieldError(BaseModel):
@@ -117,8 +113,10 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
 
 
 async def _on_problem(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
-    return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=exc.errors, extra=exc.extra)
+    """The one place an expected failure (``shared.errors.KehuError``) becomes an HTTP answer."""
+    assert isinstance(exc, KehuError)
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors] if exc.errors is not None else None
+    return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=errors, extra=exc.extra)
 
 
 async def _on_http_error(_: Request, exc: Exception) -> Response:
@@ -259,7 +257,7 @@ def create_service_app(*, title: str, description: str, version: str, lifespan: 
         },
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(KehuError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     return app
 
