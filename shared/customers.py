@@ -10,6 +10,10 @@ contacts database. The rule (README, "Customer ids"):
    refused with 422.
 3. Contacts unreachable (or failing) and the id unknown → 503 with ``Retry-After``. Unchecked
    data is never accepted.
+
+Callers check before their write's transaction, and the directory holds no connection while it
+asks contacts (each query takes one from the pool and gives it back): a slow contacts must not
+hold the service's connections or keep a transaction open.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import asyncpg
 import httpx
 
 from shared.consumer import Delivery
+from shared.errors import FieldProblem, Invalid, Unavailable
 from shared.events import CustomerRegistered
-from shared.http import ProblemError
 
 _KNOWN = "SELECT 1 FROM known_customers WHERE customer_id = $1"
 _REMEMBER = """
@@ -64,11 +68,11 @@ class CustomerDirectory:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def ensure_known(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
-        """Return if the customer exists; raise a 422 or 503 ProblemError otherwise."""
+    async def ensure_known(self, pool: asyncpg.Pool, customer_id: uuid.UUID) -> None:
+        """Return if the customer exists; raise ``Invalid`` (422) or ``Unavailable`` (503) otherwise."""
         if customer_id in self._confirmed:
             return
-        if await conn.fetchval(_KNOWN, customer_id):
+        if await pool.fetchval(_KNOWN, customer_id):
             self._remember(customer_id)
             return
         try:
@@ -76,28 +80,28 @@ class CustomerDirectory:
         except httpx.HTTPError as exc:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code == 200:
-            await conn.execute(_REMEMBER, customer_id, "lookup")
-            return  # remembered in memory once it is in the replica (this transaction may roll back)
+            await pool.execute(_REMEMBER, customer_id, "lookup")
+            self._remember(customer_id)
+            return
         if response.status_code == 404:
-            raise ProblemError(
-                422, "Unknown customer", f"customer {customer_id} is not registered in contacts",
-                errors=[{"field": "customer_id", "message": "no such customer in contacts"}],
+            raise Invalid(
+                f"customer {customer_id} is not registered in contacts", title="Unknown customer",
+                errors=[FieldProblem("customer_id", "no such customer in contacts")],
             )
         raise _unavailable(f"contacts answered {response.status_code}")
 
-    async def ensure_all_known(self, conn: asyncpg.Connection, customer_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    async def ensure_all_known(self, pool: asyncpg.Pool, customer_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """The ids among ``customer_ids`` that contacts never registered (empty when all exist).
 
         One replica query for them all, then one contacts request per ``LOOKUP_CHUNK`` ids still
-        unknown. Raises a 503 ProblemError when contacts cannot be asked. Ids contacts confirms are
-        added to the replica on ``conn``: call it outside the write's transaction (autocommit) so the
-        replica's rows are not held locked while the write goes on, where the ``kehu.contacts``
-        consumer would wait for them.
+        unknown. Raises ``Unavailable`` (503) when contacts cannot be asked. Ids contacts confirms
+        are added to the replica at once (autocommit), so the replica's rows are not held locked
+        while a write goes on, where the ``kehu.contacts`` consumer would wait for them.
         """
         pending = {c for c in customer_ids if c not in self._confirmed}
         if not pending:
             return set()
-        for row in await conn.fetch(_KNOWN_MANY, list(pending)):
+        for row in await pool.fetch(_KNOWN_MANY, list(pending)):
             known = uuid.UUID(bytes=row["customer_id"].bytes)
             self._remember(known)
             pending.discard(known)
@@ -109,8 +113,8 @@ class CustomerDirectory:
         for chunk in chunks:  # one request at a time: contacts is busy enough during an import
             found |= await self._registered(chunk)
         if found:
-            await conn.execute(_REMEMBER_LOOKUPS, sorted(found))
-            for customer_id in found:  # contacts confirmed them: true whether or not this transaction commits
+            await pool.execute(_REMEMBER_LOOKUPS, sorted(found))
+            for customer_id in found:
                 self._remember(customer_id)
         return pending - found
 
@@ -131,11 +135,10 @@ class CustomerDirectory:
         self._confirmed.add(customer_id)
 
 
-def _unavailable(why: str) -> ProblemError:
-    return ProblemError(
-        503, "Customer check unavailable",
+def _unavailable(why: str) -> Unavailable:
+    return Unavailable(
         f"cannot confirm the customer id now: {why}; nothing was written, retry later",
-        headers={"Retry-After": str(RETRY_AFTER_S)},
+        title="Customer check unavailable", retry_after_s=RETRY_AFTER_S,
     )
 
 

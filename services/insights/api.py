@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from services.insights import domain, engine, store
 from services.insights import profile as pf
 from shared.auth import Principal
-from shared.http import ProblemError, json_response, require
+from shared.errors import Conflict, FieldProblem, Invalid, NotFound
+from shared.http import json_response, require
 
 router = APIRouter(tags=["insights"])
 
@@ -76,8 +77,8 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         when, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return datetime.fromisoformat(when), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(422, "Invalid request", "cursor is not one this API gave out",
-                           errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc
+        raise Invalid("cursor is not one this API gave out",
+                      errors=[FieldProblem("query.cursor", "invalid cursor")]) from exc
 
 
 # --- profiles, alerts, segments, export ---------------------------------------------------------
@@ -94,11 +95,11 @@ def _parse_as_of(value: str | None, request: Request, field: str = "as_of") -> f
             return pf.day_start(day, projector.zone)
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ProblemError(422, "Invalid request", f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
-                           errors=[{"field": f"query.{field}", "message": "not a date or time"}]) from exc
+        raise Invalid(f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                      errors=[FieldProblem(f"query.{field}", "not a date or time")]) from exc
     if parsed.tzinfo is None:
-        raise ProblemError(422, "Invalid request", f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
-                           errors=[{"field": f"query.{field}", "message": "missing UTC offset"}])
+        raise Invalid(f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
+                      errors=[FieldProblem(f"query.{field}", "missing UTC offset")])
     return parsed.timestamp()
 
 
@@ -179,16 +180,16 @@ async def customer_insights(
         watermark, _swept = await store.clock(conn)
         population = await projector.population(conn)
     if row is None:
-        raise ProblemError(404, "Not found", f"insights has seen no event of customer {customer_id}")
+        raise NotFound(f"insights has seen no event of customer {customer_id}")
     profile = pf.from_json(str(customer_id), row["state"])
     when = _parse_as_of(as_of, request)
     last_event = profile.evaluated_at or 0.0
     if when is None:
         when = max(projector.now(watermark), last_event)
     elif when < last_event:
-        raise ProblemError(422, "Invalid request", "as_of is before the customer's last evaluated event "
-                           f"({pf.to_datetime(last_event).isoformat()})",
-                           errors=[{"field": "query.as_of", "message": "before the customer's last event"}])
+        raise Invalid("as_of is before the customer's last evaluated event "
+                      f"({pf.to_datetime(last_event).isoformat()})",
+                      errors=[FieldProblem("query.as_of", "before the customer's last event")])
     a = pf.assess(profile, when, population, projector.zone)
     return json_response(200, insights_body(profile, a, lang, population, projector.zone),
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
@@ -323,8 +324,9 @@ async def refit_model(
                 and pf.day_start(row.first_day, projector.zone) <= when]
         population = await projector.refit_on(conn, rows, when)
     if population is None:
-        raise ProblemError(409, "Not enough data", "the population model needs at least "
-                           f"{engine.MIN_FIT_CUSTOMERS} buying customers, {engine.MIN_FIT_REPEAT_BUYERS} of them repeat buyers")
+        raise Conflict("the population model needs at least "
+                       f"{engine.MIN_FIT_CUSTOMERS} buying customers, {engine.MIN_FIT_REPEAT_BUYERS} of them repeat buyers",
+                       title="Not enough data")
     return json_response(200, model_body(population))
 
 
