@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -27,23 +28,9 @@ import httpx
 from shared.consumer import Delivery
 from shared.errors import FieldProblem, Invalid, Unavailable
 from shared.events import CustomerRegistered
+from shared.sql import load_queries
 
-_KNOWN = "SELECT 1 FROM known_customers WHERE customer_id = $1"
-_REMEMBER = """
-INSERT INTO known_customers (customer_id, source) VALUES ($1, $2)
-ON CONFLICT (customer_id) DO NOTHING
-"""
-_KNOWN_MANY = "SELECT customer_id FROM known_customers WHERE customer_id = ANY($1::uuid[])"
-_REMEMBER_LOOKUPS = """
-INSERT INTO known_customers (customer_id, source)
-SELECT id, 'lookup' FROM unnest($1::uuid[]) AS id
-ON CONFLICT (customer_id) DO NOTHING
-"""
-_REMEMBER_MANY = """
-INSERT INTO known_customers (customer_id, source)
-SELECT id, 'event' FROM unnest($1::uuid[]) AS id
-ON CONFLICT (customer_id) DO NOTHING
-"""
+Q = load_queries(Path(__file__).parent / "sql" / "known_customers.sql")
 
 RETRY_AFTER_S = 5
 LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
@@ -72,7 +59,7 @@ class CustomerDirectory:
         """Return if the customer exists; raise ``Invalid`` (422) or ``Unavailable`` (503) otherwise."""
         if customer_id in self._confirmed:
             return
-        if await pool.fetchval(_KNOWN, customer_id):
+        if await pool.fetchval(Q["is_known"], customer_id):
             self._remember(customer_id)
             return
         try:
@@ -80,7 +67,7 @@ class CustomerDirectory:
         except httpx.HTTPError as exc:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code == 200:
-            await pool.execute(_REMEMBER, customer_id, "lookup")
+            await pool.execute(Q["remember"], customer_id, "lookup")
             self._remember(customer_id)
             return
         if response.status_code == 404:
@@ -101,7 +88,7 @@ class CustomerDirectory:
         pending = {c for c in customer_ids if c not in self._confirmed}
         if not pending:
             return set()
-        for row in await pool.fetch(_KNOWN_MANY, list(pending)):
+        for row in await pool.fetch(Q["known_among"], list(pending)):
             known = uuid.UUID(bytes=row["customer_id"].bytes)
             self._remember(known)
             pending.discard(known)
@@ -113,7 +100,7 @@ class CustomerDirectory:
         for chunk in chunks:  # one request at a time: contacts is busy enough during an import
             found |= await self._registered(chunk)
         if found:
-            await pool.execute(_REMEMBER_LOOKUPS, sorted(found))
+            await pool.execute(Q["remember_lookups"], sorted(found))
             for customer_id in found:
                 self._remember(customer_id)
         return pending - found
@@ -148,4 +135,4 @@ async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[D
     if ids:
         # In id order, like the batch check's lookups: two transactions that insert overlapping ids
         # in different orders deadlock (seen when an import's orders overtook its customers' events).
-        await conn.execute(_REMEMBER_MANY, sorted(ids))
+        await conn.execute(Q["remember_registered"], sorted(ids))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
 from shared.errors import FieldProblem, Invalid, KehuError
+from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -152,12 +154,7 @@ def require(permission: str) -> Any:
 
 # --- idempotency ----------------------------------------------------------------------------
 
-_CLAIM = """
-INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response)
-VALUES ($1, $2, $3, 0, 'null') ON CONFLICT DO NOTHING RETURNING true
-"""
-_STORED = "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2"
-_REMEMBER = "UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2"
+Q = load_queries(Path(__file__).parent / "sql" / "idempotency.sql")
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -192,8 +189,8 @@ async def idempotent(
             fingerprint = hashlib.sha256(
                 request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
             ).hexdigest()
-            if not await conn.fetchval(_CLAIM, principal.name, key, fingerprint):
-                stored = await conn.fetchrow(_STORED, principal.name, key)
+            if not await conn.fetchval(Q["claim_key"], principal.name, key, fingerprint):
+                stored = await conn.fetchrow(Q["stored_reply"], principal.name, key)
                 if stored["request_hash"] != fingerprint:
                     raise Invalid(
                         "this Idempotency-Key was already used for a different request", title="Idempotency-Key reused",
@@ -202,7 +199,7 @@ async def idempotent(
                 return json_response(stored["status_code"], stored["response"], {"Idempotent-Replayed": "true"})
         reply = await write(conn)
         if key is not None:
-            await conn.execute(_REMEMBER, principal.name, key, reply.status, reply.body)
+            await conn.execute(Q["remember_reply"], principal.name, key, reply.status, reply.body)
     if after_commit is not None:
         await after_commit()
     return json_response(reply.status, reply.body, reply.headers)

@@ -10,6 +10,7 @@ import ast
 import json
 import re
 import stat
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,107 @@ def test_query_parameters_are_numbered_without_gaps(service: str) -> None:
     for name, sql in _queries_of(service).items():
         numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
         assert numbers == list(range(1, len(numbers) + 1)), f"{service}/{name} uses parameters {numbers}"
+
+
+# --- no SQL in Python: named queries in .sql files, in services and shared alike ------------
+
+# Python files that still build SQL, each with the reason. Nothing else may hold a SQL literal.
+SQL_IN_PYTHON_PENDING = {
+    # The swap's table names are f-strings; its owner (insights internals, issue 9) moves them.
+    "services/insights/replay.py",
+}
+_SQL_START = re.compile(
+    r"^\s*(SELECT\s+\S|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|WITH\s+\w+\s+AS\b"
+    r"|CREATE\s+(TABLE|DATABASE|INDEX|UNIQUE)\b|ALTER\s+TABLE\b|DROP\s+(TABLE|DATABASE|INDEX)\b"
+    r"|TRUNCATE\b|COPY\s+\w+\s+(FROM|TO)\b|LISTEN\b|NOTIFY\b|LOCK\s+TABLE\b)"
+)
+_SQL_ANYWHERE = re.compile(r"\b(FROM|INTO|WHERE|SET|VALUES)\b[^\n]*\$\d")  # a bind parameter in a clause
+
+
+def _product_python(root: Path = ROOT) -> list[Path]:
+    """Every .py of shared/ and services/ but their tests."""
+    return sorted(p for top in ("shared", "services") for p in (root / top).rglob("*.py")
+                  if "tests" not in p.relative_to(root).parts)
+
+
+def sql_literals(path: Path) -> list[str]:
+    """String literals (and the literal parts of f-strings) in ``path`` that are SQL."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    parts_of_fstrings = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    for node in ast.walk(tree):
+        if id(node) in parts_of_fstrings:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        else:
+            continue
+        if _SQL_START.search(text) or _SQL_ANYWHERE.search(text):
+            found.append(f"line {node.lineno}: {text.strip().splitlines()[0][:80]}")
+    return found
+
+
+def test_no_python_module_of_shared_or_services_holds_sql() -> None:
+    offenders = {}
+    for path in _product_python():
+        name = str(path.relative_to(ROOT))
+        if name not in SQL_IN_PYTHON_PENDING and (found := sql_literals(path)):
+            offenders[name] = found
+    assert not offenders, "SQL belongs in named queries in .sql files (shared/sql/, services/*/sql/):\n" + "\n".join(
+        f"{name}: {line}" for name, lines in offenders.items() for line in lines)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT 1",
+        "\nINSERT INTO outbox (a) VALUES ($1)\n",
+        "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])",
+        "DELETE FROM outbox WHERE sent_at < $1",
+        "CREATE TABLE IF NOT EXISTS schema_migrations (x int)",
+        "DROP TABLE timeline",
+        "  ... WHERE principal = $1 AND key = $2",
+    ],
+)
+def test_sql_scan_sees_sql(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "module.py"
+    path.write_text(f"Q = {text!r}\nF = f{text!r}\n", encoding="utf-8")
+    assert len(sql_literals(path)) == 2
+
+
+@pytest.mark.parametrize("text", ["Select a customer", "DELETE", "the SELECT list", "costs $5 in total", "UPDATE"])
+def test_sql_scan_leaves_prose_alone(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "module.py"
+    path.write_text(f"Q = {text!r}\n", encoding="utf-8")
+    assert sql_literals(path) == []
+
+
+def _loaded_sql_files(path: Path) -> list[Path]:
+    names = re.findall(r"""load_queries\(Path\(__file__\)\.parent\s*/\s*"sql"\s*/\s*"([^"]+)"\)""",
+                       path.read_text(encoding="utf-8"))
+    return [path.parent / "sql" / name for name in names]
+
+
+@pytest.mark.parametrize("path", _product_python(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_named_query_a_module_uses_is_in_the_files_it_loads(path: Path) -> None:
+    used = set(re.findall(r"""\bQ\[\s*["']([^"']+)["']\s*\]""", path.read_text(encoding="utf-8")))
+    files = _loaded_sql_files(path)
+    assert all(f.is_file() for f in files), f"{path.relative_to(ROOT)} loads a .sql file that does not exist"
+    defined: set[str] = set().union(*(load_queries(f) for f in files))
+    assert not used - defined, f"{path.relative_to(ROOT)} uses queries no file it loads defines: {sorted(used - defined)}"
+
+
+def test_shared_queries_are_numbered_without_gaps_and_packaged() -> None:
+    files = sorted((ROOT / "shared" / "sql").glob("*.sql"))
+    assert files
+    for path in files:
+        for name, sql in load_queries(path).items():
+            numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
+            assert numbers == list(range(1, len(numbers) + 1)), f"shared/sql/{path.name}: {name} uses {numbers}"
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    assert "sql/*.sql" in package_data["*"]
 
 
 # --- migrations -----------------------------------------------------------------------------
