@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from fastapi import Request
 
 from shared.consumer import Delivery
 from shared.errors import FieldProblem, Invalid, Unavailable
@@ -120,6 +121,12 @@ class CustomerDirectory:
         if len(self._confirmed) >= self._cache_size:
             self._confirmed.clear()  # crude but bounded; the replica answers meanwhile
         self._confirmed.add(customer_id)
+
+
+async def check_customer(request: Request, customer_id: uuid.UUID) -> None:
+    """A write route's customer check, before its transaction (``CustomerDirectory.ensure_known``)."""
+    directory: CustomerDirectory = request.app.state.directory
+    await directory.ensure_known(request.app.state.runtime.pool, customer_id)
 
 
 def _unavailable(why: str) -> Unavailable:

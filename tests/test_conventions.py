@@ -482,6 +482,12 @@ def test_import_scan_sees_io_imports() -> None:
     assert {_top(m) for m in _imported_modules(ROOT / "shared" / "http.py")} >= {"asyncpg", "fastapi", "starlette"}
 
 
+def _write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+
+
 def test_import_scan_follows_project_imports_transitively(tmp_path: Path) -> None:
     """The shape of the old ``shared/batches.py``: a domain module imports a shared module that
     imports ``shared.http``, which imports fastapi. One level down saw nothing; this sees it."""
@@ -492,9 +498,7 @@ def test_import_scan_follows_project_imports_transitively(tmp_path: Path) -> Non
         "shared/http.py": "import orjson\nfrom fastapi import Request\nfrom shared import errors\n",
         "shared/errors.py": "from dataclasses import dataclass\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
+    _write_tree(tmp_path, files)
 
     chains = io_import_chains(tmp_path / "services/shop/domain.py", tmp_path)
 
@@ -508,9 +512,7 @@ def test_import_scan_resolves_relative_and_package_imports(tmp_path: Path) -> No
         "services/shop/rules.py": "import asyncpg\n",
         "shared/net.py": "import httpx._client\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
+    _write_tree(tmp_path, files)
 
     chains = io_import_chains(tmp_path / "services/shop/domain.py", tmp_path)
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.batches import ItemProblem, take_all
-from shared.errors import FieldProblem, Invalid
+from shared.errors import InFuture
 from shared.events import CustomerRegistered
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
@@ -92,12 +92,8 @@ class NewCustomerBatch(BaseModel):
     customers: list[NewCustomer] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class RegisteredInFuture(Invalid):
-    """``registered_at`` is later than now, beyond the clock skew (422 naming the field)."""
-
-    def __init__(self, registered_at: datetime) -> None:
-        message = f"registered_at {registered_at.isoformat()} is in the future"
-        super().__init__(message, errors=[FieldProblem("registered_at", message)])
+class RegisteredInFuture(InFuture):
+    field_name = "registered_at"
 
 
 def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tuple[Customer, CustomerRegistered]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.orders import domain, store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
-from shared.customers import CustomerDirectory
+from shared.customers import CustomerDirectory, check_customer
 from shared.errors import FieldProblem, Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -48,8 +48,7 @@ async def place_order(
     order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC))
     # Before the write's transaction, holding no connection while contacts is asked: a slow
     # contacts must not hold this service's connections (or an open transaction).
-    directory: CustomerDirectory = request.app.state.directory
-    await directory.ensure_known(request.app.state.runtime.pool, body.customer_id)
+    await check_customer(request, body.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         if not await store.insert_order(conn, order):

@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from shared.batches import ItemProblem, take_all
-from shared.errors import FieldProblem, Invalid
+from shared.errors import InFuture
 from shared.events import Channel, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
@@ -135,12 +135,8 @@ class Order(BaseModel):
     external_ref: str | None
 
 
-class OrderInFuture(Invalid):
-    """``occurred_at`` is later than now, beyond the clock skew (422 naming the field)."""
-
-    def __init__(self, occurred_at: datetime) -> None:
-        message = f"occurred_at {occurred_at.isoformat()} is in the future"
-        super().__init__(message, errors=[FieldProblem("occurred_at", message)])
+class OrderInFuture(InFuture):
+    field_name = "occurred_at"
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import CustomerDirectory
+from shared.customers import check_customer
 from shared.errors import NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -45,8 +45,7 @@ async def open_ticket(
 ) -> Response:
     ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
     # Before the write's transaction, holding no connection while contacts is asked (as orders).
-    directory: CustomerDirectory = request.app.state.directory
-    await directory.ensure_known(request.app.state.runtime.pool, body.customer_id)
+    await check_customer(request, body.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         await store.insert_ticket(conn, ticket)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.errors import FieldProblem, Invalid
+from shared.errors import InFuture
 from shared.events import Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
 
 Kind = Literal["complaint", "feedback", "service_request"]
@@ -70,12 +70,8 @@ class Ticket(BaseModel):
     due_at: datetime | None
 
 
-class TicketInFuture(Invalid):
-    """``occurred_at`` is later than now, beyond the clock skew (422 naming the field)."""
-
-    def __init__(self, occurred_at: datetime) -> None:
-        message = f"occurred_at {occurred_at.isoformat()} is in the future"
-        super().__init__(message, errors=[FieldProblem("occurred_at", message)])
+class TicketInFuture(InFuture):
+    field_name = "occurred_at"
 
 
 def due_at(kind: Kind, severity: Severity | None, occurred_at: datetime) -> datetime | None:
