@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -29,10 +30,16 @@ from fastapi import Request
 from shared.consumer import Delivery
 from shared.errors import FieldProblem, Invalid, Unavailable
 from shared.events import CustomerRegistered
+from shared.http import Problem
 from shared.sql import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "known_customers.sql")
 
+# What a write route that checks its customer may answer besides success (its `responses=`).
+CHECKED_CUSTOMER_ANSWERS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
+    503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
+}
 RETRY_AFTER_S = 5
 LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
 

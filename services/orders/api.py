@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.orders import domain, store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
-from shared.customers import CustomerDirectory, check_customer
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, CustomerDirectory, check_customer
 from shared.errors import FieldProblem, Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -33,11 +33,8 @@ class OrderPage(BaseModel):
     status_code=201,
     response_model=domain.Order,
     summary="Place an order",
-    responses={
-        409: {"model": Problem, "description": "external_ref already used by another order"},
-        422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
-        503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
-    },
+    responses={409: {"model": Problem, "description": "external_ref already used by another order"},
+               **CHECKED_CUSTOMER_ANSWERS},
 )
 async def place_order(
     body: domain.NewOrder,

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import check_customer
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, check_customer
 from shared.errors import NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -32,10 +32,7 @@ class TicketPage(BaseModel):
     status_code=201,
     response_model=domain.Ticket,
     summary="Log a complaint, feedback or service request",
-    responses={
-        422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
-        503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
-    },
+    responses=CHECKED_CUSTOMER_ANSWERS,
 )
 async def open_ticket(
     body: domain.NewTicket,
