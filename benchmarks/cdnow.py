@@ -2,7 +2,7 @@
 """CDNOW quality and performance benchmark of kehu (issue 3). Run on demand, not in tests.
 
 **Split A (quality), the paper's split.** A fresh ``kehu up`` (own ``KEHU_HOME`` and ports,
-``KEHU_INSIGHTS_CLOCK=events`` so only event time moves the rules) imports only the CDNOW orders
+``KEHU_INSIGHTS_CLOCK=events`` so only event time moves the rules, ``KEHU_CURRENCIES=USD``) imports only the CDNOW orders
 up to the cutoff (``--cutoff``, default 1997-09-30) with ``kehu import orders``; once insights has
 processed every order the benchmark refits the population model as of the cutoff
 (``POST /model/refit?as_of=``) and exports every customer as of the cutoff
@@ -127,6 +127,7 @@ class Instance(KehuUp):
     def env(self) -> dict[str, str]:
         env = super().env()
         env["KEHU_INSIGHTS_CLOCK"] = "events"
+        env["KEHU_CURRENCIES"] = "USD"  # CDNOW's amounts are dollars: the shop's one currency
         return env
 
     def stop(self) -> None:

@@ -55,14 +55,18 @@ async def place_order(
     principal: Principal = require("orders:write"),
 ) -> Response:
     directory: CustomerDirectory = request.app.state.directory
+    accepted = request.app.state.runtime.settings.currencies
 
     async def write(conn: asyncpg.Connection) -> Reply:
         await directory.ensure_known(conn, body.customer_id)
         try:
-            order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC))
+            order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC), accepted=accepted)
         except domain.OrderInFuture as exc:
             raise ProblemError(422, "Invalid request", str(exc),
                                errors=[{"field": "occurred_at", "message": str(exc)}]) from exc
+        except domain.CurrencyRefused as exc:
+            raise ProblemError(422, "Invalid request", f"currency: {exc}",
+                               errors=[{"field": "currency", "message": str(exc)}]) from exc
         if not await store.insert_order(conn, order):
             holder = await store.order_id_by_external_ref(conn, body.external_ref or "")
             raise ProblemError(409, "external_ref taken",
@@ -96,7 +100,8 @@ async def place_orders(
 ) -> Response:
     directory: CustomerDirectory = request.app.state.directory
     runtime = request.app.state.runtime
-    placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
+    placed, problems = domain.place_batch(
+        body, new_id=new_id, now=datetime.now(UTC), accepted=runtime.settings.currencies)
     if problems:
         raise invalid_items("orders", problems)
     # Checked before the write's transaction, in autocommit: customers once registered stay
@@ -123,6 +128,17 @@ async def place_orders(
         return Reply(200, {"items": items})
 
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+
+
+class Currencies(BaseModel):
+    currencies: list[str] = Field(description="ISO 4217 codes of the currencies the shop takes (KEHU_CURRENCIES).")
+    default: str = Field(description="The currency of an order that names none.")
+
+
+@router.get("/currencies", response_model=Currencies, summary="The currencies the shop takes, its default first")
+async def shop_currencies(request: Request, _: Principal = require("orders:read")) -> Response:
+    accepted = request.app.state.runtime.settings.currencies
+    return json_response(200, {"currencies": list(accepted), "default": accepted[0]})
 
 
 @router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
