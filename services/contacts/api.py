@@ -49,12 +49,17 @@ async def register_customer(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    region = request.app.state.runtime.settings.phone_region
+
     async def write(conn: asyncpg.Connection) -> Reply:
         try:
-            customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
+            customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC), phone_region=region)
         except domain.RegisteredInFuture as exc:
             raise ProblemError(422, "Invalid request", str(exc),
                                errors=[{"field": "registered_at", "message": str(exc)}]) from exc
+        except domain.PhoneInvalid as exc:
+            raise ProblemError(422, "Invalid request", f"phone: {exc}",
+                               errors=[{"field": "phone", "message": str(exc)}]) from exc
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise ProblemError(
@@ -85,7 +90,8 @@ async def register_customers(
     principal: Principal = require("customers:write"),
 ) -> Response:
     async def write(conn: asyncpg.Connection) -> Reply:
-        registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
+        registered, problems = domain.register_batch(
+            body, new_id=new_id, now=datetime.now(UTC), phone_region=request.app.state.runtime.settings.phone_region)
         if problems:
             raise invalid_items("customers", problems)
         customers = [customer for customer, _ in registered]
@@ -122,7 +128,8 @@ async def get_customer(
 async def list_customers(
     request: Request,
     external_ref: str | None = None,
-    phone: str | None = None,
+    phone: Annotated[str | None, Query(max_length=40, description="Any spelling of the number: "
+                                       "+86 138-0013-8000 and 13800138000 find the same customers.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     ids: Annotated[
@@ -132,7 +139,11 @@ async def list_customers(
     _: Principal = require("customers:read"),
 ) -> Response:
     if phone:
-        phone = domain.NewCustomer(name="x", phone=phone).phone
+        try:
+            phone = domain.normalise_phone(phone, request.app.state.runtime.settings.phone_region)
+        except domain.PhoneInvalid as exc:
+            raise ProblemError(422, "Invalid request", f"query.phone: {exc}",
+                               errors=[{"field": "query.phone", "message": str(exc)}]) from exc
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_customers(
             conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit, ids=ids)
