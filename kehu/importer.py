@@ -1,6 +1,8 @@
 """`kehu import orders FILE.csv`: an order history into kehu, through the services' own APIs.
 
-The CSV has the header ``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
+The CSV is UTF-8 (with or without BOM) or another encoding told from its bytes (GB18030 as Excel
+on Chinese Windows saves, see ``kehu.textfile``), or given with ``--encoding``. It has the header
+``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
 ``channel``, ``order_ref``, ``name`` and ``owner`` (any order). Each valid row becomes one order of one line
 (sku, quantity, and the unit price that the row's amount implies, with the amount kept exact), so
 every row is an ``OrderPlaced`` on Kafka like a live order, and insights sees it as one.
@@ -32,6 +34,7 @@ import argparse
 import asyncio
 import csv
 import hashlib
+import io
 import re
 import sys
 import time
@@ -48,6 +51,7 @@ import httpx
 import orjson
 
 from kehu.client import cli_token
+from kehu.textfile import EncodingProblem, read_text
 from services.orders.domain import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
 from shared.currencies import is_iso4217, refusal
 from shared.settings import Settings, service_url
@@ -425,6 +429,7 @@ class ImportOptions:
     timezone: str = "UTC"
     channel: str = "import"
     currency: str | None = None
+    encoding: str | None = None  # None: told from the bytes (kehu.textfile)
     in_flight: int = 3
     retry_delays: Sequence[float] = RETRY_DELAYS_S
 
@@ -442,6 +447,7 @@ class ImportReport:
     stage_s: dict[str, float] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
     fatal: str | None = None
+    encoding: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -469,9 +475,11 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
 
     started = time.monotonic()
     try:
-        with options.path.open(encoding="utf-8-sig", newline="") as lines:
-            parsed = parse_csv(lines, zone=zone, channel=options.channel, now=datetime.now(UTC))
-    except (OSError, UnicodeDecodeError, HeaderError) as exc:
+        decoded = read_text(options.path, options.encoding)
+        report.encoding = decoded.encoding
+        lines = io.StringIO(decoded.text, newline="")
+        parsed = parse_csv(lines, zone=zone, channel=options.channel, now=datetime.now(UTC))
+    except (OSError, EncodingProblem, HeaderError) as exc:
         report.fatal = f"{options.path}: {exc}"
         return report
     report.stage_s["parse"] = time.monotonic() - started
@@ -637,7 +645,8 @@ def summary(report: ImportReport, options: ImportOptions) -> str:
         seconds = report.stage_s.get(stage, 0.0)
         return f"{seconds:.1f}s, {n / seconds:,.0f}/s" if seconds > 0 else f"{seconds:.1f}s"
 
-    lines = [f"read {report.read:,} rows from {options.path.name}: {report.valid:,} valid, {len(report.bad):,} bad"]
+    how = "" if report.encoding in (None, "utf-8", "utf-8-sig") else f" (as {report.encoding})"
+    lines = [f"read {report.read:,} rows from {options.path.name}{how}: {report.valid:,} valid, {len(report.bad):,} bad"]
     if options.dry_run:
         lines.append(f"dry run: nothing written; would register up to {report.customers:,} customers "
                      f"and place {report.valid:,} orders (parse {rate(report.read, 'parse')})")
@@ -679,6 +688,8 @@ def add_parser(commands: Any) -> None:
     orders.add_argument("--channel", default="import", help="channel of rows without one (default import)")
     orders.add_argument("--currency", help="ISO 4217 currency of the amounts, one the shop takes (KEHU_CURRENCIES); "
                         "default: the shop's default currency")
+    orders.add_argument("--encoding", help="the file's encoding (utf-8, gb18030, big5, ...); default: told from "
+                        "the bytes (UTF-8, else e.g. GB18030 as Excel on Chinese Windows saves)")
     orders.add_argument("--contacts-url", help="default: KEHU_CONTACTS_URL, else contacts on this host")
     orders.add_argument("--orders-url", help="default: KEHU_ORDERS_URL, else orders on this host")
 
@@ -700,6 +711,7 @@ def run_cli(args: argparse.Namespace) -> int:
         timezone=args.timezone,
         channel=args.channel,
         currency=args.currency,
+        encoding=args.encoding,
     )
     return report_and_exit(asyncio.run(run_import(options)), options)
 
