@@ -86,7 +86,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import model_research as research
-from benchmarks.cdnow_csv import SOURCE, convert
+from benchmarks.cdnow_csv import SOURCE, convert, require_source
 from benchmarks.e2e_latency import CpuSample, KehuUp, cpu_by_role, cpu_sample, default_kehu, machine_info, run_async
 from services.insights import model as M
 
@@ -1005,6 +1005,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.kehu.exists():
         print(f"no kehu executable at {args.kehu} (make install, or --kehu)", file=sys.stderr)
         return 2
+    require_source(SOURCE)
     check_ids()
     info = machine_info()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

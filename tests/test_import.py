@@ -674,3 +674,15 @@ def test_an_owner_column_names_who_looks_after_the_customer() -> None:
                     f"c3,2024-03-01,1,5.00,{'x' * 65}\n")
     assert [row.owner for row in parsed.rows] == ["li-na", None]
     assert [(bad.line, bad.reason) for bad in parsed.bad] == [(4, "owner is longer than 64 characters")]
+
+
+def test_cdnow_csv_without_the_data_says_where_it_comes_from_and_writes_no_file(tmp_path: Path) -> None:
+    output = tmp_path / "cdnow.csv"
+
+    with pytest.raises(SystemExit) as stopped:
+        cdnow_csv.main(["--source", str(tmp_path / "missing" / "CDNOW_master.txt"), "-o", str(output)])
+
+    message = str(stopped.value.code)
+    assert message.startswith(f"cdnow_csv: no CDNOW data at {tmp_path / 'missing' / 'CDNOW_master.txt'}.")
+    assert "Fader and Hardie" in message and "pip download --no-deps lifetimes==0.11.3" in message
+    assert not output.exists()
