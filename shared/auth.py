@@ -147,12 +147,15 @@ def add_token(path: Path, *, name: str, role: str, token: str | None = None, rep
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     token = token or "kehu_" + secrets.token_urlsafe(24)
     with _changing(path) as data:
-        if not replace and any(t["name"] == name for t in data["tokens"]):
+        before = next((t for t in data["tokens"] if t["name"] == name), None)
+        if before is not None and not replace:
             raise TokenExists(f"a token named {name!r} exists: revoke it first, or add it again with --replace")
+        same = before is not None and before["sha256"] == digest(token)  # `kehu up` re-adding dev-admin
         data["tokens"] = [t for t in data["tokens"] if t["name"] != name]
         data["tokens"].append({
             "name": name, "role": role, "sha256": digest(token),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "prefix": token[:PREFIX_CHARS],
+            "created_at": before.get("created_at") if same and before else datetime.now(UTC).isoformat(timespec="seconds"),
+            "prefix": token[:PREFIX_CHARS],
         })
     return token
 

@@ -196,3 +196,15 @@ async def test_a_running_service_takes_a_new_token_at_once_and_refuses_a_revoked
 
 async def _is(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+def test_re_adding_the_same_token_keeps_when_it_was_created(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    token = add_token(path, name="dev-admin", role="admin")
+    entries = json.loads(path.read_text(encoding="utf-8"))["tokens"]
+    entries[0]["created_at"] = "2026-01-01T00:00:00+00:00"
+    path.write_text(json.dumps({"tokens": entries}), encoding="utf-8")
+
+    add_token(path, name="dev-admin", role="admin", token=token, replace=True)  # what `kehu up` does at each start
+
+    assert [t.created_at for t in list_tokens(path)] == ["2026-01-01T00:00:00+00:00"]
