@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/cdnow_csv.py > /tmp/cdnow.csv                   # all 69,659 rows
     .venv/bin/python benchmarks/cdnow_csv.py --until 1997-09-30 -o /tmp/cal.csv  # calibration period
-    .venv/bin/kehu import orders /tmp/cdnow.csv --currency USD
+    .venv/bin/kehu import orders /tmp/cdnow.csv --currency USD   # into a kehu that takes USD (KEHU_CURRENCIES)
 
 The source is CDNOW's purchase history, the public data set of Fader and Hardie ("Counting your
 customers the easy way", Marketing Science 2005): 23,570 customers of the online music shop CDNOW
