@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.contacts import domain, store
 from shared.auth import Principal
 from shared.batches import batch_items, invalid_items
+from shared.errors import Invalid
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
@@ -58,8 +59,7 @@ async def register_customer(
             raise ProblemError(422, "Invalid request", str(exc),
                                errors=[{"field": "registered_at", "message": str(exc)}]) from exc
         except domain.PhoneInvalid as exc:
-            raise ProblemError(422, "Invalid request", f"phone: {exc}",
-                               errors=[{"field": "phone", "message": str(exc)}]) from exc
+            raise Invalid.field("phone", str(exc)) from exc
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise ProblemError(
@@ -142,8 +142,7 @@ async def list_customers(
         try:
             phone = domain.normalise_phone(phone, request.app.state.runtime.settings.phone_region)
         except domain.PhoneInvalid as exc:
-            raise ProblemError(422, "Invalid request", f"query.phone: {exc}",
-                               errors=[{"field": "query.phone", "message": str(exc)}]) from exc
+            raise Invalid.field("query.phone", str(exc)) from exc
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_customers(
             conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit, ids=ids)

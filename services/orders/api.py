@@ -15,6 +15,7 @@ from services.orders import domain, store
 from shared.auth import Principal
 from shared.batches import batch_items, invalid_items
 from shared.customers import CustomerDirectory
+from shared.errors import Invalid
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
 from shared.outbox import append
@@ -65,8 +66,7 @@ async def place_order(
             raise ProblemError(422, "Invalid request", str(exc),
                                errors=[{"field": "occurred_at", "message": str(exc)}]) from exc
         except domain.CurrencyRefused as exc:
-            raise ProblemError(422, "Invalid request", f"currency: {exc}",
-                               errors=[{"field": "currency", "message": str(exc)}]) from exc
+            raise Invalid.field("currency", str(exc)) from exc
         if not await store.insert_order(conn, order):
             holder = await store.order_id_by_external_ref(conn, body.external_ref or "")
             raise ProblemError(409, "external_ref taken",

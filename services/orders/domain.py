@@ -21,8 +21,8 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared import currencies
 from shared.batches import ItemProblem, repeated_external_refs
+from shared.currencies import refusal
 from shared.events import Channel, Money, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
@@ -172,7 +172,7 @@ def order_currency(given: str | None, accepted: Sequence[str]) -> str:
     """The order's currency: the one given if the shop takes it; none given, the shop's first."""
     if given is None:
         return accepted[0]
-    refused = currencies.refusal(given, accepted)
+    refused = refusal(given, accepted)
     if refused:
         raise CurrencyRefused(refused)
     return given
