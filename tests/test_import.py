@@ -424,7 +424,7 @@ async def test_order_batch_places_new_orders_and_reports_existing_ones(shared_cl
     assert after[0]["id"] == before[1]["id"]
     order = (await cluster.get("orders", f"/orders/{before[0]['id']}")).json()
     assert order["total"] == "29.33"
-    assert order["lines"] == [{"sku": "CD", "quantity": "2.000", "unit_price": "14.67", "amount": "29.33"}]
+    assert order["lines"] == [{"sku": "CD", "quantity": "2", "unit_price": "14.67", "amount": "29.33"}]
     assert await _count(cluster, "orders", "SELECT count(*) FROM outbox WHERE subject = $1", customer) == 3
     timeline = await eventually(lambda: _timeline(cluster, customer, 4))
     assert [i["type"] for i in timeline] == ["OrderPlaced", "CustomerRegistered", "OrderPlaced", "OrderPlaced"]
@@ -674,3 +674,15 @@ def test_an_owner_column_names_who_looks_after_the_customer() -> None:
                     f"c3,2024-03-01,1,5.00,{'x' * 65}\n")
     assert [row.owner for row in parsed.rows] == ["li-na", None]
     assert [(bad.line, bad.reason) for bad in parsed.bad] == [(4, "owner is longer than 64 characters")]
+
+
+def test_cdnow_csv_without_the_data_says_where_it_comes_from_and_writes_no_file(tmp_path: Path) -> None:
+    output = tmp_path / "cdnow.csv"
+
+    with pytest.raises(SystemExit) as stopped:
+        cdnow_csv.main(["--source", str(tmp_path / "missing" / "CDNOW_master.txt"), "-o", str(output)])
+
+    message = str(stopped.value.code)
+    assert message.startswith(f"cdnow_csv: no CDNOW data at {tmp_path / 'missing' / 'CDNOW_master.txt'}.")
+    assert "Fader and Hardie" in message and "pip download --no-deps lifetimes==0.11.3" in message
+    assert not output.exists()

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.contacts import domain, store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
@@ -40,8 +40,10 @@ async def register_customer(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    region = request.app.state.runtime.settings.phone_region
+
     async def write(conn: asyncpg.Connection) -> Reply:
-        customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
+        customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC), phone_region=region)
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
@@ -66,7 +68,8 @@ async def register_customers(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
-    registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
+    registered, problems = domain.register_batch(
+        body, new_id=new_id, now=datetime.now(UTC), phone_region=request.app.state.runtime.settings.phone_region)
     if problems:
         raise invalid_items("customers", problems)
 
@@ -97,7 +100,8 @@ async def get_customer(
 async def list_customers(
     request: Request,
     external_ref: str | None = None,
-    phone: str | None = None,
+    phone: Annotated[str | None, Query(max_length=40, description="Any spelling of the number: "
+                                       "+86 138-0013-8000 and 13800138000 find the same customers.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     ids: Annotated[
@@ -107,7 +111,10 @@ async def list_customers(
     _: Principal = require("customers:read"),
 ) -> Response:
     if phone:
-        phone = domain.NewCustomer(name="x", phone=phone).phone
+        try:
+            phone = domain.normalise_phone(phone, request.app.state.runtime.settings.phone_region)
+        except domain.PhoneInvalid as exc:
+            raise Invalid.field("query.phone", str(exc)) from exc
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_customers(
             conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit, ids=ids)

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
+import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.batches import ItemProblem, take_all
-from shared.errors import InFuture
+from shared.errors import FieldProblem, InFuture, Invalid
 from shared.events import CustomerRegistered
 
-_PHONE_NOISE = re.compile(r"[\s\-().]")
-_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Business time may be in the past (an imported history) but not in the future, beyond a little
 # clock skew between the client and the server.
@@ -33,7 +32,12 @@ class NewCustomer(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, description="Person or company name, any script.")
     kind: Literal["person", "company"] = "person"
-    phone: str | None = Field(None, description="Phone number; spaces, dashes and brackets are removed.")
+    phone: str | None = Field(
+        None, max_length=40,
+        description="Phone number as people write it (+86 138-0013-8000, 138 0013 8000, 008613800138000); "
+        "stored and published in E.164 (+8613800138000). Without a country code, the shop's region "
+        "(KEHU_PHONE_REGION, default CN).",
+    )
     email: str | None = Field(None, max_length=254)
     external_ref: str | None = Field(
         None, min_length=1, max_length=100, description="The shop's own reference (card or ERP number); unique."
@@ -53,12 +57,7 @@ class NewCustomer(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        cleaned = _PHONE_NOISE.sub("", value)
-        if not _PHONE.match(cleaned):
-            raise ValueError("a phone number has 5 to 20 digits, optionally after a leading +")
-        return cleaned
+        return value or None  # normalised by `register`, which knows the shop's region
 
     @field_validator("email")
     @classmethod
@@ -96,17 +95,42 @@ class RegisteredInFuture(InFuture):
     field_name = "registered_at"
 
 
-def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tuple[Customer, CustomerRegistered]:
+class PhoneInvalid(Invalid):
+    """Not a phone number, or not a valid one (422 naming ``phone``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[FieldProblem("phone", message)])
+
+
+def normalise_phone(text: str, region: str) -> str:
+    """One form of a phone number, E.164 (``+8613800138000``), however it was written: with or
+    without the country code (``region``'s when missing), spaces, dashes, brackets or a 00 prefix.
+    So one person is one number, and a search by any spelling finds them."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneInvalid(f"{text!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        where = "" if text.lstrip().startswith(("+", "00")) else f" (read as a number in {region})"
+        raise PhoneInvalid(f"{text!r} is not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def register(
+    new: NewCustomer, *, customer_id: uuid.UUID, now: datetime, phone_region: str
+) -> tuple[Customer, CustomerRegistered]:
+    """``phone_region``: the region of phone numbers written without a country code."""
     occurred_at = new.registered_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise RegisteredInFuture(occurred_at)
-    customer = Customer(id=customer_id, created_at=now, **new.model_dump(exclude={"registered_at"}))
+    phone = normalise_phone(new.phone, phone_region) if new.phone else None
+    customer = Customer(id=customer_id, created_at=now, **new.model_dump(exclude={"registered_at"}) | {"phone": phone})
     event = CustomerRegistered(
         customer_id=customer_id,
         occurred_at=occurred_at,
         name=new.name,
         kind=new.kind,
-        phone=new.phone,
+        phone=phone,
         email=new.email,
         external_ref=new.external_ref,
         category=new.category,
@@ -121,8 +145,8 @@ def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tupl
 
 
 def register_batch(
-    batch: NewCustomerBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
+    batch: NewCustomerBatch, *, new_id: Callable[[], uuid.UUID], now: datetime, phone_region: str
 ) -> tuple[list[tuple[Customer, CustomerRegistered]], list[ItemProblem]]:
     """Every customer of the batch registered (as ``register`` would), or the problems that refuse the batch."""
     return take_all(batch.customers, [c.external_ref for c in batch.customers],
-                    lambda new: register(new, customer_id=new_id(), now=now))
+                    lambda new: register(new, customer_id=new_id(), now=now, phone_region=phone_region))

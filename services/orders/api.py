@@ -9,7 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.orders import domain, store
 from shared.auth import Principal
@@ -42,7 +42,8 @@ async def place_order(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
-    order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC))
+    order, event = domain.place(
+        body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     # Before the write's transaction, holding no connection while contacts is asked: a slow
     # contacts must not hold this service's connections (or an open transaction).
     await check_customer(request, body.customer_id)
@@ -76,7 +77,8 @@ async def place_orders(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
-    placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC))
+    placed, problems = domain.place_batch(
+        body, new_id=new_id, now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     if problems:
         raise invalid_items("orders", problems)
     # Checked before the write's transaction, in autocommit: customers once registered stay
@@ -95,6 +97,17 @@ async def place_orders(
         return await insert_batch(conn, placed, insert=store.insert_orders, holders=store.order_ids_by_external_refs)
 
     return await write_once(request, principal, idempotency_key, write)
+
+
+class Currencies(BaseModel):
+    currencies: list[str] = Field(description="ISO 4217 codes of the currencies the shop takes (KEHU_CURRENCIES).")
+    default: str = Field(description="The currency of an order that names none.")
+
+
+@router.get("/currencies", response_model=Currencies, summary="The currencies the shop takes, its default first")
+async def shop_currencies(request: Request, _: Principal = require("orders:read")) -> Response:
+    accepted = request.app.state.runtime.settings.currencies
+    return json_response(200, {"currencies": list(accepted), "default": accepted[0]})
 
 
 @router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})

@@ -13,7 +13,7 @@ at most half a cent per unit of quantity (``amount_fits``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
@@ -22,8 +22,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from shared.batches import ItemProblem, take_all
-from shared.errors import InFuture
-from shared.events import Channel, OrderLine, OrderPlaced
+from shared.currencies import refusal
+from shared.errors import FieldProblem, InFuture, Invalid
+from shared.events import Channel, Money, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
@@ -85,7 +86,10 @@ class NewOrder(BaseModel):
     customer_id: uuid.UUID
     channel: Channel
     lines: list[NewOrderLine] = Field(min_length=1, max_length=500)
-    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code, one of the shop's currencies (KEHU_CURRENCIES). Default: the shop's first.",
+    )
     occurred_at: AwareDatetime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
 
@@ -129,7 +133,7 @@ class Order(BaseModel):
     channel: str
     currency: str
     lines: list[OrderLine]
-    total: Decimal
+    total: Money
     occurred_at: datetime
     recorded_at: datetime
     external_ref: str | None
@@ -137,6 +141,14 @@ class Order(BaseModel):
 
 class OrderInFuture(InFuture):
     field_name = "occurred_at"
+
+
+class CurrencyRefused(Invalid):
+    """The shop does not take this currency (amounts in different currencies are never added up): 422
+    naming ``currency``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[FieldProblem("currency", message)])
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -161,22 +173,36 @@ def unit_price_for(amount: Decimal, quantity: Decimal) -> Decimal:
     return (amount / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, OrderPlaced]:
+def order_currency(given: str | None, accepted: Sequence[str]) -> str:
+    """The order's currency: the one given if the shop takes it; none given, the shop's first."""
+    if given is None:
+        return accepted[0]
+    refused = refusal(given, accepted)
+    if refused:
+        raise CurrencyRefused(refused)
+    return given
+
+
+def place(
+    new: NewOrder, *, order_id: uuid.UUID, now: datetime, accepted: Sequence[str]
+) -> tuple[Order, OrderPlaced]:
+    """``accepted``: the shop's currencies, its default first."""
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise OrderInFuture(occurred_at)
+    currency = order_currency(new.currency, accepted)
     lines = [
         OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, amount=ln.effective_amount)
         for ln in new.lines
     ]
     total = sum((ln.amount for ln in lines), Decimal("0.00")).quantize(CENT)
     order = Order(
-        id=order_id, customer_id=new.customer_id, channel=new.channel, currency=new.currency, lines=lines,
+        id=order_id, customer_id=new.customer_id, channel=new.channel, currency=currency, lines=lines,
         total=total, occurred_at=occurred_at, recorded_at=now, external_ref=new.external_ref,
     )
     event = OrderPlaced(
         customer_id=new.customer_id, occurred_at=occurred_at, order_id=order_id, channel=new.channel,
-        currency=new.currency, lines=lines, total=total, external_ref=new.external_ref,
+        currency=currency, lines=lines, total=total, external_ref=new.external_ref,
     )
     return order, event
 
@@ -185,8 +211,8 @@ def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, 
 
 
 def place_batch(
-    batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
+    batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime, accepted: Sequence[str]
 ) -> tuple[list[tuple[Order, OrderPlaced]], list[ItemProblem]]:
     """Every order of the batch placed (as ``place`` would), or the problems that refuse the batch."""
     return take_all(batch.orders, [o.external_ref for o in batch.orders],
-                    lambda new: place(new, order_id=new_id(), now=now))
+                    lambda new: place(new, order_id=new_id(), now=now, accepted=accepted))

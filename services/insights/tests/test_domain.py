@@ -53,7 +53,7 @@ def _order_data(**fields: Any) -> dict[str, Any]:
                   {"sku": "CUP-7", "quantity": "1", "unit_price": "12.00"}],
         **fields,
     })
-    _, event = place(new, order_id=uuid.uuid4(), now=NOW)
+    _, event = place(new, order_id=uuid.uuid4(), now=NOW, accepted=("CNY",))
     return event.model_dump(mode="json")
 
 

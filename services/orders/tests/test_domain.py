@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,10 +14,12 @@ from pydantic import ValidationError
 
 from services.orders.domain import (
     MAX_BATCH,
+    CurrencyRefused,
     ItemProblem,
     NewOrder,
     NewOrderBatch,
     NewOrderLine,
+    Order,
     OrderInFuture,
     amount_fits,
     line_amount,
@@ -30,6 +33,7 @@ from shared.events import OrderPlaced
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 SHANGHAI = timezone(timedelta(hours=8))
 CUSTOMER = uuid.UUID("0195a1b2-0000-7000-8000-000000000001")
+SHOP = ("CNY", "USD")  # the currencies the shop takes, its default first
 
 
 def _order(*lines: dict[str, Any], **fields: Any) -> NewOrder:
@@ -68,7 +72,7 @@ def test_line_amount_is_quantity_times_price_rounded_half_up_to_cents(quantity: 
 def test_placed_order_total_is_the_sum_of_rounded_line_amounts() -> None:
     new = _order(_line("A", "0.335", "3.00"), _line("B", "0.5", "0.01"), _line("C", "2", "9.50"))
 
-    order, _ = place(new, order_id=uuid.uuid4(), now=NOW)
+    order, _ = place(new, order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
 
     assert [ln.amount for ln in order.lines] == [Decimal("1.01"), Decimal("0.01"), Decimal("19.00")]
     assert order.total == Decimal("20.02")
@@ -90,7 +94,7 @@ def test_json_float_money_adds_up_exactly() -> None:
     body = json.dumps({"customer_id": str(CUSTOMER), "channel": "web",
                        "lines": [{"sku": "A", "quantity": 3, "unit_price": 0.1}, {"sku": "B", "quantity": 1, "unit_price": 0.2}]})
 
-    order, _ = place(NewOrder.model_validate_json(body), order_id=uuid.uuid4(), now=NOW)
+    order, _ = place(NewOrder.model_validate_json(body), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
 
     assert order.total == Decimal("0.50")
 
@@ -151,8 +155,57 @@ def test_unknown_fields_are_refused_on_orders_and_lines() -> None:
     assert {"note", "lines.0.discount"} <= _error_locs(exc)
 
 
-def test_currency_defaults_to_cny() -> None:
-    assert _order(_line()).currency == "CNY"
+def test_an_order_without_a_currency_is_in_the_shops_default() -> None:
+    assert _order(_line()).currency is None
+    order, event = place(_order(_line()), order_id=uuid.uuid4(), now=NOW, accepted=("USD", "CNY"))
+    assert order.currency == event.currency == "USD"
+
+
+@pytest.mark.parametrize(
+    ("currency", "message"),
+    [
+        ("XYZ", "'XYZ' is not an ISO 4217 currency code; this shop takes CNY, USD"),
+        ("EUR", "EUR is not a currency of this shop; it takes CNY, USD (KEHU_CURRENCIES)"),
+    ],
+)
+def test_a_currency_the_shop_does_not_take_is_refused_saying_which_it_takes(currency: str, message: str) -> None:
+    with pytest.raises(CurrencyRefused, match=re.escape(message)):
+        place(_order(_line(), currency=currency), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
+
+
+def test_a_batch_names_each_order_in_a_currency_the_shop_does_not_take() -> None:
+    batch = _batch(_batch_order("A-1"), _batch_order("A-2", currency="XYZ"), _batch_order("A-3", currency="USD"))
+    placed, problems = place_batch(batch, new_id=uuid.uuid4, now=NOW, accepted=("CNY",))
+    assert placed == []
+    assert [(p.index, p.field) for p in problems] == [(1, "currency"), (2, "currency")]
+    assert "this shop takes CNY" in problems[0].message
+
+
+# --- one spelling of each number --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price", "spelled"),
+    [("2", "9.5", ("2", "9.50", "19.00")), ("2.000", "9.50", ("2", "9.50", "19.00")),
+     ("1.500", "4", ("1.5", "4.00", "6.00")), ("100", "0.1", ("100", "0.10", "10.00")),
+     (2, 9.5, ("2", "9.50", "19.00"))],
+)
+def test_quantities_have_no_trailing_zeros_and_money_two_decimals_in_the_order_and_its_event(
+    quantity: Any, unit_price: Any, spelled: tuple[str, str, str]
+) -> None:
+    order, event = place(_order(_line("A", quantity, unit_price)), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
+    for data in (order.model_dump(mode="json"), json.loads(event.model_dump_json())):
+        line = data["lines"][0]
+        assert (line["quantity"], line["unit_price"], line["amount"]) == spelled
+        assert data["total"] == spelled[2]
+
+
+def test_an_order_read_back_from_the_database_is_spelled_as_when_it_was_placed() -> None:
+    placed, _ = place(_order(_line("A", "2", "9.50")), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
+    # numeric(12,3) and numeric(14,2) come back as Decimal("2.000"), Decimal("9.50")
+    stored = {**placed.model_dump(), "total": Decimal("19.0"),
+              "lines": [{"sku": "A", "quantity": Decimal("2.000"), "unit_price": Decimal("9.5"), "amount": Decimal("19")}]}
+    assert Order.model_validate(stored).model_dump(mode="json") == placed.model_dump(mode="json")
 
 
 def test_naive_occurred_at_is_refused() -> None:
@@ -169,14 +222,14 @@ def test_sku_is_trimmed() -> None:
 
 
 def test_occurred_at_defaults_to_now() -> None:
-    order, event = place(_order(_line()), order_id=uuid.uuid4(), now=NOW)
+    order, event = place(_order(_line()), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.occurred_at == order.recorded_at == event.occurred_at == NOW
 
 
 def test_occurred_at_in_the_past_is_kept() -> None:
     last_year = NOW - timedelta(days=365)
 
-    order, event = place(_order(_line(), occurred_at=last_year), order_id=uuid.uuid4(), now=NOW)
+    order, event = place(_order(_line(), occurred_at=last_year), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
 
     assert order.occurred_at == last_year
     assert event.occurred_at == last_year
@@ -185,24 +238,24 @@ def test_occurred_at_in_the_past_is_kept() -> None:
 
 def test_occurred_at_a_minute_ahead_is_accepted_as_clock_skew() -> None:
     ahead = NOW + timedelta(minutes=1)
-    order, _ = place(_order(_line(), occurred_at=ahead), order_id=uuid.uuid4(), now=NOW)
+    order, _ = place(_order(_line(), occurred_at=ahead), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.occurred_at == ahead
 
 
 @pytest.mark.parametrize("ahead", [timedelta(minutes=5, seconds=1), timedelta(hours=1), timedelta(days=30)])
 def test_occurred_at_more_than_five_minutes_ahead_is_refused(ahead: timedelta) -> None:
     with pytest.raises(OrderInFuture, match="in the future"):
-        place(_order(_line(), occurred_at=NOW + ahead), order_id=uuid.uuid4(), now=NOW)
+        place(_order(_line(), occurred_at=NOW + ahead), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
 
 
 def test_occurred_at_in_another_time_zone_is_compared_as_an_instant() -> None:
     beijing = datetime(2025, 3, 1, 17, 33, tzinfo=UTC).astimezone(SHANGHAI)
     # 17:33 UTC is 8 h 3 min after NOW: refused, whatever the offset it is written with.
     with pytest.raises(OrderInFuture):
-        place(_order(_line(), occurred_at=beijing), order_id=uuid.uuid4(), now=NOW)
+        place(_order(_line(), occurred_at=beijing), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     # 17:33 Beijing time is 09:33 UTC: within the skew.
     local = datetime(2025, 3, 1, 17, 33, tzinfo=SHANGHAI)
-    order, _ = place(_order(_line(), occurred_at=local), order_id=uuid.uuid4(), now=NOW)
+    order, _ = place(_order(_line(), occurred_at=local), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.occurred_at == local
 
 
@@ -214,7 +267,7 @@ def test_order_placed_event_carries_the_same_lines_total_and_customer() -> None:
     new = _order(_line("A", "0.335", "3.00"), _line("B", "2", "9.50"), channel="wechat", currency="USD",
                  external_ref="POS-0042")
 
-    order, event = place(new, order_id=order_id, now=NOW)
+    order, event = place(new, order_id=order_id, now=NOW, accepted=SHOP)
 
     assert isinstance(event, OrderPlaced)
     assert event.customer_id == order.customer_id == CUSTOMER
@@ -230,7 +283,7 @@ def test_order_placed_event_carries_the_same_lines_total_and_customer() -> None:
 
 
 def test_order_placed_event_json_keeps_money_as_decimal_strings() -> None:
-    _, event = place(_order(_line("A", "2", "9.50")), order_id=uuid.uuid4(), now=NOW)
+    _, event = place(_order(_line("A", "2", "9.50")), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
 
     data = event.model_dump(mode="json")
 
@@ -257,7 +310,7 @@ def _line_with_amount(quantity: str, unit_price: str, amount: str) -> dict[str, 
     ],
 )
 def test_a_stated_amount_that_only_the_unit_price_rounding_explains_is_kept(quantity: str, unit_price: str, amount: str) -> None:
-    order, event = place(_order(_line_with_amount(quantity, unit_price, amount)), order_id=uuid.uuid4(), now=NOW)
+    order, event = place(_order(_line_with_amount(quantity, unit_price, amount)), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.lines[0].amount == event.lines[0].amount == Decimal(amount)
     assert order.total == event.total == Decimal(amount)
     assert order.lines[0].unit_price == Decimal(unit_price)
@@ -283,7 +336,7 @@ def test_a_stated_amount_beyond_half_a_cent_per_unit_is_refused(quantity: str, u
 
 
 def test_without_a_stated_amount_the_line_amount_is_computed_as_before() -> None:
-    order, _ = place(_order(_line("A", "0.335", "3.00")), order_id=uuid.uuid4(), now=NOW)
+    order, _ = place(_order(_line("A", "0.335", "3.00")), order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.lines[0].amount == Decimal("1.01")
 
 
@@ -302,7 +355,7 @@ def test_a_stated_amount_must_be_money(amount: str) -> None:
 
 def test_the_total_adds_stated_and_computed_amounts() -> None:
     order, _ = place(_order(_line_with_amount("2", "14.67", "29.33"), _line("B", "2", "9.50")),
-                     order_id=uuid.uuid4(), now=NOW)
+                     order_id=uuid.uuid4(), now=NOW, accepted=SHOP)
     assert order.total == Decimal("48.33")
 
 
@@ -346,7 +399,7 @@ def test_a_batch_has_1_to_1000_orders(size: int) -> None:
 
 def test_placing_a_batch_places_each_order_with_its_own_id() -> None:
     ids = iter([uuid.UUID(int=1), uuid.UUID(int=2)])
-    placed, problems = place_batch(_batch(_batch_order("A-1"), _batch_order("A-2")), new_id=lambda: next(ids), now=NOW)
+    placed, problems = place_batch(_batch(_batch_order("A-1"), _batch_order("A-2")), new_id=lambda: next(ids), now=NOW, accepted=SHOP)
     assert problems == []
     assert [(o.id, o.external_ref, e.order_id) for o, e in placed] == [
         (uuid.UUID(int=1), "A-1", uuid.UUID(int=1)), (uuid.UUID(int=2), "A-2", uuid.UUID(int=2))]
@@ -355,7 +408,7 @@ def test_placing_a_batch_places_each_order_with_its_own_id() -> None:
 def test_a_batch_with_a_repeated_external_ref_or_a_future_order_is_refused_naming_the_items() -> None:
     batch = _batch(_batch_order("A-1"), _batch_order("A-2"), _batch_order("A-1"),
                    _batch_order("A-3", occurred_at=NOW + timedelta(hours=1)), _batch_order("A-2"))
-    placed, problems = place_batch(batch, new_id=uuid.uuid4, now=NOW)
+    placed, problems = place_batch(batch, new_id=uuid.uuid4, now=NOW, accepted=SHOP)
     assert placed == []
     assert problems == [
         ItemProblem(2, "external_ref", "also given for item 0 of this batch"),
