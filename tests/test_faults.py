@@ -146,7 +146,7 @@ async def test_every_service_reports_health_metrics_and_openapi(cluster: Cluster
 async def test_readiness_reports_an_unreachable_broker(cluster: Cluster) -> None:
     cluster.broker.stop()
     ready = await eventually(lambda: _not_ready(cluster), timeout=15)
-    assert ready["checks"]["broker"] == "unreachable"
+    assert ready["checks"]["broker"].startswith("down: no answer from ")
     assert ready["checks"]["database"] == "ok"
 
 
