@@ -375,7 +375,7 @@ async def run_up(settings: Settings) -> int:
             task.result()  # raises what made it end
         return 0
     except Exception as exc:
-        supervisor.say(f"kehu up failed: {exc or type(exc).__name__}")
+        supervisor.say(f"kehu up failed: {str(exc) or type(exc).__name__}")
         return 1
     finally:
         signalled.cancel()

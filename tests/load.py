@@ -68,9 +68,9 @@ class Till:
 
 
 @contextlib.asynccontextmanager
-async def placing_orders(till: Till, *, workers: int = 4) -> AsyncIterator[Till]:
+async def placing_orders(till: Till, *, workers: int = 4, finish_s: float = 90.0) -> AsyncIterator[Till]:
     """Orders are placed by ``workers`` concurrent clients until the block ends; then every order
-    under way is finished (accepted or refused) before the block returns."""
+    under way is finished (accepted or refused) before the block returns, within ``finish_s``."""
     stop = asyncio.Event()
 
     async def worker(i: int, http: httpx.AsyncClient) -> None:
@@ -85,7 +85,13 @@ async def placing_orders(till: Till, *, workers: int = 4) -> AsyncIterator[Till]
             yield till
         finally:
             stop.set()
-            await asyncio.gather(*tasks)
+            done, pending = await asyncio.wait(tasks, timeout=finish_s)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                task.result()
+            if pending:
+                raise AssertionError(f"{len(pending)} orders still not accepted {finish_s:.0f}s after the load stopped")
 
 
 def grown(till: Till, by: int) -> Callable[[], Awaitable[bool]]:
