@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from kehu.embedded import EmbeddedPostgres
 from tests.conftest import eventually
 from tests.load import Till, grown, placing_orders
 from tests.test_e2e import Running, _register, _sql, start_kehu
@@ -136,3 +138,22 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_the_embedded_postgresql_stops_even_after_an_earlier_user_was_killed(tmp_path: Path) -> None:
+    """pgserver lists every process that uses the server and stops it with the last one; a
+    `kehu up` killed with SIGKILL stays on that list, and the next `kehu up` left the server
+    running when it stopped."""
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, sys, pathlib; from kehu.embedded import EmbeddedPostgres; "
+         "EmbeddedPostgres(pathlib.Path(sys.argv[1])).start(); os.kill(os.getpid(), 9)", str(tmp_path)],
+        timeout=120)
+    assert killed.returncode == -9
+    postgres = EmbeddedPostgres(tmp_path)
+    postgres.start()  # joins the server the killed process started
+    pid = postgres.postmaster_pid()
+    assert pid is not None
+    postmaster = psutil.Process(pid)
+    postgres.stop()
+    assert postgres.postmaster_pid() is None
+    assert not _alive(postmaster)
