@@ -51,13 +51,13 @@ async def test_a_service_killed_mid_batch_is_restarted_and_no_order_is_lost_or_d
             till = Till(kehu.urls["orders"], kehu.headers, await _register(kehu, http, 5))
             async with placing_orders(till):
                 for name in ("insights", "orders"):
-                    await eventually(grown(till, 30), timeout=60)
+                    await eventually(grown(till, 15), timeout=60)
                     victim = _service(kehu, name)
                     assert victim is not None
                     victim.kill()  # SIGKILL: no graceful shutdown, whatever batch or request it had in hand
                     await eventually(lambda n=name, pid=victim.pid: _restarted(kehu, http, n, pid),  # type: ignore[misc]
                                      timeout=90, interval=0.2)
-                await eventually(grown(till, 30), timeout=60)
+                await eventually(grown(till, 15), timeout=60)
 
             async def all_on_timeline() -> int | None:
                 n = await _sql(home, "insights", "SELECT count(*) FROM timeline WHERE event_type = 'OrderPlaced'")
