@@ -142,9 +142,8 @@ class Pool(asyncpg.Pool):
             log.warning("a database connection was dropped on release (%s)", describe(exc))
 
 
-async def create_pool(
-    url: str, *, size: int, acquire_timeout_s: float = 5.0, command_timeout_s: float | None = 10.0
-) -> Pool:
+async def create_pool(url: str, *, size: int, acquire_timeout_s: float, command_timeout_s: float | None) -> Pool:
+    """The bounds come from the settings (``KEHU_DB_ACQUIRE_TIMEOUT_S``, ``KEHU_DB_COMMAND_TIMEOUT_S``)."""
     pool = Pool(
         url,
         min_size=1,
