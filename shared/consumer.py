@@ -41,6 +41,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
+from shared.backoff import Backoff
+from shared.db import UNAVAILABLE_ERRORS, describe
 from shared.events import Envelope, Event, MalformedEvent
 from shared.kafka import dlq_topic, make_consumer, make_producer, set_fetch_wait
 from shared.sql import load_queries
@@ -50,15 +52,13 @@ log = logging.getLogger(__name__)
 
 IDLE_AFTER_S = 1.0  # without a record for this long, a consumer fetches with its idle wait
 
+# Retried with backoff, never dead-lettered: the database unreachable, restarting or too slow
+# (shared.db's bounds raise TimeoutError), and conflicts that a second try resolves.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
+    *UNAVAILABLE_ERRORS,
     asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
-    asyncpg.AdminShutdownError,
 )
 
 
@@ -153,7 +153,7 @@ class Consumer:
     # -- loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = 0.2
+        backoff = Backoff(first=0.2)
         while not self._stopping:
             consumer = make_consumer(
                 self.bootstrap, group=self.name, topics=self.topics, fetch_max_wait_ms=self.fetch_max_wait_ms
@@ -165,12 +165,11 @@ class Consumer:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
                 log.warning("consumer %s cannot reach the broker (%s); retrying", self.name, type(exc).__name__)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()
                 continue
             self._consumer = consumer
             self.broker_ok = True
-            backoff = 0.2
+            backoff.reset()
             try:
                 await self._consume(consumer)
             except Exception:
@@ -285,15 +284,15 @@ class Consumer:
         return span
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]]) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 await attempt()
                 return
             except TRANSIENT_ERRORS as exc:
-                log.warning("consumer %s: database unavailable (%s); retrying in %.1fs", self.name, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                delay = backoff.delay()
+                log.warning("consumer %s: database unavailable (%s); retrying in %.1fs", self.name, describe(exc), delay)
+                await asyncio.sleep(delay)
 
     async def _apply_batch(self, deliveries: Sequence[Delivery], dead: Sequence[_DeadLetter]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

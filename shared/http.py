@@ -8,6 +8,7 @@ writes, a server span per request (W3C ``traceparent`` honoured), and the standa
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,12 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
-from shared.errors import FieldProblem, Invalid, KehuError
+from shared.db import UNAVAILABLE_ERRORS, database_unavailable, describe
+from shared.errors import FieldProblem, Invalid, KehuError, Unavailable
 from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 # --- responses and errors -------------------------------------------------------------------
@@ -116,6 +119,17 @@ async def _on_problem(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, KehuError)
     errors = [{"field": e.field, "message": e.message} for e in exc.errors] if exc.errors is not None else None
     return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=errors, extra=exc.extra)
+
+
+async def _on_database_down(request: Request, exc: Exception) -> Response:
+    """The database restarted, hung or ran out of connections: 503 with Retry-After, not a 500.
+    Any other error of these kinds is a bug and stays one (re-raised: 500, logged)."""
+    if not database_unavailable(exc):
+        raise exc
+    log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, describe(exc))
+    return await _on_problem(request, Unavailable(
+        f"the database is unavailable ({type(exc).__name__}); the request may not have been applied: "
+        "retry it (with the same Idempotency-Key)", title="Database unavailable"))
 
 
 async def _on_http_error(_: Request, exc: Exception) -> Response:
@@ -249,6 +263,8 @@ def create_service_app(*, title: str, description: str, version: str, lifespan: 
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(KehuError, _on_problem)
+    for kind in (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, _on_database_down)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     return app
 

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
 from opentelemetry import trace
 
+from shared.backoff import Backoff
 from shared.consumer import stop_task
+from shared.db import connect, database_unavailable, describe
 from shared.events import Envelope, Event, new_id
 from shared.kafka import all_topics, ensure_topics, make_producer
 from shared.sql import load_queries
@@ -130,39 +132,45 @@ class OutboxRelay:
     # -- loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = 0.2
+        backoff = Backoff(first=0.2)
         while not self._stopping:
             try:
-                await self._lead()
+                await self._lead(backoff)
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox relay lost its database connection (%s); retrying in %.1fs", exc, backoff)
+            except Exception as exc:
+                # Never die silently: unsent rows stay unsent and are published once it is back.
                 self.is_leader = False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                # Never die silently: unsent rows stay unsent and are published after the restart.
-                log.exception("outbox relay failed; restarting it")
-                self.is_leader = False
-                await asyncio.sleep(1.0)
+                self._idle.set()  # publishing nothing meanwhile: a pause need not wait for it
+                if database_unavailable(exc):
+                    log.warning("outbox relay lost the database (%s); retrying", describe(exc))
+                else:
+                    log.exception("outbox relay failed; restarting it")
+                await backoff.wait()
 
-    async def _lead(self) -> None:
-        listener = await asyncpg.connect(self.database_url)
+    async def _lead(self, backoff: Backoff) -> None:
+        # Its own connection: it holds the advisory lock that makes this relay the active one, and
+        # receives the NOTIFY of other replicas. If that connection is lost (the database restarted),
+        # so is the lock: the relay stops publishing and leads again on a new connection.
+        listener = await connect(self.database_url, connect_timeout_s=10)
         try:
             while not await listener.fetchval(Q["try_relay_lock"], _RELAY_LOCK):
                 if self._stopping:
                     return
                 await asyncio.sleep(2.0)  # another replica's relay is active; stand by
             self.is_leader = True
+            backoff.reset()
             await listener.add_listener("kehu_outbox", self._on_notify)
+            listener.add_termination_listener(self._on_notify)
             try:
-                await self._publish_loop()
+                await self._publish_loop(listener)
             finally:
                 await self._close_producer()
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):
-                await listener.close()
+                await asyncio.wait_for(listener.close(), 2)
+            if not listener.is_closed():
+                listener.terminate()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -171,11 +179,13 @@ class OutboxRelay:
         """Rows were committed: publish them now rather than at the next poll."""
         self._wake.set()
 
-    async def _publish_loop(self) -> None:
-        backoff = 0.1
+    async def _publish_loop(self, listener: asyncpg.Connection) -> None:
+        backoff = Backoff()
         last_housekeeping = 0.0
         last_purge = 0.0
         while not self._stopping:
+            if listener.is_closed():
+                raise asyncpg.ConnectionDoesNotExistError("the relay's connection (and its lock) was lost")
             if not self._resumed.is_set():
                 self._idle.set()
                 await self._resumed.wait()
@@ -191,17 +201,16 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 published = await self._publish_round()
-                backoff = 0.1
-            except (KafkaError, TimeoutError) as exc:
+                backoff.reset()
+            except KafkaError as exc:
                 self.broker_ok = False
                 await self._close_producer()
                 if isinstance(exc, UnknownTopicOrPartitionError):
                     with contextlib.suppress(KafkaError, OSError):
                         await ensure_topics(self.bootstrap, all_topics(), self.partitions)
-                log.warning("outbox relay cannot publish (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                log.warning("outbox relay cannot publish (%s); retrying", type(exc).__name__)
                 self._idle.set()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()
                 continue
             if published < self.batch:
                 self._idle.set()
@@ -213,9 +222,11 @@ class OutboxRelay:
             producer = make_producer(self.bootstrap, client_id=f"kehu-{self.service}-relay")
             try:
                 await asyncio.wait_for(producer.start(), 15)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await producer.stop()
+                if isinstance(exc, TimeoutError):  # the broker's, not the database's: retried in place
+                    raise KafkaTimeoutError("the broker did not answer within 15s") from exc
                 raise
             self._producer = producer
         return self._producer

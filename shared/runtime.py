@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from shared.auth import TokenStore
 from shared.consumer import Apply, Consumer
 from shared.customers import CustomerDirectory
-from shared.db import create_pool, prepare_database
+from shared.db import Pool, connect, create_pool, database_unavailable, describe, prepare_database
 from shared.http import create_service_app, json_response, require, standard_router
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OutboxRelay
@@ -80,7 +80,7 @@ class BrokerProbe:
 class ServiceRuntime:
     service: str
     settings: Settings
-    pool: asyncpg.Pool
+    pool: Pool
     database_url: str
     tokens: TokenStore
     probe: BrokerProbe
@@ -103,7 +103,8 @@ class ServiceRuntime:
         if not server_url or not bootstrap:
             raise RuntimeError("set KEHU_DATABASE_URL and KEHU_KAFKA_BOOTSTRAP, or start kehu with `make up`")
         url = await prepare_database(server_url, database or f"kehu_{service}", migrations)
-        pool = await create_pool(url, size=settings.db_pool_size)
+        pool = await create_pool(url, size=settings.db_pool_size, acquire_timeout_s=settings.db_acquire_timeout_s,
+                                 command_timeout_s=settings.db_command_timeout_s)
         tokens = TokenStore.load(tokens_path(settings))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ensure_topics(bootstrap, all_topics(), settings.topic_partitions), 5)
@@ -142,18 +143,39 @@ class ServiceRuntime:
         if self.relay.is_leader:
             self.relay.wake()
         else:  # the active relay is another replica's: wake it through PostgreSQL
-            await self.pool.execute(Q["wake_relays"])
+            try:
+                await self.pool.execute(Q["wake_relays"])
+            except Exception as exc:  # the write committed: its relay finds the rows at its next poll
+                if not database_unavailable(exc):
+                    raise
+                log.warning("could not wake the outbox relay (%s)", describe(exc))
 
-    async def readiness(self) -> dict[str, str]:
+    @asynccontextmanager
+    async def long_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of its own, without the pool's statement bound: for an operator's long job
+        (a replay streams the whole history through one COPY)."""
+        conn = await connect(self.database_url, connect_timeout_s=self.settings.db_acquire_timeout_s)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def readiness(self, timeout_s: float = 1.0) -> dict[str, str]:
+        """What is down, said within about ``timeout_s`` even when the database hangs."""
         checks: dict[str, str] = {}
         try:
-            async with self.pool.acquire(timeout=1) as conn:
-                await asyncio.wait_for(conn.fetchval(Q["ping"]), 1)
+            await asyncio.wait_for(self._ping_database(timeout_s), timeout_s)
             checks["database"] = "ok"
+        except TimeoutError:
+            checks["database"] = f"down: no answer within {timeout_s:g}s"
         except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["broker"] = "ok" if self.probe.ok else "unreachable"
+            checks["database"] = f"down: {describe(exc)}"
+        checks["broker"] = "ok" if self.probe.ok else f"down: no answer from {self.probe.bootstrap}"
         return checks
+
+    async def _ping_database(self, timeout_s: float) -> None:
+        async with self.pool.acquire(timeout=timeout_s) as conn:
+            await conn.fetchval(Q["ping"], timeout=timeout_s)
 
 
 async def readiness(request: Request) -> dict[str, str]:

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
         0, ge=0, description="Days sent outbox rows are kept for replay; 0 keeps them forever."
     )
     db_pool_size: int = Field(8, ge=1, description="Connections per service pool.")
+    db_acquire_timeout_s: float = Field(
+        5.0, gt=0,
+        description="Longest a request (or relay, consumer) waits for a database connection, opening one "
+        "included; then it answers 503 (or retries).",
+    )
+    db_command_timeout_s: float = Field(
+        10.0, gt=0,
+        description="Longest one SQL statement may take before the service gives up on the database (a hung "
+        "server): 503 with Retry-After for a request, a retry for a relay or consumer. Replays are not bound.",
+    )
     broker_recycle_records: int = Field(
         50_000,
         ge=100,

@@ -15,6 +15,7 @@ from shared.consumer import Consumer, Delivery
 from shared.db import create_pool, prepare_database
 from shared.events import CustomerRegistered, envelope_for
 from shared.kafka import ensure_topics
+from shared.settings import Settings
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.database
@@ -28,7 +29,9 @@ async def pool(pg_url: str, fresh_databases: Callable[[str], str], tmp_path: Pat
     (tmp_path / "migrations" / "0001_seen.sql").write_text(
         "CREATE TABLE seen (event_id uuid PRIMARY KEY, name text NOT NULL);")
     url = await prepare_database(pg_url, fresh_databases("consumer"), tmp_path / "migrations")
-    created = await create_pool(url, size=2)
+    settings = Settings()
+    created = await create_pool(url, size=2, acquire_timeout_s=settings.db_acquire_timeout_s,
+                                command_timeout_s=settings.db_command_timeout_s)
     yield created
     await created.close()
 

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.events import OrderLine, OrderPlaced, envelope_for
 from shared.kafka import dlq_topic
+from shared.outbox import _RELAY_LOCK
 from tests.conftest import Cluster, eventually
 
 pytestmark = pytest.mark.database
@@ -147,7 +148,7 @@ async def test_every_service_reports_health_metrics_and_openapi(cluster: Cluster
 async def test_readiness_reports_an_unreachable_broker(cluster: Cluster) -> None:
     cluster.broker.stop()
     ready = await eventually(lambda: _not_ready(cluster), timeout=15)
-    assert ready["checks"]["broker"] == "unreachable"
+    assert ready["checks"]["broker"].startswith("down: no answer from ")
     assert ready["checks"]["database"] == "ok"
 
 
@@ -193,3 +194,24 @@ async def test_a_relay_resumed_on_the_same_broker_still_reports_everything_it_pu
     after_replacement = (await cluster.http.post(pause, headers=cluster.headers("admin"))).json()["high_watermarks"]
     assert after_replacement == {}
     await cluster.http.post(cluster.urls["orders"] + "/admin/relay/resume", headers=cluster.headers("admin"))
+
+
+async def test_a_relay_that_loses_the_connection_holding_its_lock_takes_the_lock_again(cluster: Cluster) -> None:
+    """One relay per database publishes, the one holding an advisory lock on its own connection.
+    When that connection is lost (a restart of the database, a terminated backend) the lock goes
+    with it; the relay must notice and lead again, not publish on without the lock."""
+    holder = await eventually(lambda: _relay_lock_holder(cluster), timeout=15)
+    await cluster.sql("orders", "SELECT pg_terminate_backend($1)", holder)
+    await eventually(lambda: _relay_lock_holder(cluster, other_than=holder), timeout=15)
+    customer_id = await cluster.customer("After the lock was lost")
+    assert (await cluster.order(customer_id)).status_code == 201
+    await eventually(lambda: _timeline_has(cluster, customer_id, 2), timeout=15)
+
+
+async def _relay_lock_holder(cluster: Cluster, other_than: int = 0) -> int | None:
+    rows = await cluster.sql(
+        "orders", "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND (classid::bigint << 32 | objid::bigint) = $1", _RELAY_LOCK)
+    pids = [r["pid"] for r in rows if r["pid"] != other_than]
+    return pids[0] if pids else None

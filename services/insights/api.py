@@ -337,7 +337,7 @@ async def refit_model(
 ) -> Response:
     projector = request.app.state.projector
     when = _parse_as_of(as_of, request)
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+    async with request.app.state.runtime.long_connection() as conn, conn.transaction():
         watermark, _swept = await store.lock_clock(conn)
         when = when if when is not None else projector.now(watermark)
         states = await store.all_states(conn)
@@ -373,7 +373,7 @@ async def replay_insights(request: Request, refit: bool = False, _: Principal = 
     to check the stored fits) instead of taking a stored fit of the very same inputs."""
     projector = request.app.state.projector
     runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.long_connection() as conn, conn.transaction():
         result = await projector.replay(conn, request.headers.get("authorization", ""), refit=refit)
     rate = result.events / result.seconds["total"] if result.seconds.get("total") else 0.0
     return json_response(200, {
