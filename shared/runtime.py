@@ -253,7 +253,8 @@ def service_app(
                 await directory.close()
 
     app = create_service_app(
-        title=title, description=description, version=__version__, lifespan=lifespan
+        title=title, description=description, version=__version__, lifespan=lifespan,
+        max_body_bytes=settings.max_body_bytes,
     )
     for router in routers:
         app.include_router(router)
