@@ -18,6 +18,7 @@ answers its OpenAPI operation declares.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import FieldProblem, Invalid
@@ -133,6 +135,26 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """The methods the OpenAPI document gives ``path``, for a 405's ``Allow``."""
+    templates: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allowed_methods", None)
+    if templates is None:
+        templates = [(_path_regex(template, operations), {m.upper() for m in operations})
+                     for template, operations in app.openapi().get("paths", {}).items()]
+        app.state.allowed_methods = templates
+    return sorted({m for regex, methods in templates if regex.match(path) for m in methods})
+
+
+def _path_regex(template: str, operations: dict[str, Any]) -> re.Pattern[str]:
+    """The template as the router matches it: a uuid parameter matches only a UUID."""
+    for operation in operations.values():
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and parameter["schema"].get("format") == "uuid":
+                name = parameter["name"]
+                template = template.replace(f"{{{name}}}", f"{{{name}:uuid}}")
+    return compile_path(template)[0]
 
 
 # --- what the OpenAPI document declares ----------------------------------------------------------

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
-from shared.edge import BodyLimit, checked_input, declare_problems
+from shared.edge import BodyLimit, allowed_methods, checked_input, declare_problems
 from shared.errors import FieldProblem, KehuError
 
 PROBLEM_JSON = "application/problem+json"
@@ -122,10 +122,17 @@ async def _on_problem(_: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=errors, extra=exc.extra)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> Response:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a JSON body that is not UTF-8: a malformed body like any other.
+        return problem_response(422, "Invalid request", "body: malformed JSON (not UTF-8)",
+                                errors=[{"field": "body", "message": "malformed JSON: not UTF-8"}])
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(exc.status_code, "HTTP error")
-    return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
+    return problem_response(exc.status_code, title, str(exc.detail), headers=headers)
 
 
 # --- auth -----------------------------------------------------------------------------------
@@ -197,7 +204,7 @@ async def idempotent(
     """Run ``write`` in one transaction, remembering its reply under ``key`` in that transaction.
 
     A retry with the same key and body returns the stored reply and writes nothing; the same key
-    with another body is refused (422). Two concurrent requests with one key serialise on the key's
+    with another body is refused (409). Two concurrent requests with one key serialise on the key's
     row: the second waits for the first to commit, then replays its reply.
     """
     async with pool.acquire() as conn, conn.transaction():
@@ -208,8 +215,9 @@ async def idempotent(
             if not await conn.fetchval(_CLAIM, principal.name, key, fingerprint):
                 stored = await conn.fetchrow(_STORED, principal.name, key)
                 if stored["request_hash"] != fingerprint:
+                    # 409, not 422: the body is valid; it collides with what the key already holds.
                     raise ProblemError(
-                        422, "Idempotency-Key reused",
+                        409, "Idempotency-Key reused",
                         "this Idempotency-Key was already used for a different request",
                         errors=[{"field": "header.Idempotency-Key", "message": "already used with another body"}],
                     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +20,18 @@ import pytest
 
 from shared.edge import QUERY_VALUE_MAX
 from shared.settings import SERVICES, Settings
-from tests.conftest import Cluster
+from tests.conftest import Cluster, own_cluster
 
 pytestmark = pytest.mark.database
 
 OPEN_PATHS = {"/docs", "/openapi.json", "/health/live", "/health/ready", "/metrics"}
+
+
+@pytest.fixture(scope="module")
+async def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    """One cluster for the module: these tests look at answers, not at a fresh state."""
+    async with own_cluster(pg_url, tmp_path_factory.mktemp("edge-cluster")) as running:
+        yield running
 
 
 def _fields(response: httpx.Response) -> list[str]:
@@ -62,7 +70,8 @@ async def test_text_with_a_nul_character_is_a_422_naming_the_field(cluster: Clus
 
 
 async def test_unknown_query_parameters_are_a_422_naming_them(cluster: Cluster) -> None:
-    await cluster.customer("Zhang")
+    ref = f"card-{uuid.uuid4().hex[:8]}"
+    await cluster.customer("Zhang", external_ref=ref)
 
     response = await cluster.get("contacts", "/customers", name="x")
     assert response.status_code == 422 and _fields(response) == ["query.name"]
@@ -74,7 +83,7 @@ async def test_unknown_query_parameters_are_a_422_naming_them(cluster: Cluster) 
     response = await cluster.get("orders", "/health/live", verbose="1")
     assert response.status_code == 422 and _fields(response) == ["query.verbose"]
 
-    response = await cluster.get("contacts", "/customers", limit=5)
+    response = await cluster.get("contacts", "/customers", external_ref=ref, limit=5)
     assert response.status_code == 200 and len(response.json()["items"]) == 1
 
 
@@ -103,6 +112,30 @@ def test_every_query_parameter_declares_its_bound(service: str) -> None:
                     assert "maxItems" in schema, f"{where}: a list without maxItems"
                 if schema.get("type") == "string":
                     assert {"maxLength", "format", "enum", "const"} & set(schema), f"{where}: unbounded text"
+
+
+async def test_routing_answers_name_what_the_path_takes(cluster: Cluster) -> None:
+    base = cluster.urls["contacts"]
+    # /customers/batch is not a customer id: the path takes POST only.
+    answer = await cluster.http.get(base + "/customers/batch", headers=cluster.headers())
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    answer = await cluster.http.request("OPTIONS", base + "/customers", headers=cluster.headers())
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, POST"
+    answer = await cluster.http.get(base + "/customers/not-an-id", headers=cluster.headers())
+    assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_that_is_not_utf8_json_is_a_422(cluster: Cluster) -> None:
+    answer = await cluster.http.post(cluster.urls["tickets"] + "/tickets", content=b"\xff\xfe{",
+                                     headers=cluster.headers(**{"Content-Type": "application/json"}))
+    assert answer.status_code == 422 and _fields(answer) == ["body"]
+
+
+async def test_admin_outbox_paging_is_bounded(cluster: Cluster) -> None:
+    answer = await cluster.get("orders", "/admin/outbox", after=-29918372609110786048, limit=10)
+    assert answer.status_code == 422 and _fields(answer) == ["query.after"]
+    answer = await cluster.get("orders", "/admin/outbox", limit=50_001)
+    assert answer.status_code == 422 and _fields(answer) == ["query.limit"]
 
 
 # --- 2. request size ---------------------------------------------------------------------------

@@ -508,7 +508,7 @@ async def test_order_batch_honours_the_idempotency_key(shared_cluster: Cluster) 
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json() and first.json()["items"][0]["created"] is True
     assert again.headers["idempotent-replayed"] == "true"
-    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    assert other.status_code == 409 and other.json()["errors"][0]["field"] == "header.Idempotency-Key"
     assert await _count(cluster, "orders", "SELECT count(*) FROM orders WHERE customer_id = $1", uuid.UUID(customer)) == 1
 
 

@@ -95,7 +95,7 @@ async def test_idempotency_key_returns_the_first_response_and_creates_nothing_ne
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     other_body = await cluster.order(customer_id, quantity="3", **{"Idempotency-Key": "till-7-receipt-42"})
-    assert other_body.status_code == 422
+    assert other_body.status_code == 409
     assert other_body.json()["errors"][0]["field"] == "header.Idempotency-Key"
     rows = await cluster.sql("orders", "SELECT count(*) AS n FROM orders")
     outbox = await cluster.sql("orders", "SELECT count(*) AS n FROM outbox")

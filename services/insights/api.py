@@ -30,7 +30,7 @@ class TimelinePage(BaseModel):
 
 
 @router.get(
-    "/customers/{customer_id}/timeline",
+    "/customers/{customer_id:uuid}/timeline",
     response_model=TimelinePage,
     summary="Everything that happened with a customer, in business-time order",
 )
@@ -163,7 +163,7 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
     }
 
 
-@router.get("/customers/{customer_id}/insights", summary="A customer's rhythm, value, stage, segment and open alerts")
+@router.get("/customers/{customer_id:uuid}/insights", summary="A customer's rhythm, value, stage, segment and open alerts")
 async def customer_insights(
     customer_id: uuid.UUID,
     request: Request,

@@ -125,7 +125,7 @@ async def place_orders(
     return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
 
 
-@router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
+@router.get("/orders/{order_id:uuid}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
 async def get_order(order_id: uuid.UUID, request: Request, _: Principal = require("orders:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         order = await store.order_by_id(conn, order_id)
