@@ -9,8 +9,9 @@ answers its OpenAPI operation declares.
 * A query value is at most ``QUERY_VALUE_MAX`` characters unless the route says less, and the
   OpenAPI document says so; list parameters declare their own most items.
 * The OpenAPI document declares, for every operation, each problem status it may answer
-  (401/403 with a token, 404 with a path parameter, 413 with a body, 422 always: an unknown query
-  parameter), as ``application/problem+json`` with the ``Problem`` schema.
+  (401/403 with a token, 404 with a path parameter, 409 with an ``Idempotency-Key``, 413 with a
+  body, 422 always: an unknown query parameter), as ``application/problem+json`` with the
+  ``Problem`` schema; and it says that free text holds no NUL (``NO_NUL``).
 
 * A request body is read no further than ``KEHU_MAX_BODY_BYTES`` (``BodyLimit``): a larger
   declared length is a 413 at once, a chunked body a 413 as soon as it passes the limit.
@@ -38,6 +39,8 @@ QUERY_VALUE_MAX = 256
 """Longest query value (characters) a route takes unless it declares a ``max_length`` itself."""
 
 _NUL_MESSAGE = "must not contain a NUL character (U+0000)"
+NO_NUL = "^[^\\u0000]*$"
+"""The pattern the OpenAPI documents give free text: no NUL character, which ``checked_input`` refuses."""
 _declared_query: dict[int, frozenset[str]] = {}
 
 
@@ -162,6 +165,7 @@ def _path_regex(template: str, operations: dict[str, Any]) -> re.Pattern[str]:
 _PROBLEM_REF = "#/components/schemas/Problem"
 _GENERIC = {
     401: "No or an invalid bearer token",
+    409: "The Idempotency-Key already holds another request",
     403: "The token's role lacks the permission",
     404: "No such resource",
     413: "The request body is larger than KEHU_MAX_BODY_BYTES",
@@ -185,6 +189,8 @@ def declare_problems(document: dict[str, Any], problem: type[BaseModel]) -> dict
     for methods in document.get("paths", {}).values():
         for operation in methods.values():
             _declare(operation)
+            _no_nul(operation.get("parameters", []))
+    _no_nul(schemas)
     return document
 
 
@@ -195,6 +201,8 @@ def _declare(operation: dict[str, Any]) -> None:
         statuses |= {401, 403}
     if "requestBody" in operation:
         statuses.add(413)
+    if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
+        statuses.add(409)  # the key already holds another request
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "path":
             statuses.add(404)
@@ -219,5 +227,21 @@ def _declare(operation: dict[str, Any]) -> None:
 def _bound(schema: dict[str, Any]) -> None:
     """Say ``QUERY_VALUE_MAX`` on a free-text query parameter that does not say less."""
     for variant in schema.get("anyOf", [schema]):
-        if variant.get("type") == "string" and not {"format", "enum", "const", "maxLength"} & set(variant):
+        if _free_text(variant) and "maxLength" not in variant:
             variant["maxLength"] = QUERY_VALUE_MAX
+
+
+def _no_nul(schema: Any) -> None:
+    """Say, on every free text of ``schema`` (nested), that it holds no NUL character."""
+    if isinstance(schema, dict):
+        if _free_text(schema) and "pattern" not in schema:
+            schema["pattern"] = NO_NUL
+        for value in schema.values():
+            _no_nul(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _no_nul(item)
+
+
+def _free_text(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not {"format", "enum", "const"} & set(schema)

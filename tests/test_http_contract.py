@@ -138,6 +138,25 @@ async def test_admin_outbox_paging_is_bounded(cluster: Cluster) -> None:
     assert answer.status_code == 422 and _fields(answer) == ["query.limit"]
 
 
+def _strings(schema: Any) -> list[dict[str, Any]]:
+    if isinstance(schema, list):
+        return [s for item in schema for s in _strings(item)]
+    if not isinstance(schema, dict):
+        return []
+    own = [schema] if schema.get("type") == "string" else []
+    return own + [s for value in schema.values() for s in _strings(value)]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_documents_say_free_text_holds_no_nul(service: str) -> None:
+    """So that a client generating schema-valid text (schemathesis does) never sends one."""
+    document = _document(service)
+    params = [p for _, op in _operations(document) for p in op.get("parameters", [])]
+    for schema in _strings([document["components"]["schemas"], params]):
+        if not {"format", "enum", "const"} & set(schema):
+            assert re.fullmatch(schema["pattern"], "a\x00b") is None, schema
+
+
 # --- 2. request size ---------------------------------------------------------------------------
 
 
@@ -210,6 +229,8 @@ def test_every_error_answer_is_declared_as_problem_details(service: str) -> None
             expected |= {"401", "403"}
         if "requestBody" in operation:
             expected.add("413")
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
+            expected.add("409")
         assert expected <= set(responses), f"{where} declares {sorted(responses)}"
         for status, response in responses.items():
             if status[0] in "45" and where != "GET /health/ready":
