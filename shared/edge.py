@@ -181,8 +181,7 @@ def declare_problems(document: dict[str, Any], problem: type[BaseModel]) -> dict
     """Give every operation of ``document`` its problem answers, in place, and return it."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(problem_schema.pop("$defs", {}))
-    schemas[problem.__name__] = problem_schema
+    problem_schemas = {problem.__name__: problem_schema, **problem_schema.pop("$defs", {})}
     # FastAPI's own validation error shapes are never sent: ours is a Problem.
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
@@ -191,6 +190,7 @@ def declare_problems(document: dict[str, Any], problem: type[BaseModel]) -> dict
             _declare(operation)
             _no_nul(operation.get("parameters", []))
     _no_nul(schemas)
+    schemas.update(problem_schemas)  # added after: a problem may quote a refused name, NUL and all
     return document
 
 
