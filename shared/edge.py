@@ -41,7 +41,6 @@ QUERY_VALUE_MAX = 256
 _NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 NO_NUL = "^[^\\u0000]*$"
 """The pattern the OpenAPI documents give free text: no NUL character, which ``checked_input`` refuses."""
-_declared_query: dict[int, frozenset[str]] = {}
 
 
 async def checked_input(request: Request) -> None:
@@ -72,7 +71,8 @@ async def checked_input(request: Request) -> None:
 
 
 def _query_names(route: APIRoute) -> frozenset[str]:
-    names = _declared_query.get(id(route))
+    """The query parameters ``route`` and its dependencies declare (kept on the route: built once)."""
+    names: frozenset[str] | None = getattr(route, "kehu_query_names", None)
     if names is None:
         found: set[str] = set()
         pending = [route.dependant]
@@ -80,7 +80,8 @@ def _query_names(route: APIRoute) -> frozenset[str]:
             dependant = pending.pop()
             found.update(field.alias for field in dependant.query_params)
             pending.extend(dependant.dependencies)
-        names = _declared_query[id(route)] = frozenset(found)
+        names = frozenset(found)
+        route.kehu_query_names = names  # type: ignore[attr-defined]
     return names
 
 

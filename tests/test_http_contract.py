@@ -72,6 +72,13 @@ async def test_text_with_a_nul_character_is_a_422_naming_the_field(cluster: Clus
     assert response.status_code == 201 and response.json()["name"] == "Li \\u0000"
 
 
+async def test_a_nul_in_a_header_never_reaches_a_route(cluster: Cluster) -> None:
+    head = (f"POST /customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {cluster.tokens['admin']}\r\n"
+            "Idempotency-Key: a\x00b\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n")
+    answer = await _raw_exchange(cluster.urls["contacts"], head.encode(), b'{"name":"Li"}')
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]  # the HTTP parser refuses it
+
+
 async def test_unknown_query_parameters_are_a_422_naming_them(cluster: Cluster) -> None:
     ref = f"card-{uuid.uuid4().hex[:8]}"
     await cluster.customer("Zhang", external_ref=ref)
