@@ -12,7 +12,6 @@ answers its OpenAPI operation declares.
   (401/403 with a token, 404 with a path parameter, 409 with an ``Idempotency-Key``, 413 with a
   body, 422 always: an unknown query parameter), as ``application/problem+json`` with the
   ``Problem`` schema; and it says that free text holds no NUL (``NO_NUL``).
-
 * A request body is read no further than ``KEHU_MAX_BODY_BYTES`` (``BodyLimit``): a larger
   declared length is a 413 at once, a chunked body a 413 as soon as it passes the limit.
 """
@@ -36,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import FieldProblem, Invalid
 
 QUERY_VALUE_MAX = 256
-"""Longest query value (characters) a route takes unless it declares a ``max_length`` itself."""
+"""Longest query value (characters) any route takes; a route may declare a smaller ``max_length``."""
 
 _NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 NO_NUL = "^[^\\u0000]*$"
@@ -44,7 +43,10 @@ NO_NUL = "^[^\\u0000]*$"
 
 
 async def checked_input(request: Request) -> None:
-    """An app-wide dependency: refuse NUL characters and undeclared or overlong query values."""
+    """An app-wide dependency: refuse NUL characters and undeclared or overlong query values.
+
+    App-wide dependencies run before the route's own, so this answers before authentication: what
+    it says (which parameters a route takes) is in the public OpenAPI document anyway."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
