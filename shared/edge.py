@@ -174,6 +174,12 @@ _GENERIC = {
     413: "The request body is larger than KEHU_MAX_BODY_BYTES",
     422: "Invalid input, each field named (also an unknown query parameter)",
 }
+# Answered by the HTTP server (uvicorn) before kehu sees the request, so in its words: a request
+# line or headers it cannot parse, e.g. a query string of some 80 KB.
+_UNPARSABLE = {
+    "description": "The HTTP server could not parse the request (malformed, or its head is over ~80 KB)",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
 _HEADERS = {
     "401": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`, and why"}},
     "503": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds after which to try again"}},
@@ -213,6 +219,7 @@ def _declare(operation: dict[str, Any]) -> None:
             _bound(parameter.get("schema", {}))
     for code in statuses:
         responses.setdefault(str(code), {"description": _GENERIC[code]})
+    responses.setdefault("400", _UNPARSABLE)
     for status, response in responses.items():
         if status[0] not in "45":
             continue
