@@ -16,15 +16,18 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
 from shared.db import UNAVAILABLE_ERRORS, database_unavailable, describe
+from shared.edge import BodyLimit, allowed_methods, checked_input, declare_problems
 from shared.errors import FieldProblem, Invalid, KehuError, Unavailable
 from shared.sql import load_queries
 
@@ -132,22 +135,32 @@ async def _on_database_down(request: Request, exc: Exception) -> Response:
         "retry it (with the same Idempotency-Key)", title="Database unavailable"))
 
 
-async def _on_http_error(_: Request, exc: Exception) -> Response:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-    return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a JSON body that is not UTF-8: a malformed body like any other.
+        return problem_response(422, "Invalid request", "body: malformed JSON (not UTF-8)",
+                                errors=[{"field": "body", "message": "malformed JSON: not UTF-8"}])
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+    title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(exc.status_code, "HTTP error")
+    return problem_response(exc.status_code, title, str(exc.detail), headers=headers)
 
 
 # --- auth -----------------------------------------------------------------------------------
 
 
-def _principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+# Declares the scheme in the OpenAPI document (Swagger's "Authorize", clients' generators); the
+# refusal is ours, as problem details.
+_BEARER = HTTPBearer(auto_error=False, description="A token from `kehu token add` or `.kehu/dev-token`.")
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("send `Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
     tokens: TokenStore = request.app.state.tokens
-    principal = tokens.authenticate(token.strip())
+    principal = tokens.authenticate(credentials.credentials.strip())
     if principal is None:
         raise Unauthorized("the bearer token is not valid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return principal
@@ -156,8 +169,10 @@ def _principal(request: Request) -> Principal:
 def require(permission: str) -> Any:
     """A dependency that admits principals whose role grants ``permission`` (else 401/403)."""
 
-    async def check(request: Request) -> Principal:  # async: a sync dependency runs in a threadpool
-        principal = _principal(request)
+    async def check(  # async: a sync dependency runs in a threadpool
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_BEARER)
+    ) -> Principal:
+        principal = _principal(request, credentials)
         if not principal.may(permission):
             raise Forbidden(f"role {principal.role!r} lacks the permission {permission!r}",
                             missing_permission=permission)
@@ -195,7 +210,7 @@ async def idempotent(
     """Run ``write`` in one transaction, remembering its reply under ``key`` in that transaction.
 
     A retry with the same key and body returns the stored reply and writes nothing; the same key
-    with another body is refused (422). Two concurrent requests with one key serialise on the key's
+    with another body is refused (409). Two concurrent requests with one key serialise on the key's
     row: the second waits for the first to commit, then replays its reply.
     """
     async with pool.acquire() as conn, conn.transaction():
@@ -222,6 +237,11 @@ async def idempotent(
 # --- standard endpoints ---------------------------------------------------------------------
 
 
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`, or `not ready` (503) when a check is not `ok`.")
+    checks: dict[str, str] = Field(description="`database` and `broker`: `ok`, or what is wrong.")
+
+
 def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -229,7 +249,8 @@ def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -
     async def live() -> dict[str, str]:
         return {"status": "live"}
 
-    @router.get("/health/ready", summary="Database and broker reachable", responses={503: {"model": Problem}})
+    @router.get("/health/ready", summary="Database and broker reachable", response_model=Readiness,
+                responses={503: {"model": Readiness, "description": "Not ready: the checks say what is down"}})
     async def ready(request: Request) -> Response:
         checks = await readiness(request)
         ok = all(v == "ok" for v in checks.values())
@@ -242,13 +263,25 @@ def standard_router(readiness: Callable[[Request], Awaitable[dict[str, str]]]) -
     return router
 
 
-def create_service_app(*, title: str, description: str, version: str, lifespan: Any) -> FastAPI:
-    app = FastAPI(
+def create_service_app(
+    *, title: str, description: str, version: str, lifespan: Any, max_body_bytes: int
+) -> FastAPI:
+    """The FastAPI app every service builds on: error rendering, input checks, body limit, docs.
+
+    ``/docs`` serves Swagger UI from the installed ``fastapi-offline`` package (no CDN: it works
+    offline); it, ``/openapi.json``, ``/health/*`` and ``/metrics`` need no token, since they carry
+    no customer data. Every other route declares its permission with ``require``.
+    """
+    app = FastAPIOffline(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
-        responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/assets",
+        swagger_ui_parameters={"validatorUrl": None},  # the badge would call validator.swagger.io
+        dependencies=[Depends(checked_input)],
         # FastAPI's native OpenTelemetry: a server span per request (parented on an incoming
         # `traceparent`) and the standard HTTP metrics. Per-operation spans (dependencies,
         # serialisation) cost CPU on every request and are left off; so are its logs (ours are
@@ -266,6 +299,15 @@ def create_service_app(*, title: str, description: str, version: str, lifespan: 
     for kind in (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
         app.add_exception_handler(kind, _on_database_down)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=problem_response)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_problems(generate(), Problem)
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

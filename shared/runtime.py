@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaClient
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from shared.auth import TokenStore
 from shared.consumer import Apply, Consumer
@@ -205,9 +205,11 @@ def admin_router() -> APIRouter:
 
     @router.get("/outbox", summary="Retained outbox rows in publication order (the source of a replay)")
     async def outbox(
-        request: Request, after: int = 0, limit: int = 10_000, _: object = require("admin")
+        request: Request,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Rows after this outbox id.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+        _: object = require("admin"),
     ) -> object:
-        limit = max(1, min(limit, 50_000))
         async with request.app.state.runtime.pool.acquire() as conn:
             rows = await conn.fetch(Q["retained_page"], after, limit)
         # data::text is the event's JSON as stored: sent through unparsed, as one JSON document.
@@ -273,7 +275,8 @@ def service_app(
                 await directory.close()
 
     app = create_service_app(
-        title=title, description=description, version=__version__, lifespan=lifespan
+        title=title, description=description, version=__version__, lifespan=lifespan,
+        max_body_bytes=settings.max_body_bytes,
     )
     for router in routers:
         app.include_router(router)

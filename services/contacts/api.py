@@ -81,7 +81,7 @@ async def register_customers(
 
 
 @router.get(
-    "/customers/{customer_id}",
+    "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
     responses={404: {"model": Problem}},

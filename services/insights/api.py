@@ -46,7 +46,7 @@ def _unknown(customer_id: uuid.UUID) -> NotFound:
 
 
 @router.get(
-    "/customers/{customer_id}/timeline",
+    "/customers/{customer_id:uuid}/timeline",
     response_model=TimelinePage,
     summary="Everything that happened with a customer, in business-time order",
     responses=UNKNOWN_CUSTOMER,
@@ -182,7 +182,7 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
     }
 
 
-@router.get("/customers/{customer_id}/insights", response_model=out.CustomerInsights,
+@router.get("/customers/{customer_id:uuid}/insights", response_model=out.CustomerInsights,
             summary="A customer's rhythm, value, stage, segment and open alerts", responses=UNKNOWN_CUSTOMER)
 async def customer_insights(
     customer_id: uuid.UUID,

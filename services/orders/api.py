@@ -110,7 +110,7 @@ async def shop_currencies(request: Request, _: Principal = require("orders:read"
     return json_response(200, {"currencies": list(accepted), "default": accepted[0]})
 
 
-@router.get("/orders/{order_id}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
+@router.get("/orders/{order_id:uuid}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
 async def get_order(order_id: uuid.UUID, request: Request, _: Principal = require("orders:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         order = await store.order_by_id(conn, order_id)

@@ -52,7 +52,7 @@ async def open_ticket(
     return await write_once(request, principal, idempotency_key, write)
 
 
-@router.get("/tickets/{ticket_id}", response_model=domain.Ticket, summary="One ticket",
+@router.get("/tickets/{ticket_id:uuid}", response_model=domain.Ticket, summary="One ticket",
             responses={404: {"model": Problem}})
 async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = require("tickets:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
