@@ -28,6 +28,8 @@ import scipy
 
 from services.insights import model as population_model
 from services.insights import profile as pf
+from services.insights.model import MIN_FIT_CUSTOMERS as MIN_FIT_CUSTOMERS  # the one definition
+from services.insights.model import MIN_FIT_REPEAT_BUYERS as MIN_FIT_REPEAT_BUYERS
 from shared.events import (
     AlertEvidence,
     CustomerAlertCleared,
@@ -37,8 +39,6 @@ from shared.events import (
     OrderPlaced,
 )
 
-# A population model needs enough customers, and enough of them coming back, to say anything.
-MIN_FIT_CUSTOMERS, MIN_FIT_REPEAT_BUYERS = 50, 10
 MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last boundaries only
 # At a boundary the model is refitted when the customer base grew by a quarter since the last
 # fit, or the last fit is a quarter old: a young shop's model follows it closely, a settled one's
@@ -155,7 +155,7 @@ def fit_row(profile: pf.Profile) -> FitRow | None:
 def grown(current: pf.Population, buying_customers: int, repeat_buyers: int) -> bool:
     """The customer base outgrew the model in force (a quarter more buyers, or no fit yet) and is
     big enough to fit: the live sweeper refits then, without waiting for the next boundary."""
-    return (buying_customers >= MIN_FIT_CUSTOMERS and repeat_buyers >= MIN_FIT_REPEAT_BUYERS
+    return (population_model.enough_to_fit(buying_customers, repeat_buyers)
             and (current.as_of is None or buying_customers >= REFIT_GROWTH * max(current.customers, 1)))
 
 
@@ -183,7 +183,7 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     ``known``: stored fits by ``fit_key``; one fitted on the very same inputs is taken as it is
     (a replay meets the live run's fits again: a fit of a large shop takes up to a second).
     """
-    if len(rows) < MIN_FIT_CUSTOMERS or sum(1 for r in rows if r.purchase_days > 1) < MIN_FIT_REPEAT_BUYERS:
+    if not population_model.enough_to_fit(len(rows), sum(1 for r in rows if r.purchase_days > 1)):
         return None
     # In a fixed order: the database (live) and a replay hand the rows over in different orders,
     # and floating-point sums must not make their fits differ.

@@ -83,10 +83,11 @@ SPEND_NAMES = ("p", "q", "v")
 #: horizon: it compares customers over the whole remaining relationship. See :func:`churn_risk`.
 BG_NBD_CHURN_HORIZON_DAYS = 90.0
 
-#: Fewer customers than this (or no repeat buyer at all) and the maximum-likelihood fit is not
-#: trusted: :func:`fit_population` keeps the prior (warm start or :data:`DEFAULT_MODEL`).
-MIN_CUSTOMERS_TO_FIT = 30
-#: Fewer repeat buyers than this and the Gamma-Gamma spend model is not fitted (spend = None).
+#: A population fit needs this many buying customers, this many of them repeat buyers: with
+#: fewer the maximum-likelihood fit says nothing (e.g. r → 0), and the prior stays in force.
+MIN_FIT_CUSTOMERS, MIN_FIT_REPEAT_BUYERS = 50, 10
+#: The Gamma-Gamma spend model has a threshold of its own: fewer repeat buyers than this and it is
+#: not fitted (spend = None; the customer's own mean spend is used), even when the purchase model is.
 MIN_REPEAT_BUYERS_FOR_SPEND = 20
 
 # Parameters are optimised on a log scale inside these bounds: wide enough for any realistic shop
@@ -175,6 +176,11 @@ DEFAULT_MODEL = PopulationModel(
 # ---------------------------------------------------------------------------------------------
 # Input cleaning
 # ---------------------------------------------------------------------------------------------
+
+
+def enough_to_fit(buying_customers: int, repeat_buyers: int) -> bool:
+    """Enough data for a population fit (the one rule: the service and ``fit_population`` ask it)."""
+    return buying_customers >= MIN_FIT_CUSTOMERS and repeat_buyers >= MIN_FIT_REPEAT_BUYERS
 
 
 def _clean_scalar(x: int | float, t_x: float, T: float) -> tuple[float, float, float]:
@@ -1048,8 +1054,8 @@ def fit_population(
     ``mean_repeat_value`` is each customer's mean value of repeat purchase days (ignored where
     x = 0; NaN there is fine). ``warm_start`` (a previous fit of the same kind) is where the
     optimiser starts, which makes a refit on slightly more data a few iterations. With fewer than
-    ``MIN_CUSTOMERS_TO_FIT`` customers or no repeat buyer the maximum-likelihood fit is
-    meaningless (e.g. r → 0): the prior (``warm_start``, else :data:`DEFAULT_MODEL`) is returned
+    ``MIN_FIT_CUSTOMERS`` customers or ``MIN_FIT_REPEAT_BUYERS`` repeat buyers (``enough_to_fit``)
+    the prior (``warm_start``, else :data:`DEFAULT_MODEL`) is returned
     unchanged, so ``customers`` keeps saying what it was really fitted on.
     """
     if kind not in KINDS:
@@ -1057,7 +1063,7 @@ def fit_population(
     xa, ta, Ta = _clean_arrays(x, t_x, T)
     xa, ta, Ta = xa.ravel(), ta.ravel(), Ta.ravel()
     prior = warm_start if warm_start is not None and warm_start.kind == kind else DEFAULT_MODEL
-    if xa.size < MIN_CUSTOMERS_TO_FIT or not np.any(xa > 0) or not np.any(Ta > 0):
+    if not enough_to_fit(xa.size, int(np.count_nonzero(xa > 0))) or not np.any(Ta > 0):
         return warm_start if warm_start is not None else DEFAULT_MODEL
     ta, Ta = np.round(ta), np.round(Ta)
     if prior.kind == kind:

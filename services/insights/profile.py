@@ -382,6 +382,39 @@ def segment_of(recency: int, frequency: int) -> str:
     return "potential" if recency >= 3 else "hibernating" if recency == 2 else "lost"
 
 
+def lifecycle_stage(purchase_days: int, *, lost: bool, overdue: bool, basket_drop: bool) -> tuple[str, str]:
+    """(stage, reason): lost after a long absence; a regular in decline when overdue or buying
+    less, else stable; formation from the second purchase day; exploration before."""
+    regular = purchase_days >= REGULAR_DAYS
+    if lost:
+        return "lost", "long_absence"
+    if regular and overdue:
+        return "decline", "overdue_gap"
+    if regular and basket_drop:
+        return "decline", "basket_drop"
+    if regular:
+        return "stability", "regular_rhythm"
+    if purchase_days >= 2:
+        return "formation", "repeat_purchases"
+    return "exploration", "first_purchase"
+
+
+def _stage_evidence(reason: str, conditions: dict[str, Condition], beat: Rhythm | None, n_days: int,
+                    recency: float, lost_after: float, last_ids: tuple[str, ...]) -> Evidence:
+    """What the stage's reason rests on (``lifecycle_stage``), for its event and explanation."""
+    if reason == "long_absence":
+        return Evidence(baseline=beat.typical if beat else None, observed=round(recency, 3),
+                        threshold=round(lost_after, 3), unit="days", event_ids=last_ids)
+    if reason == "overdue_gap":
+        return conditions["purchase_overdue"].evidence
+    if reason == "basket_drop":
+        return (conditions.get("quantity_drop") or conditions["value_drop"]).evidence
+    if reason in ("regular_rhythm", "repeat_purchases"):
+        return Evidence(baseline=beat.typical if beat else None, observed=float(n_days),
+                        threshold=float(REGULAR_DAYS), unit="purchase_days")
+    return Evidence(observed=1.0, threshold=2.0, unit="purchase_days", event_ids=last_ids)
+
+
 def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo, *, scores: bool = True) -> Assessment:
     """Everything insights concludes about a customer at ``as_of`` (at or after their last event).
 
@@ -448,27 +481,10 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
                 threshold=CHURN_RAISE, unit="probability", event_ids=last_ids))
 
     lost_after = _lost_after(profile, beat)
-    if recency > lost_after:
-        stage, reason = "lost", "long_absence"
-        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=round(recency, 3),
-                                       threshold=round(lost_after, 3), unit="days", event_ids=last_ids)
-    elif regular and "purchase_overdue" in conditions:
-        stage, reason = "decline", "overdue_gap"
-        stage_evidence = conditions["purchase_overdue"].evidence
-    elif regular and ("quantity_drop" in conditions or "value_drop" in conditions):
-        stage, reason = "decline", "basket_drop"
-        stage_evidence = (conditions.get("quantity_drop") or conditions["value_drop"]).evidence
-    elif regular:
-        stage, reason = "stability", "regular_rhythm"
-        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=float(n_days),
-                                       threshold=float(REGULAR_DAYS), unit="purchase_days")
-    elif n_days >= 2:
-        stage, reason = "formation", "repeat_purchases"
-        stage_evidence = Evidence(baseline=beat.typical if beat else None, observed=float(n_days),
-                                       threshold=float(REGULAR_DAYS), unit="purchase_days")
-    else:
-        stage, reason = "exploration", "first_purchase"
-        stage_evidence = Evidence(observed=1.0, threshold=2.0, unit="purchase_days", event_ids=last_ids)
+    stage, reason = lifecycle_stage(
+        n_days, lost=recency > lost_after, overdue="purchase_overdue" in conditions,
+        basket_drop="quantity_drop" in conditions or "value_drop" in conditions)
+    stage_evidence = _stage_evidence(reason, conditions, beat, n_days, recency, lost_after, last_ids)
     if stage == "decline" or (stage == "lost" and "stage_decline" in profile.status.alerts):
         conditions["stage_decline"] = Condition("stage_decline", stage_evidence)
 
@@ -539,14 +555,8 @@ def _time_change(profile: Profile, as_of: float, population: Population, zone: t
     overdue = bool(regular and beat and recency > beat.overdue_after)
     if overdue != ("purchase_overdue" in alerts):
         return CHANGED, r, f
-    if recency > _lost_after(profile, beat):
-        stage = "lost"
-    elif regular and (overdue or "quantity_drop" in alerts or "value_drop" in alerts):
-        stage = "decline"
-    elif regular:
-        stage = "stability"
-    else:
-        stage = "formation" if n_days >= 2 else "exploration"
+    stage, _ = lifecycle_stage(n_days, lost=recency > _lost_after(profile, beat), overdue=overdue,
+                               basket_drop="quantity_drop" in alerts or "value_drop" in alerts)
     if stage != status.stage:
         return CHANGED, r, f
     churn_open = "churn_risk" in alerts

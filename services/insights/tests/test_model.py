@@ -139,6 +139,20 @@ def test_fit_population_keeps_the_prior_when_there_is_too_little_data() -> None:
     assert M.fit_population([1, 0], [5, 0], [10, 10], [3.0, math.nan], warm_start=prior) is prior
 
 
+def test_fit_population_needs_what_the_service_needs_to_refit() -> None:
+    """One threshold (50 buying customers, 10 of them repeat buyers) for the model and the service:
+    40 customers, 20 of them repeat buyers, keep the prior."""
+    x, t_x, T, mean_repeat = cdnow_sample()
+    repeat = np.flatnonzero(x > 0)[:20]
+    once = np.flatnonzero(x == 0)[:20]
+    few = np.concatenate([repeat, once])
+    assert not M.enough_to_fit(few.size, 20)
+    assert M.fit_population(x[few], t_x[few], T[few], mean_repeat[few]) is M.DEFAULT_MODEL
+    enough = np.concatenate([repeat[:M.MIN_FIT_REPEAT_BUYERS], np.flatnonzero(x == 0)[:40]])
+    assert M.enough_to_fit(enough.size, M.MIN_FIT_REPEAT_BUYERS)
+    assert M.fit_population(x[enough], t_x[enough], T[enough], mean_repeat[enough]) is not M.DEFAULT_MODEL
+
+
 # --- formulas against brute-force integration of the individual-level models -------------------
 
 PNBD_WEEKLY = M.PopulationModel("pareto_nbd", {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.669}, None, 0, 0)
