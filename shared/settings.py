@@ -6,10 +6,10 @@ The same names drive ``make up``, ``compose.yaml`` and ``deploy/``: the README h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICES = ("contacts", "orders", "tickets", "insights")
 DEFAULT_PORTS = {"contacts": 8001, "orders": 8002, "tickets": 8003, "insights": 8004}
@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     timezone: str = Field(
         "UTC", description="The shop's time zone (IANA name): which calendar day a purchase falls on."
     )
+    currencies: Annotated[list[str], NoDecode] = Field(
+        ["CNY"], min_length=1,
+        description="The shop's currencies (ISO 4217, comma-separated); the first is the shop currency, the one "
+        "insights keeps value in (amounts in the others are never added to it).",
+    )
     insights_clock: Literal["wall", "events"] = Field(
         "wall",
         description="What moves insights' time-driven rules between events: the wall clock (live) or only "
@@ -89,6 +94,13 @@ class Settings(BaseSettings):
         description="Processes `kehu replay insights` folds customers in: 0 = one per core (at most 4) for "
         "histories of 20,000 events or more, else none besides the service; 1 = none; N = N.",
     )
+    @field_validator("currencies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [code.strip().upper() for code in value.split(",") if code.strip()]
+        return value
+
     log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
 
 

@@ -78,7 +78,8 @@ async def insights_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory
     """The four services with insights on the event-time clock, started once for this module."""
     # Replays fold in two worker processes, as a long history's would (a small one folds in-process).
     async with own_cluster(pg_url, tmp_path_factory.mktemp("insights-cluster"), insights_clock="events",
-                           insights_refit_days=28, insights_publish_days=0, insights_replay_workers=2) as cluster:
+                           insights_refit_days=28, insights_publish_days=0, insights_replay_workers=2,
+                           currencies=["CNY", "USD"]) as cluster:
         yield cluster
 
 
@@ -485,3 +486,39 @@ async def test_the_owner_from_contacts_filters_alerts(shop: Shop) -> None:
     assert await alerts(shop, owner="nobody") == []
     everyone = await alerts(shop)
     assert {a["customer_id"] for a in everyone} > {shop.ids["weekly"]}
+
+
+async def test_an_order_in_another_currency_is_a_purchase_whose_amount_is_kept_apart(shop: Shop) -> None:
+    """CNY is the shop currency (the first of KEHU_CURRENCIES): a USD order counts as a purchase
+    day, but its amount is never added to the CNY figures; the profile says what was left out.
+    A replay rebuilds exactly what the live consumer made of it."""
+    cluster = shop.cluster
+    customer = await cluster.customer("Dollars")
+
+    async def order(n: int, currency: str, price: str) -> None:
+        body = {"customer_id": customer, "channel": "web", "occurred_at": day(n).isoformat(), "currency": currency,
+                "lines": [{"sku": "A1", "quantity": "1", "unit_price": price}]}
+        response = await cluster.post("orders", "/orders", body)
+        assert response.status_code == 201, response.text
+
+    await order(140, "CNY", "30.00")
+    await order(147, "USD", "12.00")
+    await order(154, "CNY", "50.00")
+    await order(154, "USD", "3.50")
+
+    async def folded() -> dict[str, Any] | None:
+        response = await cluster.get("insights", f"/customers/{customer}/insights")
+        body = response.json() if response.status_code == 200 else None
+        return body if body and body["frequency"]["orders"] == 4 else None
+
+    body = await eventually(folded, timeout=15)
+    assert body["frequency"] == {"purchase_days": 3, "orders": 4}
+    assert body["monetary"]["total"] == "80.00"
+    assert body["monetary"]["other_currencies"] == {"USD": {"orders": 2, "amount": "15.50"}}
+    [row] = await cluster.sql("insights", "SELECT spent, first_day_spent FROM customer_profile WHERE customer_id = $1",
+                              uuid.UUID(customer))
+    assert (str(row["spent"]), str(row["first_day_spent"])) == ("80.00", "30.00")
+
+    live = await _dump(cluster)
+    await _replay(cluster)
+    assert await _dump(cluster) == live

@@ -134,7 +134,10 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
         "recency_days": None if a.recency_days is None else round(a.recency_days, 2),
         "frequency": {"purchase_days": a.purchase_days, "orders": profile.orders},
         "monetary": {"total": _money(profile.cents),
-                     "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None},
+                     "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None,
+                     # left out of every figure above: amounts in different currencies are never added
+                     "other_currencies": {code: {"orders": n, "amount": _money(c)}
+                                          for code, (n, c) in sorted(profile.other_currencies.items())}},
         "first_purchase_at": pf.to_datetime(profile.first_purchase_at).isoformat() if profile.first_purchase_at else None,
         "last_purchase_at": pf.to_datetime(profile.last_purchase_at).isoformat() if profile.last_purchase_at else None,
         "rhythm": {

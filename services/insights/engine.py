@@ -52,7 +52,9 @@ RECENCY_CUT_FLOORS_DAYS = (7.0, 14.0, 30.0, 60.0)
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """What a profile needs from one event."""
+    """What a profile needs from one event. ``cents`` is in the shop currency; an order in another
+    currency has ``cents`` 0 and its amount in ``other_cents``, under ``other_currency``: it is a
+    purchase all the same, but amounts in different currencies are never added up."""
 
     at: float
     customer_id: str
@@ -62,26 +64,35 @@ class Fact:
     owner: str | None = None
     quantity: float = 0.0
     cents: int = 0
+    other_currency: str | None = None
+    other_cents: int = 0
 
 
-def fact_of(event_id: uuid.UUID, event: Event) -> Fact | None:
+def _order(at: float, customer_id: str, event_id: str, quantity: float, cents: int, currency: str,
+           shop_currency: str) -> Fact:
+    if currency == shop_currency:
+        return Fact(at, customer_id, event_id, "order", quantity=quantity, cents=cents)
+    return Fact(at, customer_id, event_id, "order", quantity=quantity, other_currency=currency, other_cents=cents)
+
+
+def fact_of(event_id: uuid.UUID, event: Event, shop_currency: str) -> Fact | None:
     if isinstance(event, OrderPlaced):
         quantity = float(sum(line.quantity for line in event.lines))
-        return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "order",
-                    quantity=quantity, cents=int(event.total * 100))
+        return _order(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), quantity,
+                      int(event.total * 100), event.currency, shop_currency)
     if isinstance(event, CustomerRegistered):
         return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
                     external_ref=event.external_ref, owner=event.owner)
     return None
 
 
-def fact_of_data(event_id: str, name: str, data: dict[str, Any]) -> Fact | None:
+def fact_of_data(event_id: str, name: str, data: dict[str, Any], shop_currency: str) -> Fact | None:
     """``fact_of`` for an event's data as a publishing service stored it (its own validated
     ``model_dump``): a replay reads 100,000 such rows and need not validate them again."""
     if name == "OrderPlaced":
         quantity = float(sum(Decimal(str(line["quantity"])) for line in data["lines"]))
-        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id, "order",
-                    quantity=quantity, cents=int(Decimal(str(data["total"])) * 100))
+        return _order(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
+                      quantity, int(Decimal(str(data["total"])) * 100), data["currency"], shop_currency)
     if name == "CustomerRegistered":
         return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
                     "registered", external_ref=data.get("external_ref"), owner=data.get("owner"))
@@ -127,7 +138,8 @@ def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: f
             pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
         else:
             out.extend(pf.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
-                                      cents=fact.cents, population=population, zone=zone, announce=announce))
+                                      cents=fact.cents, population=population, zone=zone, announce=announce,
+                                      other=(fact.other_currency, fact.other_cents) if fact.other_currency else None))
     for profile in profiles.values():
         if profile.evaluated_at is not None:
             out.extend(pf.advance(profile, until, population, zone, announce=announce))

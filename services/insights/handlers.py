@@ -34,6 +34,7 @@ class Projector:
         self.settings = settings
         # datetime.UTC itself for UTC: profile.local_day has a fast path for it.
         self.zone: tzinfo = UTC if settings.timezone in ("UTC", "Etc/UTC") else ZoneInfo(settings.timezone)
+        self.currency = settings.currencies[0]  # the shop currency: insights keeps value in it only
         self.refit_days = settings.insights_refit_days
         self.clock = settings.insights_clock
         self.sweep_s = settings.insights_sweep_s
@@ -52,7 +53,7 @@ class Projector:
         new = await store.add_to_timeline(conn, deliveries)
         facts = engine.in_time_order(
             f for d in deliveries
-            if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event)) is not None
+            if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event, self.currency)) is not None
         )
         if facts:
             await self.advance(conn, facts, until=engine.last_purchase_at(facts), wall=False)

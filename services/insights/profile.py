@@ -81,6 +81,7 @@ class PurchaseDay:
     cents: int
     orders: int
     event_ids: list[str]
+    unpriced: int = 0  # orders that day in another currency than the shop's (not in ``cents``)
 
 
 @dataclass(slots=True)
@@ -109,7 +110,9 @@ class Profile:
     registered_at: float | None = None
     days: list[PurchaseDay] = field(default_factory=list)
     orders: int = 0
-    cents: int = 0
+    cents: int = 0  # in the shop currency only
+    # orders in other currencies: {code: [orders, cents]}, counted as purchases, never added to ``cents``
+    other_currencies: dict[str, list[int]] = field(default_factory=dict)
     first_purchase_at: float | None = None
     last_purchase_at: float | None = None
     # gaps between purchase days, kept as running sums (exact: whole days)
@@ -252,8 +255,19 @@ def apply_registered(profile: Profile, *, at: float, external_ref: str | None, o
         profile.registered_at = at
 
 
-def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int, zone: tzinfo) -> None:
-    """Fold one order in: a new purchase day, or one more order on a day already known."""
+def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int, zone: tzinfo,
+                 other: tuple[str, int] | None = None) -> None:
+    """Fold one order in: a new purchase day, or one more order on a day already known.
+
+    ``other``: (currency, cents) of an order in another currency than the shop's (``cents`` is 0):
+    a purchase all the same (rhythm, frequency), its amount kept apart, never added to the shop's.
+    """
+    unpriced = 0
+    if other is not None:
+        unpriced = 1
+        kept = profile.other_currencies.setdefault(other[0], [0, 0])
+        kept[0] += 1
+        kept[1] += other[1]
     profile.beat = None
     profile.baskets.clear()
     profile.dues = None
@@ -266,28 +280,29 @@ def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float,
         profile.last_purchase_at = at
     days = profile.days
     if days and days[-1].day == day:
-        _add_to_day(days[-1], quantity, cents, event_id)
+        _add_to_day(days[-1], quantity, cents, event_id, unpriced)
         return
     if not days or day > days[-1].day:  # the usual case: history arrives in order
         if days:
             _count_gap(profile, day - days[-1].day)
-        days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
+        days.append(PurchaseDay(day, quantity, cents, 1, [event_id], unpriced))
     else:  # a late event: insert it where it belongs and recount the gaps (rare)
         existing = next((d for d in days if d.day == day), None)
         if existing is not None:
-            _add_to_day(existing, quantity, cents, event_id)
+            _add_to_day(existing, quantity, cents, event_id, unpriced)
         else:
-            days.append(PurchaseDay(day, quantity, cents, 1, [event_id]))
+            days.append(PurchaseDay(day, quantity, cents, 1, [event_id], unpriced))
             days.sort(key=lambda d: d.day)
             _recount_gaps(profile)
     for old in days[:-EVENT_IDS_KEPT]:
         old.event_ids.clear()
 
 
-def _add_to_day(day: PurchaseDay, quantity: float, cents: int, event_id: str) -> None:
+def _add_to_day(day: PurchaseDay, quantity: float, cents: int, event_id: str, unpriced: int) -> None:
     day.quantity += quantity
     day.cents += cents
     day.orders += 1
+    day.unpriced += unpriced
     day.event_ids.append(event_id)
     day.event_ids.sort()
 
@@ -346,6 +361,8 @@ def _basket(profile: Profile, attr: str) -> tuple[float, float, list[str]] | Non
 
 def _basket_of(profile: Profile, attr: str) -> tuple[float, float, list[str]] | None:
     days = profile.days
+    if attr == "cents" and profile.other_currencies:  # a day paid only in another currency has no value here
+        days = [d for d in days if d.orders > d.unpriced]
     if len(days) < BASKET_RECENT + 3:
         return None
     recent_days = days[-BASKET_RECENT:]
@@ -444,7 +461,9 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     model = population.model
     x, t_x, T = _model_inputs(profile, as_of, zone)
     first_value = profile.days[0].cents / 100.0
-    repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / x if x else None
+    # The spend model sees the days with an amount in the shop currency only.
+    priced_repeats = sum(1 for d in profile.days[1:] if d.orders > d.unpriced) if profile.other_currencies else x
+    repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / priced_repeats if priced_repeats else None
     p_alive: float | None = None
     expected = value = 0.0
     # The model knows the population, not this customer's seasons: a repeat buyer is only
@@ -707,10 +726,11 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
 
 
 def apply_order(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int,
-                population: Population, zone: tzinfo, announce: bool = True) -> list[Event]:
+                population: Population, zone: tzinfo, announce: bool = True,
+                other: tuple[str, int] | None = None) -> list[Event]:
     events = advance(profile, at, population, zone, inclusive=False, announce=announce) \
         if profile.evaluated_at is not None else []
-    add_purchase(profile, at=at, event_id=event_id, quantity=quantity, cents=cents, zone=zone)
+    add_purchase(profile, at=at, event_id=event_id, quantity=quantity, cents=cents, zone=zone, other=other)
     as_of = max(at, profile.evaluated_at or at)
     events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
     return events
@@ -724,8 +744,10 @@ def to_json(profile: Profile) -> dict[str, Any]:
     return {
         "v": 1,
         "external_ref": profile.external_ref, "owner": profile.owner, "registered_at": profile.registered_at,
-        "days": [[d.day, d.quantity, d.cents, d.orders, d.event_ids] for d in profile.days],
+        "days": [[d.day, d.quantity, d.cents, d.orders, d.event_ids, *([d.unpriced] if d.unpriced else [])]
+                 for d in profile.days],
         "orders": profile.orders, "cents": profile.cents,
+        **({"other_currencies": profile.other_currencies} if profile.other_currencies else {}),
         "first": profile.first_purchase_at, "last": profile.last_purchase_at,
         "gaps": [profile.gaps, profile.gap_sum, profile.gap_sq_sum, profile.longest_gap],
         "evaluated_at": profile.evaluated_at,
@@ -742,8 +764,9 @@ def from_json(customer_id: str, data: dict[str, Any]) -> Profile:
     return Profile(
         customer_id=customer_id, external_ref=data["external_ref"], owner=data["owner"],
         registered_at=data["registered_at"],
-        days=[PurchaseDay(d[0], d[1], d[2], d[3], list(d[4])) for d in data["days"]],
-        orders=data["orders"], cents=data["cents"], first_purchase_at=data["first"], last_purchase_at=data["last"],
+        days=[PurchaseDay(d[0], d[1], d[2], d[3], list(d[4]), d[5] if len(d) > 5 else 0) for d in data["days"]],
+        orders=data["orders"], cents=data["cents"],
+        other_currencies={k: list(v) for k, v in data.get("other_currencies", {}).items()}, first_purchase_at=data["first"], last_purchase_at=data["last"],
         gaps=gaps, gap_sum=gap_sum, gap_sq_sum=gap_sq_sum, longest_gap=longest,
         evaluated_at=data["evaluated_at"],
         status=Status(
@@ -763,7 +786,8 @@ def as_of_view(profile: Profile, as_of: float, zone: tzinfo) -> Profile:
     kept = [d for d in profile.days if d.day <= cutoff]
     view = Profile(customer_id=profile.customer_id, external_ref=profile.external_ref, owner=profile.owner,
                    registered_at=profile.registered_at, days=kept, orders=sum(d.orders for d in kept),
-                   cents=sum(d.cents for d in kept), evaluated_at=as_of)
+                   cents=sum(d.cents for d in kept), evaluated_at=as_of,
+                   other_currencies=profile.other_currencies)  # not rewound: it only marks unpriced days
     if kept:
         view.first_purchase_at = day_start(kept[0].day, zone)
         view.last_purchase_at = day_start(kept[-1].day, zone)

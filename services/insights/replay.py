@@ -101,7 +101,8 @@ async def read_outboxes(settings: Settings, authorization: str,
         await asyncio.gather(*(read(s) for s in SOURCES))
 
 
-def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str], list[engine.Fact]]:
+def decode(rows: Sequence[dict[str, Any]], replayed: Replayed,
+           shop_currency: str) -> tuple[list[str], list[engine.Fact]]:
     """(timeline rows as COPY CSV lines, facts) from outbox rows; rows that do not decode are
     skipped and counted.
 
@@ -129,7 +130,7 @@ def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str
                 raise ValueError("not in the form a service writes")
             datetime.fromisoformat(occurred_at)
             datetime.fromisoformat(recorded_at)
-            fact = engine.fact_of_data(event_id, name, data)
+            fact = engine.fact_of_data(event_id, name, data, shop_currency)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             try:
                 event = EVENT_TYPES[row["type"]].model_validate(data)
@@ -140,7 +141,7 @@ def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str
                 continue
             data = event.model_dump(mode="json")
             event_id, customer_id, occurred_at = str(uid), str(event.customer_id), event.occurred_at.isoformat()
-            fact = engine.fact_of(uid, event)
+            fact = engine.fact_of(uid, event, shop_currency)
         head = quoted.get((row["type"], row["source"]))
         if head is None:
             head = quoted[(row["type"], row["source"])] = \
@@ -201,7 +202,7 @@ class Workers:
         for fact in facts:
             parts[zlib.crc32(fact.customer_id.encode()) % len(parts)].append(
                 (fact.at, fact.customer_id, fact.event_id, fact.kind, fact.external_ref, fact.owner, fact.quantity,
-                 fact.cents))
+                 fact.cents, fact.other_currency, fact.other_cents))
         for pipe, part in zip(self.pipes, parts, strict=True):
             pipe.send((zone, refit_days, facts[0].at, until, part))
 
@@ -279,7 +280,7 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
         rows_read += len(rows)
         start_workers(rows_read)
         mark = time.perf_counter()
-        timeline_lines, facts = decode(rows, replayed)
+        timeline_lines, facts = decode(rows, replayed, settings.currencies[0])
         rows.clear()
         lines[source].append("".join(timeline_lines).encode())
         replayed.events += len(timeline_lines)

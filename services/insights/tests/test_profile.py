@@ -51,12 +51,12 @@ class Buyer:
         self._next = seed * 10_000
 
     def buy(self, day: float, *, quantity: float = 2.0, cents: int = 1_000, hour: float = 10.0,
-            event_id: str | None = None) -> list[Event]:
+            event_id: str | None = None, other: tuple[str, int] | None = None) -> list[Event]:
         self._next += 1
         event_id = event_id or str(uuid.UUID(int=self._next, version=4))
         self.ids.append(event_id)
         new = pf.apply_order(self.profile, at=at(day, hour), event_id=event_id, quantity=quantity, cents=cents,
-                             population=self.population, zone=ZONE)
+                             population=self.population, zone=ZONE, other=other)
         self.events += new
         return new
 
@@ -624,8 +624,10 @@ def test_a_fact_read_from_stored_data_equals_the_fact_of_the_validated_event() -
     ]
     for event in events:
         event_id = uuid.uuid4()
-        stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"))
-        assert stored == engine.fact_of(event_id, event)
+        stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), "CNY")
+        assert stored == engine.fact_of(event_id, event, "CNY")
+        assert engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), "USD") \
+            == engine.fact_of(event_id, event, "USD")
 
 
 def test_evidence_written_out_equals_pydantic_json() -> None:
@@ -635,3 +637,25 @@ def test_evidence_written_out_equals_pydantic_json() -> None:
                      AlertEvidence(observed=0.75, unit="probability"), AlertEvidence()):
         assert engine.evidence_json(evidence) == evidence.model_dump(mode="json")
     assert set(AlertEvidence.model_fields) == {"baseline", "observed", "threshold", "unit", "event_ids"}
+
+
+def test_an_order_in_another_currency_is_a_purchase_but_its_amount_is_never_added() -> None:
+    """A weekly regular paying 10.00 in the shop currency, then two weeks paid in USD: two more
+    purchase days (no overdue alert), no value drop from days with no shop-currency amount, the
+    spent and monetary figures in the shop currency only, the USD kept apart, and all of it
+    surviving the stored form."""
+    buyer = Buyer()
+    for week in range(6):
+        buyer.buy(7 * week)
+    buyer.buy(42, cents=0, other=("USD", 1_200))
+    buyer.buy(49, cents=0, other=("USD", 350))
+    buyer.buy(49, cents=500)
+    profile = buyer.profile
+    assert (len(profile.days), profile.orders, profile.cents) == (8, 9, 6_500)
+    assert profile.other_currencies == {"USD": [2, 1_550]}
+    a = pf.assess(profile, at(50), buyer.population, ZONE)
+    assert "value_drop" not in a.conditions and "purchase_overdue" not in a.conditions
+    assert a.usual_cents == 1_000 and a.recent_cents == 750  # days 35 and 49: the USD-only day 42 is left out
+    again = pf.from_json(profile.customer_id, json.loads(json.dumps(pf.to_json(profile))))
+    assert (again.other_currencies, [d.unpriced for d in again.days]) == ({"USD": [2, 1_550]}, [0] * 6 + [1, 1])
+    assert pf.to_json(again) == pf.to_json(profile)
