@@ -127,6 +127,10 @@ class Instance(KehuUp):
     def env(self) -> dict[str, str]:
         env = super().env()
         env["KEHU_INSIGHTS_CLOCK"] = "events"
+        # CDNOW's dates are days of a US shop selling in dollars: its calendar is counted in UTC days
+        # (as every figure in RESULTS.md was) and its amounts are the shop currency.
+        env["KEHU_TIMEZONE"] = "UTC"
+        env["KEHU_CURRENCIES"] = "USD"
         return env
 
     def stop(self) -> None:

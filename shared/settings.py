@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     )
     broker_recycle_check_s: float = Field(30.0, gt=0, description="How often `kehu up` checks topic sizes.")
     timezone: str = Field(
-        "UTC", description="The shop's time zone (IANA name): which calendar day a purchase falls on."
+        "Asia/Shanghai",
+        description="The shop's time zone (IANA name): its calendar days, weeks and today (which day a purchase "
+        "falls on, how many days ago it was).",
     )
     currencies: Annotated[list[str], NoDecode] = Field(
         ["CNY"], min_length=1,

@@ -6,7 +6,8 @@ One cluster for the module, with insights on the event-time clock (``insights_cl
 time moves only with the imported events, so the overdue alerts fall on fixed business dates.
 The tests run in file order on the same imported shop; the last ones add orders.
 
-The shop (weekly days from Monday 2024-01-01, orders at 10:00 UTC):
+The shop (weekly days from Monday 2024-01-01, orders at 10:00 in the shop's time zone, the default
+Asia/Shanghai):
 
 * ``weekly``: every 7 days from day 0 to day 77 (12 orders), then nothing: overdue on day 91.
 * ``halves``: every 7 days from day 2 to day 121, 4 items (40.00) until day 79, then 2 (20.00):
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -42,7 +44,7 @@ from tests.conftest import Cluster, eventually, own_cluster
 
 pytestmark = pytest.mark.database
 
-DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
+DAY0 = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)  # the shop's midnight, in UTC
 ORDER_HOUR = timedelta(hours=10)
 NAMES = ("weekly", "halves", "once", "back")
 
@@ -154,7 +156,7 @@ async def test_a_weekly_regular_who_stopped_is_overdue_with_evidence(shop: Shop)
     assert body["lifecycle"]["since"] == (day(77, timedelta(0)) + timedelta(days=14, milliseconds=1)).isoformat()
     assert body["segment"] == "champions"  # bought often, 50 days ago: recency 4 of 5 by the default cuts
     assert body["loyal"] is False  # not while in decline
-    assert body["recency_days"] == 50.42
+    assert body["recency_days"] == 50  # shop-calendar days since the last purchase day
 
     by_kind = {a["kind"]: a for a in body["open_alerts"]}
     assert {"purchase_overdue", "stage_decline"} <= set(by_kind)

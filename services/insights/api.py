@@ -131,7 +131,7 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
         "as_of": pf.to_datetime(a.as_of).isoformat(),
         "rule_version": pf.RULE_VERSION,
         "model_version": population.version,
-        "recency_days": None if a.recency_days is None else round(a.recency_days, 2),
+        "recency_days": a.recency_days,
         "frequency": {"purchase_days": a.purchase_days, "orders": profile.orders},
         "monetary": {"total": _money(profile.cents),
                      "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None,
@@ -300,7 +300,7 @@ async def export_insights(
                     "" if a.p_alive is None else f"{a.p_alive:.6f}", f"{a.expected_purchases_90d:.6f}",
                     _money(a.expected_value_90d * 100), a.segment, a.stage, str(a.loyal).lower(),
                     open_counts.get(r["customer_id"], 0),
-                    "" if a.recency_days is None else f"{a.recency_days:.2f}", a.purchase_days, _money(profile.cents),
+                    "" if a.recency_days is None else a.recency_days, a.purchase_days, _money(profile.cents),
                 ])
             yield out.getvalue().encode()
             after = page[-1]["customer_id"]

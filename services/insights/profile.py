@@ -175,7 +175,8 @@ class Condition:
 class Assessment:
     as_of: float
     purchase_days: int
-    recency_days: float | None
+    recency_days: int | None  # whole shop-calendar days since the last purchase day: 0 today, 1 yesterday
+    elapsed_days: float | None  # since the start of the last purchase day, continuous: what the rules count
     typical_gap_days: float | None
     gap_spread_days: float | None
     longest_gap_days: float | None
@@ -443,7 +444,7 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     if not profile.days:
         since = profile.registered_at or as_of
         return Assessment(
-            as_of=as_of, purchase_days=0, recency_days=None, typical_gap_days=None, gap_spread_days=None,
+            as_of=as_of, purchase_days=0, recency_days=None, elapsed_days=None, typical_gap_days=None, gap_spread_days=None,
             longest_gap_days=None, overdue_after_days=None, usual_quantity=None, usual_cents=None,
             recent_quantity=None, recent_cents=None, p_alive=None, expected_purchases_90d=0.0,
             expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
@@ -515,7 +516,8 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     usual_q, recent_q = (quantity[0], quantity[1]) if quantity else (None, None)
     usual_c, recent_c = (amount[0], amount[1]) if amount else (None, None)
     return Assessment(
-        as_of=as_of, purchase_days=n_days, recency_days=recency,
+        as_of=as_of, purchase_days=n_days, recency_days=max(local_day(as_of, zone) - profile.days[-1].day, 0),
+        elapsed_days=recency,
         typical_gap_days=beat.typical if beat else None, gap_spread_days=beat.spread if beat else None,
         longest_gap_days=beat.longest if beat else None, overdue_after_days=beat.overdue_after if beat and regular else None,
         usual_quantity=usual_q, usual_cents=usual_c, recent_quantity=recent_q, recent_cents=recent_c,
@@ -685,8 +687,8 @@ def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population:
 
 
 def _clear_reason(kind: str, assessment: Assessment) -> str:
-    if kind in ("purchase_overdue", "churn_risk", "stage_decline") and assessment.recency_days is not None \
-            and assessment.recency_days < 1.0:
+    if kind in ("purchase_overdue", "churn_risk", "stage_decline") and assessment.elapsed_days is not None \
+            and assessment.elapsed_days < 1.0:
         return "purchase"
     if kind in ("quantity_drop", "value_drop"):
         return "basket_recovered"

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -659,3 +660,31 @@ def test_an_order_in_another_currency_is_a_purchase_but_its_amount_is_never_adde
     again = pf.from_json(profile.customer_id, json.loads(json.dumps(pf.to_json(profile))))
     assert (again.other_currencies, [d.unpriced for d in again.days]) == ({"USD": [2, 1_550]}, [0] * 6 + [1, 1])
     assert pf.to_json(again) == pf.to_json(profile)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("local_time", ["00:00:30", "07:59:50", "08:00:30", "12:00:00", "23:59:50"])
+def test_a_purchase_20_seconds_ago_was_today(local_time: str) -> None:
+    """``recency_days`` counts the shop's calendar days (0 = today), not time since a UTC midnight."""
+    now = datetime.fromisoformat(f"2026-12-07T{local_time}").replace(tzinfo=SHANGHAI).timestamp()
+    profile = pf.Profile(customer_id=str(uuid.uuid4()))
+    pf.apply_order(profile, at=now - 20, event_id=str(uuid.uuid4()), quantity=1.0, cents=100,
+                   population=pf.DEFAULT_POPULATION, zone=SHANGHAI)
+    assert pf.assess(profile, now, pf.DEFAULT_POPULATION, SHANGHAI).recency_days == 0
+
+
+@pytest.mark.parametrize("now_local", ["2026-12-07T00:10:00", "2026-12-07T07:00:00", "2026-12-07T09:00:00",
+                                       "2026-12-07T23:00:00"])
+def test_a_purchase_yesterday_evening_in_shanghai_was_one_day_ago_whatever_the_utc_date(now_local: str) -> None:
+    """Bought at 21:00 on the 6th in Shanghai (13:00 UTC on the 6th): on the 7th in Shanghai it was
+    yesterday, whether the UTC date is still the 6th (00:10, 07:00) or already the 7th (09:00)."""
+    bought = datetime(2026, 12, 6, 21, tzinfo=SHANGHAI).timestamp()
+    now = datetime.fromisoformat(now_local).replace(tzinfo=SHANGHAI).timestamp()
+    profile = pf.Profile(customer_id=str(uuid.uuid4()))
+    pf.apply_order(profile, at=bought, event_id=str(uuid.uuid4()), quantity=1.0, cents=100,
+                   population=pf.DEFAULT_POPULATION, zone=SHANGHAI)
+    a = pf.assess(profile, now, pf.DEFAULT_POPULATION, SHANGHAI)
+    assert a.recency_days == 1
+    assert a.elapsed_days == pytest.approx((now - datetime(2026, 12, 6, tzinfo=SHANGHAI).timestamp()) / DAY)
