@@ -413,6 +413,8 @@ async def test_a_replay_rebuilds_the_same_tables(shop: Shop) -> None:
     replayed = await _dump(cluster)
     for table in live:
         assert replayed[table] == live[table], table
+    leftovers = await cluster.sql("insights", "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insights_rebuild%'")
+    assert leftovers == []  # the rebuilt tables were moved into place, their schema dropped
 
 
 async def test_after_a_replay_a_new_order_is_applied_once(shop: Shop) -> None:

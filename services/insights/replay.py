@@ -47,18 +47,8 @@ from shared.settings import Settings, service_url
 log = logging.getLogger(__name__)
 
 SOURCES = ("contacts", "orders", "tickets")
-TABLES = ("timeline", "customer_profile", "alerts", "population_model", "insights_clock")
-# The rebuilt tables' columns, written with COPY … CSV (binary COPY cannot use the pool's text
-# codec for jsonb; CSV moves a CDNOW-sized history in about a second).
+# The rebuilt timeline's columns, as ``decode`` writes them (COPY … CSV).
 TIMELINE_COLUMNS = ("event_id", "customer_id", "event_type", "ce_type", "source", "occurred_at", "recorded_at", "data")
-
-
-async def _copy(conn: asyncpg.Connection, table: str, columns: Sequence[str], csv_chunks: Sequence[bytes]) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for chunk in csv_chunks:
-            yield chunk
-
-    await conn.copy_to_table(table, source=chunks(), columns=list(columns), format="csv")
 
 
 @dataclass
@@ -301,17 +291,14 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
             replayed.seconds["order"] = time.perf_counter() - mark
 
             known = {} if refit else await store.known_fits(conn)
-            # A fresh suffix each time: the copied indexes keep the names they are created with.
-            suffix = f"rebuild_{time.time_ns()}"
-            for table in TABLES:
-                await conn.execute(f"CREATE TABLE {table}_{suffix} (LIKE {table} INCLUDING ALL)")
+            await store.create_rebuild_tables(conn)
 
             async def copy_timeline() -> None:
-                await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
+                await store.copy_rebuilt(conn, "timeline", TIMELINE_COLUMNS, timeline_csv)
 
             async def copy_part(part: fold.Written) -> None:
-                await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, [part.profiles_csv])
-                await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, [part.alerts_csv])
+                await store.copy_rebuilt(conn, "customer_profile", engine.PROFILE_COLUMNS, [part.profiles_csv])
+                await store.copy_rebuilt(conn, "alerts", fold.ALERT_COLUMNS, [part.alerts_csv])
 
             if workers is not None and facts:
                 parts, models, watermark = await _fold_in_workers(
@@ -325,7 +312,7 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
             replayed.alerts = sum(p.alerts for p in parts)
             replayed.refits = len(models)
             replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
-            await _swap_in(conn, suffix, models, watermark)
+            await _swap_in(conn, models, watermark)
             replayed.seconds["swap"] = time.perf_counter() - mark
         finally:
             if workers is not None:
@@ -382,16 +369,10 @@ async def _fold_here(facts: list[engine.Fact], zone: Any, refit_days: int,
     return parts, folded.models, folded.watermark
 
 
-async def _swap_in(conn: asyncpg.Connection, suffix: str, models: Models, watermark: float | None) -> None:
+async def _swap_in(conn: asyncpg.Connection, models: Models, watermark: float | None) -> None:
     for population, customers in models:
         model, cuts = engine.population_to_json(population)
-        await conn.execute(
-            f"INSERT INTO population_model_{suffix} (version, as_of, customers, model, cuts, fit_key) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            population.version, pf.to_datetime(population.as_of) if population.as_of is not None else None,
+        await store.insert_rebuilt_model(
+            conn, population.version, pf.to_datetime(population.as_of) if population.as_of is not None else None,
             customers, model, cuts, population.fit_key)
-    await conn.execute(f"INSERT INTO insights_clock_{suffix} (id, watermark, swept_to) VALUES (true, $1, NULL)",
-                       pf.to_datetime(watermark) if watermark is not None else None)
-    for table in TABLES:
-        await conn.execute(f"DROP TABLE {table}")
-        await conn.execute(f"ALTER TABLE {table}_{suffix} RENAME TO {table}")
+    await store.swap_in_rebuilt_tables(conn, pf.to_datetime(watermark) if watermark is not None else None)
