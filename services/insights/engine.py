@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 import scipy
 
+from services.insights import domain, transitions
 from services.insights import model as population_model
 from services.insights import profile as pf
 from services.insights.model import MIN_FIT_CUSTOMERS as MIN_FIT_CUSTOMERS  # the one definition
@@ -126,9 +127,9 @@ def boundaries_between(after: float | None, until: float, refit_days: int, *, ca
 
 
 def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: float,
-                population: pf.Population, zone: tzinfo, *, announce: bool = True) -> list[Event]:
+                population: domain.Population, zone: tzinfo, *, announce: bool = True) -> list[Event]:
     """Apply facts (in time order) and step every given profile through its due times up to ``until``
-    (``announce=False``: the alert events only, see ``pf.step``)."""
+    (``announce=False``: the alert events only, see ``transitions.step``)."""
     out: list[Event] = []
     for fact in facts:
         profile = profiles.get(fact.customer_id)
@@ -137,12 +138,12 @@ def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: f
         if fact.kind == "registered":
             pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
         else:
-            out.extend(pf.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
+            out.extend(transitions.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
                                       cents=fact.cents, population=population, zone=zone, announce=announce,
                                       other=(fact.other_currency, fact.other_cents) if fact.other_currency else None))
     for profile in profiles.values():
         if profile.evaluated_at is not None:
-            out.extend(pf.advance(profile, until, population, zone, announce=announce))
+            out.extend(transitions.advance(profile, until, population, zone, announce=announce))
     return out
 
 
@@ -164,14 +165,14 @@ def fit_row(profile: pf.Profile) -> FitRow | None:
     return FitRow(profile.days[0].day, profile.days[-1].day, len(profile.days), profile.cents, profile.days[0].cents)
 
 
-def grown(current: pf.Population, buying_customers: int, repeat_buyers: int) -> bool:
+def grown(current: domain.Population, buying_customers: int, repeat_buyers: int) -> bool:
     """The customer base outgrew the model in force (a quarter more buyers, or no fit yet) and is
     big enough to fit: the live sweeper refits then, without waiting for the next boundary."""
     return (population_model.enough_to_fit(buying_customers, repeat_buyers)
             and (current.as_of is None or buying_customers >= REFIT_GROWTH * max(current.customers, 1)))
 
 
-def should_refit(current: pf.Population, buying_customers: int, last_purchase_day: int | None, boundary: float,
+def should_refit(current: domain.Population, buying_customers: int, last_purchase_day: int | None, boundary: float,
                  zone: tzinfo) -> bool:
     """Refit at this boundary: no fit yet, or a purchase since the model in force and either a
     quarter more buyers or a model a quarter old. Time alone does not refit: the data it would
@@ -188,8 +189,8 @@ def should_refit(current: pf.Population, buying_customers: int, last_purchase_da
 
 
 def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: int,
-                   warm: pf.Population | None,
-                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None) -> pf.Population | None:
+                   warm: domain.Population | None,
+                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None) -> domain.Population | None:
     """The population model and RFM cut points as of ``as_of``; None when the data is too thin.
 
     ``known``: stored fits by ``fit_key``; one fitted on the very same inputs is taken as it is
@@ -217,7 +218,7 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     model = population_model.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
     recency = np.maximum(as_of_day - last, 0.0)
     quintiles = (20, 40, 60, 80)
-    return pf.Population(
+    return domain.Population(
         version=version, as_of=as_of, model=model, customers=len(rows), fit_key=key,
         recency_cuts=tuple(max(float(v), floor) for v, floor in zip(np.percentile(recency, quintiles),
                                                                     RECENCY_CUT_FLOORS_DAYS, strict=True)),
@@ -232,7 +233,7 @@ _FIT_CODE = hashlib.sha256(b"".join(
      f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
 
 
-def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: pf.Population | None) -> str:
+def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: domain.Population | None) -> str:
     """A digest of everything a fit depends on: the rows (in ``fit_population``'s order), the
     time, the shop's time zone, the model it starts from, and the fitting code."""
     start = (warm.model if warm is not None else population_model.DEFAULT_MODEL).to_json()
@@ -242,15 +243,15 @@ def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: pf.
     return digest.hexdigest()
 
 
-def population_to_json(population: pf.Population) -> tuple[dict[str, Any], dict[str, Any]]:
+def population_to_json(population: domain.Population) -> tuple[dict[str, Any], dict[str, Any]]:
     cuts = {"recency_days": list(population.recency_cuts), "frequency_days": list(population.frequency_cuts),
             "monetary_cents": list(population.monetary_cuts)}
     return population.model.to_json(), cuts
 
 
 def population_from_json(version: int, as_of: float | None, model: dict[str, Any],
-                         cuts: dict[str, Any], customers: int = 0) -> pf.Population:
-    return pf.Population(
+                         cuts: dict[str, Any], customers: int = 0) -> domain.Population:
+    return domain.Population(
         version=version, as_of=as_of, model=population_model.PopulationModel.from_json(model), customers=customers,
         recency_cuts=tuple(cuts["recency_days"]), frequency_cuts=tuple(cuts["frequency_days"]),
         monetary_cuts=tuple(cuts["monetary_cents"]),
@@ -269,11 +270,11 @@ PROFILE_COLUMNS = (
 )
 
 
-def summary(profile: pf.Profile, population: pf.Population, zone: tzinfo) -> dict[str, Any]:
+def summary(profile: pf.Profile, population: domain.Population, zone: tzinfo) -> dict[str, Any]:
     """The columns dashboards filter on, assessed at the profile's own clock (its last step)."""
     as_of = profile.evaluated_at if profile.evaluated_at is not None else (profile.registered_at or 0.0)
-    a = pf.assess(profile, as_of, population, zone)
-    due = pf.due_at(profile, as_of, population, zone)
+    a = domain.assess(profile, as_of, population, zone)
+    due = transitions.due_at(profile, as_of, population, zone)
     days = profile.days
     return {
         "customer_id": uuid.UUID(profile.customer_id),

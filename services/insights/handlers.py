@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fastapi import FastAPI
 
-from services.insights import engine, replay, store
+from services.insights import domain, engine, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.events import Event
@@ -40,7 +40,7 @@ class Projector:
         self.sweep_s = settings.insights_sweep_s
         self.publish_days = settings.insights_publish_days
         self.watermark: float | None = None
-        self._population: pf.Population = pf.DEFAULT_POPULATION
+        self._population: domain.Population = domain.DEFAULT_POPULATION
         self.last_batch_at = 0.0
         self.more_due = False  # the last sweep left due customers for the next chunk
 
@@ -60,7 +60,7 @@ class Projector:
 
     # --- the clock ------------------------------------------------------------------------
 
-    async def population(self, conn: asyncpg.Connection) -> pf.Population:
+    async def population(self, conn: asyncpg.Connection) -> domain.Population:
         version = await store.current_model_version(conn)
         if version != self._population.version:
             row = await store.current_model(conn)
@@ -114,7 +114,7 @@ class Projector:
         return published
 
     async def _run(self, conn: asyncpg.Connection, facts: Sequence[engine.Fact], until: float,
-                   population: pf.Population, *, limit: int | None = None) -> int:
+                   population: domain.Population, *, limit: int | None = None) -> int:
         ids = {uuid.UUID(f.customer_id) for f in facts}
         due = await store.due_customers(conn, pf.to_datetime(until), limit)
         self.more_due = self.more_due or (limit is not None and len(due) == limit)
@@ -132,7 +132,7 @@ class Projector:
             await append(conn, *fresh)
         return len(fresh)
 
-    async def refit(self, conn: asyncpg.Connection, as_of: float, warm: pf.Population | None) -> pf.Population | None:
+    async def refit(self, conn: asyncpg.Connection, as_of: float, warm: domain.Population | None) -> domain.Population | None:
         """Fit the population on every customer as of ``as_of`` and put it in force (caller holds the clock)."""
         rows = await self._fit_rows(conn)
         latest = max((r.last_day for r in rows), default=None)
@@ -140,7 +140,7 @@ class Projector:
             return None
         return await self.refit_on(conn, rows, as_of, warm)
 
-    async def refit_if_grown(self, conn: asyncpg.Connection, now: float) -> pf.Population | None:
+    async def refit_if_grown(self, conn: asyncpg.Connection, now: float) -> domain.Population | None:
         """Live (wall clock): refit as of now once the base outgrew the model in force.
 
         Boundaries are crossed by the clock that is ahead, and live that is the wall clock: a
@@ -159,7 +159,7 @@ class Projector:
                 for r in await store.fit_rows(conn)]
 
     async def refit_on(self, conn: asyncpg.Connection, rows: list[engine.FitRow], as_of: float,
-                       warm: pf.Population | None = None) -> pf.Population | None:
+                       warm: domain.Population | None = None) -> domain.Population | None:
         version = await store.current_model_version(conn) + 1
         started = time.perf_counter()
         population = await asyncio.to_thread(engine.fit_population, rows, as_of, self.zone, version, warm)
@@ -175,7 +175,7 @@ class Projector:
     async def replay(self, conn: asyncpg.Connection, authorization: str, *, refit: bool = False) -> replay.Replayed:
         await store.lock_clock(conn)
         result = await replay.rebuild(conn, self.settings, authorization, self.zone, refit=refit)
-        self._population = pf.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
+        self._population = domain.DEFAULT_POPULATION  # versions restart: reload what the rebuild fitted
         return result
 
     def _fresh(self, events: Sequence[Event]) -> list[Event]:

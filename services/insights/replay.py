@@ -39,7 +39,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from services.insights import engine, fold, store
+from services.insights import domain, engine, fold, store
 from services.insights import profile as pf
 from shared.events import EVENT_TYPES
 from shared.settings import Settings, service_url
@@ -196,7 +196,7 @@ class Workers:
         for pipe, part in zip(self.pipes, parts, strict=True):
             pipe.send((zone, refit_days, facts[0].at, until, part))
 
-    def decide(self, boundary: float, planned: tuple[pf.Population, int] | None) -> None:
+    def decide(self, boundary: float, planned: tuple[domain.Population, int] | None) -> None:
         for pipe in self.pipes:
             pipe.send((boundary, planned))
 
@@ -324,7 +324,7 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     return replayed
 
 
-Models = list[tuple[pf.Population, int]]
+Models = list[tuple[domain.Population, int]]
 
 
 async def _fold_in_workers(workers: Workers, facts: list[engine.Fact], zone: Any, refit_days: int,
