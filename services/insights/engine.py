@@ -26,7 +26,8 @@ import numpy as np
 import orjson
 import scipy
 
-from services.insights import domain, transitions
+from services.insights import domain, likelihood, transitions
+from services.insights import fit as population_fit
 from services.insights import model as population_model
 from services.insights import profile as pf
 from services.insights.model import MIN_FIT_CUSTOMERS as MIN_FIT_CUSTOMERS  # the one definition
@@ -215,7 +216,7 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     t_x = last - first
     T = np.maximum(as_of_day - first, t_x)
     repeat_mean = np.where(x > 0, (cents - first_cents) / 100.0 / np.maximum(x, 1), 0.0)
-    model = population_model.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
+    model = population_fit.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
     recency = np.maximum(as_of_day - last, 0.0)
     quintiles = (20, 40, 60, 80)
     return domain.Population(
@@ -229,8 +230,8 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
 
 # The fitting code and the numerical libraries it runs on are part of what a fit depends on.
 _FIT_CODE = hashlib.sha256(b"".join(
-    [Path(population_model.__file__).read_bytes(), Path(__file__).read_bytes(),
-     f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
+    [Path(str(module.__file__)).read_bytes() for module in (population_model, likelihood, population_fit)]
+    + [Path(__file__).read_bytes(), f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
 
 
 def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: domain.Population | None) -> str:

@@ -245,7 +245,7 @@ def test_a_fold_that_knows_the_fits_takes_them_and_reaches_the_same_state(monkey
     def no_fitting(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("fitted although the fit was known")
 
-    monkeypatch.setattr(engine.population_model, "fit_population", no_fitting)
+    monkeypatch.setattr(engine.population_fit, "fit_population", no_fitting)
     warm = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, known_fits=known)
     warm.run(list(facts))
     assert_same_fold(warm, cold)
