@@ -113,6 +113,43 @@ def last_purchase_at(facts: Sequence[Fact]) -> float | None:
     return next((f.at for f in reversed(facts) if f.kind == "order"), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Where a step moves insights' two clocks (epoch seconds, None before any event)."""
+
+    watermark: float | None  # the event-time watermark: moves with events only
+    swept_to: float | None  # the wall clock of live sweeps
+    start: float | None  # the clock before the step: refit boundaries after it are crossed
+    now: float  # the clock after the step: the later of the two
+    target: float  # the moving clock's new time: where every customer is stepped to
+
+
+def moved_clock(watermark: float | None, swept_to: float | None, until: float | None, *,
+                first_at: float | None, wall: bool) -> Clock:
+    """The clocks after a step to ``until`` (None: registrations only, the clock stays). The
+    clock that moves (the wall clock for a sweep, else the watermark) never goes back; the other
+    stays where it was. Before the first event there is no clock: time starts at the first event."""
+    known = [t for t in (watermark, swept_to) if t is not None]
+    old = max(known) if known else None
+    if until is None:
+        until = old if old is not None else first_at
+    assert until is not None, "a step needs a time: facts, or a clock"
+    if wall:
+        swept_to = max(until, swept_to if swept_to is not None else until)
+        target = swept_to
+    else:
+        watermark = max(until, watermark if watermark is not None else until)
+        target = watermark
+    now = max(t for t in (watermark, swept_to) if t is not None)
+    return Clock(watermark, swept_to, old if old is not None else first_at, now, target)
+
+
+def split_at(facts: list[Fact], boundary: float) -> tuple[list[Fact], list[Fact]]:
+    """(facts up to ``boundary``, the rest), of facts in time order."""
+    part = [f for f in facts if f.at <= boundary]
+    return part, facts[len(part):]
+
+
 def boundaries_between(after: float | None, until: float, refit_days: int, *, cap: bool = False) -> list[float]:
     """Refit boundaries in (after, until]. Event time crosses every one of them, in order, so a
     replay in one run refits where the live consumer's small batches did; only a wall-clock jump

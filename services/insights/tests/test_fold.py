@@ -300,3 +300,16 @@ def test_one_order_years_after_the_history_crosses_its_boundaries_without_refitt
     assert models(fold)[:len(whole.models)] == models(whole)
     schedule = folding.refit_schedule([*facts, years_later], ZONE, REFIT_DAYS)
     assert models(fold) == models(dataclasses.replace(fold, models=list(schedule.values())))
+
+
+def test_the_clock_that_moves_never_goes_back_and_the_other_stays() -> None:
+    # events: the watermark moves (never back), the wall clock stays
+    assert engine.moved_clock(100.0, 300.0, 200.0, first_at=150.0, wall=False) == engine.Clock(200.0, 300.0, 300.0,
+                                                                                                300.0, 200.0)
+    assert engine.moved_clock(250.0, None, 200.0, first_at=150.0, wall=False).watermark == 250.0
+    # a sweep: the wall clock moves, the watermark stays
+    assert engine.moved_clock(100.0, 300.0, 400.0, first_at=None, wall=True) == engine.Clock(100.0, 400.0, 300.0,
+                                                                                              400.0, 400.0)
+    # registrations only (no purchase): the clock stays; before any event, time starts at the first
+    assert engine.moved_clock(100.0, None, None, first_at=50.0, wall=False).now == 100.0
+    assert engine.moved_clock(None, None, None, first_at=50.0, wall=False) == engine.Clock(50.0, None, 50.0, 50.0, 50.0)
