@@ -233,70 +233,20 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     only need the churn risk of repeat buyers away longer than their longest gap; it is NaN for
     everyone else), which keeps a sweep of many customers cheap.
     """
-    conditions: dict[str, Condition] = {}
     if not profile.days:
-        since = profile.registered_at or as_of
-        return Assessment(
-            as_of=as_of, purchase_days=0, recency_days=None, elapsed_days=None, typical_gap_days=None, gap_spread_days=None,
-            longest_gap_days=None, overdue_after_days=None, usual_quantity=None, usual_cents=None,
-            recent_quantity=None, recent_cents=None, p_alive=None, expected_purchases_90d=0.0,
-            expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
-            segment="prospect", stage="exploration", stage_reason="no_purchase",
-            stage_evidence=Evidence(observed=(as_of - since) / DAY_S, unit="days"),
-            loyal=False, conditions=conditions,
-        )
-    zone_last_start = day_start(profile.days[-1].day, zone)
-    recency = max((as_of - zone_last_start) / DAY_S, 0.0)
-    last_ids = tuple(profile.days[-1].event_ids)
+        return _prospect(profile, as_of)
+    recency = max((as_of - day_start(profile.days[-1].day, zone)) / DAY_S, 0.0)
     beat = rhythm(profile)
     n_days = len(profile.days)
-    regular = n_days >= REGULAR_DAYS
-
-    model = population.model
-    x, t_x, T = model_inputs(profile, as_of, zone)
-    first_value = profile.days[0].cents / 100.0
-    # The spend model sees the days with an amount in the shop currency only.
-    priced_repeats = sum(1 for d in profile.days[1:] if d.orders > d.unpriced) if profile.other_currencies else x
-    repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / priced_repeats if priced_repeats else None
-    p_alive: float | None = None
-    expected = value = 0.0
-    # The model knows the population, not this customer's seasons: a repeat buyer is only
-    # alerted once also away longer than any gap they came back from before.
-    churn_watch = x >= 1 and beat is not None and recency > max(beat.typical, beat.longest)
-    if scores:
-        p_alive, expected, value, risk = population_model.scores(
-            model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
-    else:
-        risk = population_model.churn_risk(model, x, t_x, T) if churn_watch else math.nan
-
-    if regular and beat and recency > beat.overdue_after:
-        conditions["purchase_overdue"] = Condition("purchase_overdue", Evidence(
-            baseline=beat.typical, observed=round(recency, 3), threshold=round(beat.overdue_after, 3),
-            unit="days", event_ids=last_ids))
-    quantity = _basket(profile, "quantity")
-    amount = _basket(profile, "cents")
-    for kind, basket, unit, scale in (("quantity_drop", quantity, "quantity", 1.0), ("value_drop", amount, "amount", 100.0)):
-        if basket is None or basket[0] <= 0:
-            continue
-        usual, recent, ids = basket
-        was_open = kind in profile.status.alerts
-        line = (DROP_CLEAR if was_open else DROP_RAISE) * usual
-        if recent < line:
-            conditions[kind] = Condition(kind, Evidence(
-                baseline=round(usual / scale, 3), observed=round(recent / scale, 3),
-                threshold=round(DROP_RAISE * usual / scale, 3), unit=unit,
-                event_ids=tuple(ids)))
-    if churn_watch:
-        line = CHURN_CLEAR if "churn_risk" in profile.status.alerts else CHURN_RAISE
-        if risk >= line:
-            conditions["churn_risk"] = Condition("churn_risk", Evidence(
-                baseline=round(population_model.churn_risk(model, x, t_x, t_x), 4), observed=round(risk, 4),
-                threshold=CHURN_RAISE, unit="probability", event_ids=last_ids))
+    value = _value(profile, as_of, population, zone, recency, beat, scores=scores)
+    quantity, amount = _basket(profile, "quantity"), _basket(profile, "cents")
+    conditions = _conditions(profile, recency, beat, quantity, amount, value)
 
     lost_after = lost_after_days(profile, beat)
     stage, reason = lifecycle_stage(
         n_days, lost=recency > lost_after, overdue="purchase_overdue" in conditions,
         basket_drop="quantity_drop" in conditions or "value_drop" in conditions)
+    last_ids = tuple(profile.days[-1].event_ids)
     stage_evidence = _stage_evidence(reason, conditions, beat, n_days, recency, lost_after, last_ids)
     if stage == "decline" or (stage == "lost" and "stage_decline" in profile.status.alerts):
         conditions["stage_decline"] = Condition("stage_decline", stage_evidence)
@@ -305,16 +255,96 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     f = score(float(n_days), population.frequency_cuts)
     m = score(float(profile.cents), population.monetary_cuts)
     segment = segment_of(r, f)
-    loyal = segment in ("champions", "loyal") and stage in ("formation", "stability")
-    usual_q, recent_q = (quantity[0], quantity[1]) if quantity else (None, None)
-    usual_c, recent_c = (amount[0], amount[1]) if amount else (None, None)
+    regular = n_days >= REGULAR_DAYS
     return Assessment(
         as_of=as_of, purchase_days=n_days, recency_days=max(local_day(as_of, zone) - profile.days[-1].day, 0),
         elapsed_days=recency,
         typical_gap_days=beat.typical if beat else None, gap_spread_days=beat.spread if beat else None,
         longest_gap_days=beat.longest if beat else None, overdue_after_days=beat.overdue_after if beat and regular else None,
-        usual_quantity=usual_q, usual_cents=usual_c, recent_quantity=recent_q, recent_cents=recent_c,
-        p_alive=p_alive, expected_purchases_90d=expected, expected_value_90d=value, churn_risk=risk,
-        recency_score=r, frequency_score=f, monetary_score=m, segment=segment, stage=stage,
-        stage_reason=reason, stage_evidence=stage_evidence, loyal=loyal, conditions=conditions,
+        usual_quantity=quantity[0] if quantity else None, usual_cents=amount[0] if amount else None,
+        recent_quantity=quantity[1] if quantity else None, recent_cents=amount[1] if amount else None,
+        p_alive=value.p_alive, expected_purchases_90d=value.expected, expected_value_90d=value.value,
+        churn_risk=value.risk, recency_score=r, frequency_score=f, monetary_score=m, segment=segment, stage=stage,
+        stage_reason=reason, stage_evidence=stage_evidence,
+        loyal=segment in ("champions", "loyal") and stage in ("formation", "stability"), conditions=conditions,
     )
+
+
+def _prospect(profile: Profile, as_of: float) -> Assessment:
+    """A registered customer who has not bought yet."""
+    since = profile.registered_at or as_of
+    return Assessment(
+        as_of=as_of, purchase_days=0, recency_days=None, elapsed_days=None, typical_gap_days=None,
+        gap_spread_days=None, longest_gap_days=None, overdue_after_days=None, usual_quantity=None, usual_cents=None,
+        recent_quantity=None, recent_cents=None, p_alive=None, expected_purchases_90d=0.0,
+        expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
+        segment="prospect", stage="exploration", stage_reason="no_purchase",
+        stage_evidence=Evidence(observed=(as_of - since) / DAY_S, unit="days"),
+        loyal=False, conditions={},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """What the population model says of a customer (``assess``)."""
+
+    p_alive: float | None
+    expected: float  # purchase days in the next HORIZON_DAYS
+    value: float  # spend in the next HORIZON_DAYS, in the shop currency
+    risk: float  # churn risk; NaN when neither asked for nor watched
+    churn_watch: bool  # a repeat buyer away longer than any gap they came back from
+    model: population_model.PopulationModel
+    x: int  # repeat purchase days
+    t_x: float  # days from the first purchase day to the last
+
+    def baseline_risk(self) -> float:
+        """The churn risk on the last purchase day: the evidence's baseline."""
+        return population_model.churn_risk(self.model, self.x, self.t_x, self.t_x)
+
+
+def _value(profile: Profile, as_of: float, population: Population, zone: tzinfo, recency: float,
+           beat: Rhythm | None, *, scores: bool) -> _Value:
+    model = population.model
+    x, t_x, T = model_inputs(profile, as_of, zone)
+    # The model knows the population, not this customer's seasons: a repeat buyer is only
+    # alerted once also away longer than any gap they came back from before.
+    churn_watch = x >= 1 and beat is not None and recency > max(beat.typical, beat.longest)
+    if not scores:
+        risk = population_model.churn_risk(model, x, t_x, T) if churn_watch else math.nan
+        return _Value(None, 0.0, 0.0, risk, churn_watch, model, x, t_x)
+    first_value = profile.days[0].cents / 100.0
+    # The spend model sees the days with an amount in the shop currency only.
+    priced_repeats = sum(1 for d in profile.days[1:] if d.orders > d.unpriced) if profile.other_currencies else x
+    repeat_mean = (profile.cents - profile.days[0].cents) / 100.0 / priced_repeats if priced_repeats else None
+    p_alive, expected, value, risk = population_model.scores(model, x, t_x, T, HORIZON_DAYS, repeat_mean, first_value)
+    return _Value(p_alive, expected, value, risk, churn_watch, model, x, t_x)
+
+
+Basket = tuple[float, float, list[str]] | None
+
+
+def _conditions(profile: Profile, recency: float, beat: Rhythm | None, quantity: Basket, amount: Basket,
+                value: _Value) -> dict[str, Condition]:
+    """The alert conditions that hold: overdue, basket drops (with hysteresis), churn risk."""
+    conditions: dict[str, Condition] = {}
+    last_ids = tuple(profile.days[-1].event_ids)
+    if len(profile.days) >= REGULAR_DAYS and beat and recency > beat.overdue_after:
+        conditions["purchase_overdue"] = Condition("purchase_overdue", Evidence(
+            baseline=beat.typical, observed=round(recency, 3), threshold=round(beat.overdue_after, 3),
+            unit="days", event_ids=last_ids))
+    for kind, basket, unit, scale in (("quantity_drop", quantity, "quantity", 1.0), ("value_drop", amount, "amount", 100.0)):
+        if basket is None or basket[0] <= 0:
+            continue
+        usual, recent, ids = basket
+        line = (DROP_CLEAR if kind in profile.status.alerts else DROP_RAISE) * usual
+        if recent < line:
+            conditions[kind] = Condition(kind, Evidence(
+                baseline=round(usual / scale, 3), observed=round(recent / scale, 3),
+                threshold=round(DROP_RAISE * usual / scale, 3), unit=unit, event_ids=tuple(ids)))
+    if value.churn_watch:
+        line = CHURN_CLEAR if "churn_risk" in profile.status.alerts else CHURN_RAISE
+        if value.risk >= line:
+            conditions["churn_risk"] = Condition("churn_risk", Evidence(
+                baseline=round(value.baseline_risk(), 4), observed=round(value.risk, 4),
+                threshold=CHURN_RAISE, unit="probability", event_ids=last_ids))
+    return conditions
