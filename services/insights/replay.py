@@ -245,67 +245,22 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     population model anew rather than reuse a stored fit of the same inputs (``engine.fit_key``)."""
     replayed = Replayed()
     started = time.perf_counter()
-    workers: Workers | None = None
-
-    def start_workers(rows_so_far: int) -> None:
-        """As soon as the history is known to be long (its first pages): the workers import the
-        engine (half a second) while this process reads and decodes."""
-        nonlocal workers
-        count = worker_count(settings.insights_replay_workers, rows_so_far)
-        if workers is None and count > 1:
-            workers = Workers(count)
-            replayed.processes = count
-
-    # Per source, so that what a replay reads does not depend on which service answered first. A
-    # page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: a replay
-    # of CDNOW held 550 MB at its peak, and growing the heap that far cost the first replay in a
-    # process 0.7 s of page faults.
-    lines: dict[str, list[bytes]] = {source: [] for source in SOURCES}
-    decoded: dict[str, list[engine.Fact]] = {source: [] for source in SOURCES}
-    rows_read = 0
-    decoding = 0.0
-
-    def page(source: str, rows: list[dict[str, Any]]) -> None:
-        nonlocal rows_read, decoding
-        rows_read += len(rows)
-        start_workers(rows_read)
-        mark = time.perf_counter()
-        timeline_lines, facts = decode(rows, replayed, settings.currencies[0])
-        rows.clear()
-        lines[source].append("".join(timeline_lines).encode())
-        replayed.events += len(timeline_lines)
-        decoded[source].extend(facts)
-        decoding += time.perf_counter() - mark
-
+    history = _History(settings, replayed)
     with _without_cyclic_gc():
         try:
-            await read_outboxes(settings, authorization, page)
-            start_workers(rows_read)
+            await read_outboxes(settings, authorization, history.page)
+            history.start_workers()
             replayed.seconds["read_and_decode"] = time.perf_counter() - started
-            replayed.seconds["decode_during_read"] = decoding
+            replayed.seconds["decode_during_read"] = history.decoding
 
             mark = time.perf_counter()
-            facts = engine.in_time_order(f for source in SOURCES for f in decoded[source])
-            decoded.clear()
-            timeline_csv = [chunk for source in SOURCES for chunk in lines[source]]
+            facts, timeline_csv = history.in_time_order()
             replayed.seconds["order"] = time.perf_counter() - mark
 
             known = {} if refit else await store.known_fits(conn)
             await store.create_rebuild_tables(conn)
-
-            async def copy_timeline() -> None:
-                await store.copy_rebuilt(conn, "timeline", TIMELINE_COLUMNS, timeline_csv)
-
-            async def copy_part(part: fold.Written) -> None:
-                await store.copy_rebuilt(conn, "customer_profile", engine.PROFILE_COLUMNS, [part.profiles_csv])
-                await store.copy_rebuilt(conn, "alerts", fold.ALERT_COLUMNS, [part.alerts_csv])
-
-            if workers is not None and facts:
-                parts, models, watermark = await _fold_in_workers(
-                    workers, facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
-            else:
-                parts, models, watermark = await _fold_here(
-                    facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
+            parts, models, watermark = await _fold_and_copy(conn, history.workers, facts, timeline_csv, zone,
+                                                            settings.insights_refit_days, known, replayed)
 
             mark = time.perf_counter()
             replayed.customers = sum(p.customers for p in parts)
@@ -315,13 +270,75 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
             await _swap_in(conn, models, watermark)
             replayed.seconds["swap"] = time.perf_counter() - mark
         finally:
-            if workers is not None:
-                workers.stop()
+            if history.workers is not None:
+                history.workers.stop()
     replayed.seconds["total"] = time.perf_counter() - started
     log.info("insights: replayed %d events of %d customers in %.1fs with %d fold process(es) (%s)", replayed.events,
              replayed.customers, replayed.seconds["total"], replayed.processes,
              {k: round(v, 2) for k, v in replayed.seconds.items()})
     return replayed
+
+
+class _History:
+    """The outboxes as they are read: each page decoded as it arrives, kept per source (so what a
+    replay reads does not depend on which service answered first), and the fold's worker
+    processes started as soon as the history is known to be long.
+
+    A page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: a replay
+    of CDNOW held 550 MB at its peak, and growing the heap that far cost the first replay in a
+    process 0.7 s of page faults."""
+
+    def __init__(self, settings: Settings, replayed: Replayed) -> None:
+        self.settings = settings
+        self.replayed = replayed
+        self.lines: dict[str, list[bytes]] = {source: [] for source in SOURCES}
+        self.decoded: dict[str, list[engine.Fact]] = {source: [] for source in SOURCES}
+        self.rows_read = 0
+        self.decoding = 0.0  # seconds spent decoding
+        self.workers: Workers | None = None
+
+    def page(self, source: str, rows: list[dict[str, Any]]) -> None:
+        self.rows_read += len(rows)
+        self.start_workers()
+        mark = time.perf_counter()
+        timeline_lines, facts = decode(rows, self.replayed, self.settings.currencies[0])
+        rows.clear()
+        self.lines[source].append("".join(timeline_lines).encode())
+        self.replayed.events += len(timeline_lines)
+        self.decoded[source].extend(facts)
+        self.decoding += time.perf_counter() - mark
+
+    def start_workers(self) -> None:
+        """As soon as the history is known to be long (its first pages): the workers import the
+        engine (half a second) while this process reads and decodes."""
+        count = worker_count(self.settings.insights_replay_workers, self.rows_read)
+        if self.workers is None and count > 1:
+            self.workers = Workers(count)
+            self.replayed.processes = count
+
+    def in_time_order(self) -> tuple[list[engine.Fact], list[bytes]]:
+        """(every fact in business-time order, the timeline's CSV chunks); lets go of the rest."""
+        facts = engine.in_time_order(f for source in SOURCES for f in self.decoded[source])
+        self.decoded.clear()
+        return facts, [chunk for source in SOURCES for chunk in self.lines[source]]
+
+
+async def _fold_and_copy(conn: asyncpg.Connection, workers: Workers | None, facts: list[engine.Fact],
+                         timeline_csv: list[bytes], zone: Any, refit_days: int,
+                         known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+                         replayed: Replayed) -> tuple[list[fold.Written], Models, float | None]:
+    """Fold the history (in the workers, if started) and copy what it writes into the new tables."""
+
+    async def copy_timeline() -> None:
+        await store.copy_rebuilt(conn, "timeline", TIMELINE_COLUMNS, timeline_csv)
+
+    async def copy_part(part: fold.Written) -> None:
+        await store.copy_rebuilt(conn, "customer_profile", engine.PROFILE_COLUMNS, [part.profiles_csv])
+        await store.copy_rebuilt(conn, "alerts", fold.ALERT_COLUMNS, [part.alerts_csv])
+
+    if workers is not None and facts:
+        return await _fold_in_workers(workers, facts, zone, refit_days, known, copy_timeline, copy_part, replayed)
+    return await _fold_here(facts, zone, refit_days, known, copy_timeline, copy_part, replayed)
 
 
 Models = list[tuple[domain.Population, int]]
