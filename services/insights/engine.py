@@ -44,7 +44,7 @@ from shared.events import (
 MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last boundaries only
 # At a boundary the model is refitted when the customer base grew by a quarter since the last
 # fit, or the last fit is a quarter old: a young shop's model follows it closely, a settled one's
-# is not refitted for nothing (a fit of 23,570 customers takes about a second).
+# is not refitted for nothing (a fit of a large shop takes about a second: benchmarks/RESULTS.md).
 REFIT_GROWTH, REFIT_MAX_AGE_DAYS = 1.25, 91.0
 # Recency is not scored finer than this, whatever the quintiles say: in a shop of weekly
 # regulars the quintiles can be 4 and 8 days, and every regular would change segment twice a

@@ -141,7 +141,7 @@ def _maximise(
 
 def _bfgs(problem: _Problem, start: FloatArray) -> tuple[FloatArray, float, bool]:
     """(θ, objective, converged): BFGS, stopped after BFGS_MAX_EVALUATIONS (on a ridge it can
-    spend 700 evaluations, a second of a replay, getting nowhere)."""
+    spend several times that many getting nowhere, while a replay waits)."""
     from scipy import optimize  # here: scoring needs none of it (a replay's workers start faster)
 
     seen: list[tuple[float, FloatArray]] = []

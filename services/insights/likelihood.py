@@ -36,14 +36,13 @@ def _clean_arrays(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[FloatArra
 def _hyp2f1_one_gl(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     """2F1(1, b; c; z) for c > 1, c > b > 0, 0 < z < 1 by quadrature, for z near 1.
 
-    There ``scipy.special.hyp2f1`` sums its series slowly (up to 0.2 ms per value) and returns
+    There ``scipy.special.hyp2f1`` sums its series slowly and returns
     NaN for large b or c (x ≈ 1000, or the s, β → ∞ ridge of a fit on a short history).
     Euler's integral with u = (1-t)/(1-zt), then u = e^{-y}, gives
     2F1(1, b; c; z) = (c-1)/(1-z) · ∫_0^∞ g(y) dy,  g(y) = e^{-(c-1)y} (1 + z(1-e^{-y})/(1-z))^{-(c-b)},
     with g falling monotonically from 1, on the scales 1/(c-1) and (1-z)/(z(c-b)). In u = log y it
     is a smooth bump, integrated by 128-point Gauss-Legendre from 10⁻⁶ of the smaller scale (below
-    that, g ≈ 1 - g'(0) y) to 40/(c-1). Worst relative error on a random grid of b, c-b in
-    [0.01, 5000] and 1-z in [1e-5, 0.1]: 4e-12 (reference: the series summed to convergence).
+    that, g ≈ 1 - g'(0) y) to 40/(c-1); its accuracy against the series summed to convergence is in benchmarks/RESULTS.md.
     """
     k = c - 1.0
     d = c - b
@@ -88,8 +87,8 @@ def _pnbd_g(r: float, alpha: float, s: float, beta: float, x: FloatArray, tau: F
 class _Pairs:
     """The distinct (x, T) and (x, t_x) pairs behind arrays of customers, with the index of each
     customer's pair. G(τ) costs one hypergeometric evaluation per pair, and there are far fewer
-    pairs than customers (CDNOW: 8,685 distinct (x, t_x, T) among 23,570 customers, but 979
-    (x, T) and 1,726 (x, t_x) pairs), which makes a likelihood evaluation several times cheaper."""
+    pairs than customers (CDNOW's counts are in benchmarks/RESULTS.md), which makes a likelihood
+    evaluation several times cheaper."""
 
     x_T: FloatArray
     T: FloatArray

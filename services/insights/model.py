@@ -192,8 +192,8 @@ def _hyp2f1_one(b: float, c: float, z: float) -> float:
 
 def _hyp2f1_one_gl_scalar(b: float, c: float, z: float) -> float:
     """:func:`_hyp2f1_one_gl` for one value, with the scalar arithmetic in floats and the 128
-    nodes in place: a third of the time (7 µs), and it is most of a sweep's cost (a replay of a
-    long history takes 100,000s of them)."""
+    nodes in place: a third of the time, and it is most of a sweep's cost (a replay of a long
+    history takes hundreds of thousands of them)."""
     k = c - 1.0
     d = c - b
     eps = 1.0 - z

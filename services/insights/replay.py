@@ -284,9 +284,9 @@ class _History:
     replay reads does not depend on which service answered first), and the fold's worker
     processes started as soon as the history is known to be long.
 
-    A page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: a replay
-    of CDNOW held 550 MB at its peak, and growing the heap that far cost the first replay in a
-    process 0.7 s of page faults."""
+    A page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: holding
+    them all made a replay's peak memory, and growing the heap that far cost the first replay in a
+    process most of a second of page faults (benchmarks/RESULTS.md)."""
 
     def __init__(self, settings: Settings, replayed: Replayed) -> None:
         self.settings = settings
