@@ -45,7 +45,7 @@ of orders the import created. ``GET /segments`` is checked afterwards (customers
 total spent) as an API-level cross-check.
 
     .venv/bin/python benchmarks/cdnow.py                                    # both parts, print only
-    .venv/bin/python benchmarks/cdnow.py --write                            # ... and append to RESULTS.md
+    .venv/bin/python benchmarks/cdnow.py --write                            # ... and keep the run in results/
     .venv/bin/python benchmarks/cdnow.py --cutoff 1997-06-30 --skip-performance
     .venv/bin/python benchmarks/cdnow.py --limit-customers 1000 --skip-performance   # quick dry run
 
@@ -966,8 +966,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="last day of the calibration period (holdout: the next day to 1998-06-30)")
     parser.add_argument("--skip-quality", action="store_true", help="skip split A")
     parser.add_argument("--skip-performance", action="store_true", help="skip the whole-master import and replay")
-    parser.add_argument("--write", action="store_true", help="append a dated section to benchmarks/RESULTS.md")
-    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="the markdown file of --write")
+    parser.add_argument("--write", action="store_true",
+                        help="write the run to benchmarks/results/cdnow-<UTC time>.md (RESULTS.md is the curated page)")
+    parser.add_argument("--results-dir", type=Path, default=HERE / "results", help="where --write puts the run")
     parser.add_argument("--keep-home", action="store_true", help="keep each KEHU_HOME (logs, CSV) for inspection")
     parser.add_argument("--port-base", type=int, default=28101, help="KEHU_HTTP_PORT_BASE of the instance (28101)")
     parser.add_argument("--kafka-port", type=int, default=29393, help="KEHU_EMBEDDED_KAFKA_PORT (29393)")
@@ -1051,10 +1052,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"(benchmark total {time.perf_counter() - started:.0f} s)")
     if args.write:
-        text = args.results.read_text() if args.results.exists() else "# Benchmarks\n"
-        section = "\n".join(head + [line for block in blocks for line in block]).rstrip("\n")
-        args.results.write_text(text.rstrip("\n") + "\n\n" + section + "\n")
-        print(f"appended to {args.results}")
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        raw = args.results_dir / f"cdnow-{datetime.now(UTC).strftime('%Y-%m-%dT%H%MZ')}.md"
+        raw.write_text("\n".join(head + [line for block in blocks for line in block]).rstrip("\n") + "\n")
+        print(f"wrote {raw}; put its headline figures in {HERE / 'RESULTS.md'}")
     return 0 if ok else 1
 
 

@@ -33,6 +33,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -42,6 +43,7 @@ from opentelemetry import trace
 
 from shared.events import Envelope, Event, MalformedEvent
 from shared.kafka import dlq_topic, make_consumer, make_producer, set_fetch_wait
+from shared.sql import load_queries
 from shared.telemetry import context_from_traceparent, instruments, tracer
 
 log = logging.getLogger(__name__)
@@ -80,16 +82,7 @@ class _DeadLetter:
     error: str
 
 
-_INBOX = """
-INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset")
-SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
-_DEAD_LETTER = """
-INSERT INTO dead_letters (consumer, topic, partition, "offset", key, value, headers, error)
-SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[], $7::jsonb[], $8::text[])
-"""
+Q = load_queries(Path(__file__).parent / "sql" / "consumer.sql")
 
 
 class Consumer:
@@ -342,7 +335,7 @@ class Consumer:
         # The same event twice in one batch: only its first copy can be new.
         unique = list({d.envelope.id: d for d in reversed(deliveries)}.values())[::-1]
         rows = await conn.fetch(
-            _INBOX,
+            Q["record_inbox"],
             self.name,
             [d.envelope.id for d in unique],
             [d.envelope.type for d in unique],
@@ -357,7 +350,7 @@ class Consumer:
         if not dead:
             return
         await conn.execute(
-            _DEAD_LETTER,
+            Q["store_dead_letters"],
             self.name,
             [d.record.topic for d in dead],
             [d.record.partition for d in dead],

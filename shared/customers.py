@@ -10,37 +10,36 @@ contacts database. The rule (README, "Customer ids"):
    refused with 422.
 3. Contacts unreachable (or failing) and the id unknown → 503 with ``Retry-After``. Unchecked
    data is never accepted.
+
+Callers check before their write's transaction, and the directory holds no connection while it
+asks contacts (each query takes one from the pool and gives it back): a slow contacts must not
+hold the service's connections or keep a transaction open.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+from fastapi import Request
 
 from shared.consumer import Delivery
+from shared.errors import FieldProblem, Invalid, Unavailable
 from shared.events import CustomerRegistered
-from shared.http import ProblemError
+from shared.http import Problem
+from shared.sql import load_queries
 
-_KNOWN = "SELECT 1 FROM known_customers WHERE customer_id = $1"
-_REMEMBER = """
-INSERT INTO known_customers (customer_id, source) VALUES ($1, $2)
-ON CONFLICT (customer_id) DO NOTHING
-"""
-_KNOWN_MANY = "SELECT customer_id FROM known_customers WHERE customer_id = ANY($1::uuid[])"
-_REMEMBER_LOOKUPS = """
-INSERT INTO known_customers (customer_id, source)
-SELECT id, 'lookup' FROM unnest($1::uuid[]) AS id
-ON CONFLICT (customer_id) DO NOTHING
-"""
-_REMEMBER_MANY = """
-INSERT INTO known_customers (customer_id, source)
-SELECT id, 'event' FROM unnest($1::uuid[]) AS id
-ON CONFLICT (customer_id) DO NOTHING
-"""
+Q = load_queries(Path(__file__).parent / "sql" / "known_customers.sql")
 
+# What a write route that checks its customer may answer besides success (its `responses=`).
+CHECKED_CUSTOMER_ANSWERS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
+    503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
+}
 RETRY_AFTER_S = 5
 LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
 
@@ -64,11 +63,11 @@ class CustomerDirectory:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def ensure_known(self, conn: asyncpg.Connection, customer_id: uuid.UUID) -> None:
-        """Return if the customer exists; raise a 422 or 503 ProblemError otherwise."""
+    async def ensure_known(self, pool: asyncpg.Pool, customer_id: uuid.UUID) -> None:
+        """Return if the customer exists; raise ``Invalid`` (422) or ``Unavailable`` (503) otherwise."""
         if customer_id in self._confirmed:
             return
-        if await conn.fetchval(_KNOWN, customer_id):
+        if await pool.fetchval(Q["is_known"], customer_id):
             self._remember(customer_id)
             return
         try:
@@ -76,28 +75,28 @@ class CustomerDirectory:
         except httpx.HTTPError as exc:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code == 200:
-            await conn.execute(_REMEMBER, customer_id, "lookup")
-            return  # remembered in memory once it is in the replica (this transaction may roll back)
+            await pool.execute(Q["remember"], customer_id, "lookup")
+            self._remember(customer_id)
+            return
         if response.status_code == 404:
-            raise ProblemError(
-                422, "Unknown customer", f"customer {customer_id} is not registered in contacts",
-                errors=[{"field": "customer_id", "message": "no such customer in contacts"}],
+            raise Invalid(
+                f"customer {customer_id} is not registered in contacts", title="Unknown customer",
+                errors=[FieldProblem("customer_id", "no such customer in contacts")],
             )
         raise _unavailable(f"contacts answered {response.status_code}")
 
-    async def ensure_all_known(self, conn: asyncpg.Connection, customer_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    async def ensure_all_known(self, pool: asyncpg.Pool, customer_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """The ids among ``customer_ids`` that contacts never registered (empty when all exist).
 
         One replica query for them all, then one contacts request per ``LOOKUP_CHUNK`` ids still
-        unknown. Raises a 503 ProblemError when contacts cannot be asked. Ids contacts confirms are
-        added to the replica on ``conn``: call it outside the write's transaction (autocommit) so the
-        replica's rows are not held locked while the write goes on, where the ``kehu.contacts``
-        consumer would wait for them.
+        unknown. Raises ``Unavailable`` (503) when contacts cannot be asked. Ids contacts confirms
+        are added to the replica at once (autocommit), so the replica's rows are not held locked
+        while a write goes on, where the ``kehu.contacts`` consumer would wait for them.
         """
         pending = {c for c in customer_ids if c not in self._confirmed}
         if not pending:
             return set()
-        for row in await conn.fetch(_KNOWN_MANY, list(pending)):
+        for row in await pool.fetch(Q["known_among"], list(pending)):
             known = uuid.UUID(bytes=row["customer_id"].bytes)
             self._remember(known)
             pending.discard(known)
@@ -109,8 +108,8 @@ class CustomerDirectory:
         for chunk in chunks:  # one request at a time: contacts is busy enough during an import
             found |= await self._registered(chunk)
         if found:
-            await conn.execute(_REMEMBER_LOOKUPS, sorted(found))
-            for customer_id in found:  # contacts confirmed them: true whether or not this transaction commits
+            await pool.execute(Q["remember_lookups"], sorted(found))
+            for customer_id in found:
                 self._remember(customer_id)
         return pending - found
 
@@ -131,11 +130,16 @@ class CustomerDirectory:
         self._confirmed.add(customer_id)
 
 
-def _unavailable(why: str) -> ProblemError:
-    return ProblemError(
-        503, "Customer check unavailable",
+async def check_customer(request: Request, customer_id: uuid.UUID) -> None:
+    """A write route's customer check, before its transaction (``CustomerDirectory.ensure_known``)."""
+    directory: CustomerDirectory = request.app.state.directory
+    await directory.ensure_known(request.app.state.runtime.pool, customer_id)
+
+
+def _unavailable(why: str) -> Unavailable:
+    return Unavailable(
         f"cannot confirm the customer id now: {why}; nothing was written, retry later",
-        headers={"Retry-After": str(RETRY_AFTER_S)},
+        title="Customer check unavailable", retry_after_s=RETRY_AFTER_S,
     )
 
 
@@ -145,4 +149,4 @@ async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[D
     if ids:
         # In id order, like the batch check's lookups: two transactions that insert overlapping ids
         # in different orders deadlock (seen when an import's orders overtook its customers' events).
-        await conn.execute(_REMEMBER_MANY, sorted(ids))
+        await conn.execute(Q["remember_registered"], sorted(ids))

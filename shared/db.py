@@ -18,10 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
+from shared.sql import load_queries
+
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _DB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x6B656875  # "kehu"
+Q = load_queries(Path(__file__).parent / "sql" / "db.sql")
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,11 @@ async def ensure_database(server_url: str, database: str) -> None:
         raise ValueError(f"invalid database name {database!r}")
     conn = await asyncpg.connect(database_url(server_url, "postgres"))
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        exists = await conn.fetchval(Q["database_exists"], database)
         if not exists:
             try:
-                # An identifier cannot be a bind parameter; the name is checked against _DB_NAME.
-                await conn.execute(f'CREATE DATABASE "{database}"')
+                # An identifier cannot be a bind parameter: PostgreSQL quotes it into the statement.
+                await conn.execute(await conn.fetchval(Q["create_database_statement"], database))
             except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 pass
     finally:
@@ -94,20 +97,10 @@ def read_migrations(namespace: str, directory: Path) -> list[Migration]:
 async def migrate(conn: asyncpg.Connection, sources: Iterable[tuple[str, Path]]) -> list[str]:
     """Apply every migration not yet applied; returns the names applied now."""
     applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    await conn.execute(Q["lock_migrations"], _MIGRATION_LOCK)
     try:
-        await conn.execute(
-            """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                namespace  text        NOT NULL,
-                version    integer     NOT NULL,
-                name       text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (namespace, version)
-            )
-            """
-        )
-        done = {(r["namespace"], r["version"]) for r in await conn.fetch("SELECT namespace, version FROM schema_migrations")}
+        await conn.execute(Q["create_schema_migrations"])
+        done = {(r["namespace"], r["version"]) for r in await conn.fetch(Q["applied_migrations"])}
         for namespace, directory in sources:
             for migration in read_migrations(namespace, directory):
                 if (migration.namespace, migration.version) in done:
@@ -115,14 +108,14 @@ async def migrate(conn: asyncpg.Connection, sources: Iterable[tuple[str, Path]])
                 async with conn.transaction():
                     await conn.execute(migration.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (namespace, version, name) VALUES ($1, $2, $3)",
+                        Q["record_migration"],
                         migration.namespace,
                         migration.version,
                         migration.name,
                     )
                 applied_now.append(f"{migration.namespace}/{migration.version:04d}_{migration.name}")
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+        await conn.execute(Q["unlock_migrations"], _MIGRATION_LOCK)
     return applied_now
 
 

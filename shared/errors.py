@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class Invalid(KehuError):
     def fields(cls, problems: Sequence[FieldProblem], **extra: Any) -> Invalid:
         detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
         return cls(detail, errors=problems, **extra)
+
+
+class InFuture(Invalid):
+    """A business time later than now, beyond clock skew (422): subclasses name the field."""
+
+    field_name: ClassVar[str] = "occurred_at"
+
+    def __init__(self, when: datetime) -> None:
+        message = f"{self.field_name} {when.isoformat()} is in the future"
+        super().__init__(message, errors=[FieldProblem(self.field_name, message)])
 
 
 class NotFound(KehuError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -22,7 +23,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenStore
-from shared.errors import FieldProblem, KehuError
+from shared.errors import FieldProblem, Invalid, KehuError
+from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -34,21 +36,18 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-class ProblemError(KehuError):
-    """A ``KehuError`` built the HTTP way (status first); new code raises ``shared.errors`` types."""
+class Unauthorized(KehuError):
+    """No valid bearer token (401, with ``WWW-Authenticate``)."""
 
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        errors: list[dict[str, str]] | None = None,
-        **extra: Any,
-    ) -> None:
-        problems = [FieldProblem(e["field"], e["message"]) for e in errors] if errors is not None else None
-        super().__init__(detail, status=status, title=title, headers=headers, errors=problems, **extra)
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(KehuError):
+    """The principal's role lacks the permission (403, naming it)."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class FieldError(BaseModel):
@@ -132,13 +131,11 @@ def _principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ProblemError(401, "Unauthorized", "send `Authorization: Bearer <token>`",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("send `Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
     tokens: TokenStore = request.app.state.tokens
     principal = tokens.authenticate(token.strip())
     if principal is None:
-        raise ProblemError(401, "Unauthorized", "the bearer token is not valid",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise Unauthorized("the bearer token is not valid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return principal
 
 
@@ -148,8 +145,8 @@ def require(permission: str) -> Any:
     async def check(request: Request) -> Principal:  # async: a sync dependency runs in a threadpool
         principal = _principal(request)
         if not principal.may(permission):
-            raise ProblemError(403, "Forbidden", f"role {principal.role!r} lacks the permission {permission!r}",
-                               missing_permission=permission)
+            raise Forbidden(f"role {principal.role!r} lacks the permission {permission!r}",
+                            missing_permission=permission)
         return principal
 
     return Depends(check)
@@ -157,12 +154,7 @@ def require(permission: str) -> Any:
 
 # --- idempotency ----------------------------------------------------------------------------
 
-_CLAIM = """
-INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response)
-VALUES ($1, $2, $3, 0, 'null') ON CONFLICT DO NOTHING RETURNING true
-"""
-_STORED = "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2"
-_REMEMBER = "UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2"
+Q = load_queries(Path(__file__).parent / "sql" / "idempotency.sql")
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -197,18 +189,17 @@ async def idempotent(
             fingerprint = hashlib.sha256(
                 request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
             ).hexdigest()
-            if not await conn.fetchval(_CLAIM, principal.name, key, fingerprint):
-                stored = await conn.fetchrow(_STORED, principal.name, key)
+            if not await conn.fetchval(Q["claim_key"], principal.name, key, fingerprint):
+                stored = await conn.fetchrow(Q["stored_reply"], principal.name, key)
                 if stored["request_hash"] != fingerprint:
-                    raise ProblemError(
-                        422, "Idempotency-Key reused",
-                        "this Idempotency-Key was already used for a different request",
-                        errors=[{"field": "header.Idempotency-Key", "message": "already used with another body"}],
+                    raise Invalid(
+                        "this Idempotency-Key was already used for a different request", title="Idempotency-Key reused",
+                        errors=[FieldProblem("header.Idempotency-Key", "already used with another body")],
                     )
                 return json_response(stored["status_code"], stored["response"], {"Idempotent-Replayed": "true"})
         reply = await write(conn)
         if key is not None:
-            await conn.execute(_REMEMBER, principal.name, key, reply.status, reply.body)
+            await conn.execute(Q["remember_reply"], principal.name, key, reply.status, reply.body)
     if after_commit is not None:
         await after_commit()
     return json_response(reply.status, reply.body, reply.headers)

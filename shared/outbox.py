@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -28,22 +29,12 @@ from opentelemetry import trace
 from shared.consumer import stop_task
 from shared.events import Envelope, Event, new_id
 from shared.kafka import all_topics, ensure_topics, make_producer
+from shared.sql import load_queries
 from shared.telemetry import context_from_traceparent, current_traceparent, instruments, tracer
 
 log = logging.getLogger(__name__)
 
-_INSERT = """
-INSERT INTO outbox (event_id, topic, event_type, source, subject, data, occurred_at, traceparent)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
-                     $7::timestamptz[], $8::text[])
-"""
-_UNSENT = """
-SELECT id, event_id, topic, event_type, source, subject, data::text AS data, recorded_at, traceparent
-FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1
-"""
-_MARK_SENT = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
-_BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
-_PURGE = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(days => $1)"
+Q = load_queries(Path(__file__).parent / "sql" / "outbox.sql")
 _RELAY_LOCK = 0x6B656875_01  # one active relay per database
 
 
@@ -52,7 +43,7 @@ async def append(conn: asyncpg.Connection, *events: Event) -> list[uuid.UUID]:
     ids = [new_id() for _ in events]
     traceparent = current_traceparent()
     await conn.execute(
-        _INSERT,
+        Q["append"],
         ids,
         [e.topic() for e in events],
         [e.ce_type() for e in events],
@@ -158,7 +149,7 @@ class OutboxRelay:
     async def _lead(self) -> None:
         listener = await asyncpg.connect(self.database_url)
         try:
-            while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            while not await listener.fetchval(Q["try_relay_lock"], _RELAY_LOCK):
                 if self._stopping:
                     return
                 await asyncio.sleep(2.0)  # another replica's relay is active; stand by
@@ -237,7 +228,7 @@ class OutboxRelay:
 
     async def _publish_round(self) -> int:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_UNSENT, self.batch)
+            rows = await conn.fetch(Q["unsent"], self.batch)
         if not rows:
             return 0
         producer = await self._producer_ready()
@@ -268,16 +259,16 @@ class OutboxRelay:
             if meta.offset > self.acked.get(tp, -1):
                 self.acked[tp] = meta.offset
         async with self.pool.acquire() as conn:
-            await conn.execute(_MARK_SENT, [r["id"] for r in rows], datetime.now(UTC))
+            await conn.execute(Q["mark_sent"], [r["id"] for r in rows], datetime.now(UTC))
         instruments().outbox_published.add(len(rows), {"service": self.service})
         return len(rows)
 
     async def _report_backlog(self) -> None:
         async with self.pool.acquire() as conn:
-            backlog = await conn.fetchval(_BACKLOG)
+            backlog = await conn.fetchval(Q["backlog"])
         instruments().outbox_backlog.set(backlog, {"service": self.service})
 
     async def _purge(self) -> None:
         async with self.pool.acquire() as conn:
-            deleted = await conn.execute(_PURGE, self.retention_days)
+            deleted = await conn.execute(Q["purge_sent"], self.retention_days)
         log.info("outbox retention: %s", deleted)

@@ -27,8 +27,10 @@ from shared.http import create_service_app, json_response, require, standard_rou
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, contacts_url, tokens_path
+from shared.sql import load_queries
 
 log = logging.getLogger(__name__)
+Q = load_queries(Path(__file__).parent / "sql" / "outbox.sql") | load_queries(Path(__file__).parent / "sql" / "db.sql")
 __version__ = "0.1.0"
 
 
@@ -140,13 +142,13 @@ class ServiceRuntime:
         if self.relay.is_leader:
             self.relay.wake()
         else:  # the active relay is another replica's: wake it through PostgreSQL
-            await self.pool.execute("SELECT pg_notify('kehu_outbox', '')")
+            await self.pool.execute(Q["wake_relays"])
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
             async with self.pool.acquire(timeout=1) as conn:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), 1)
+                await asyncio.wait_for(conn.fetchval(Q["ping"]), 1)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -159,10 +161,6 @@ async def readiness(request: Request) -> dict[str, str]:
     return await runtime.readiness()
 
 
-_OUTBOX_PAGE = """
-SELECT id, event_id, event_type, source, recorded_at, data::text AS data
-FROM outbox WHERE id > $1 ORDER BY id LIMIT $2
-"""
 
 
 def admin_router() -> APIRouter:
@@ -189,7 +187,7 @@ def admin_router() -> APIRouter:
     ) -> object:
         limit = max(1, min(limit, 50_000))
         async with request.app.state.runtime.pool.acquire() as conn:
-            rows = await conn.fetch(_OUTBOX_PAGE, after, limit)
+            rows = await conn.fetch(Q["retained_page"], after, limit)
         # data::text is the event's JSON as stored: sent through unparsed, as one JSON document.
         body = b'{"items":[' + b",".join(
             b'{"id":%d,"event_id":"%s","type":"%s","source":"%s","recorded_at":"%s","data":%s}' % (

@@ -1,8 +1,10 @@
 """Named SQL queries kept in ``.sql`` files.
 
 Each query sits under a ``-- name: <query_name>`` header; the lines after it up to the next
-header are the query. Stores load their file once at import (no I/O beyond reading the package's
-own file) and call queries by name with ``$n`` arguments: no SQL is built with f-strings.
+header are the query. Services' stores (``services/*/sql/``) and the shared modules
+(``shared/sql/``) load their files once at import (no I/O beyond reading the package's own files)
+and call queries by name with ``$n`` arguments: no SQL is built with f-strings, and no ``.py`` holds
+SQL (``tests/test_conventions.py`` checks).
 """
 
 from __future__ import annotations

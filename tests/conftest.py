@@ -157,6 +157,8 @@ class Cluster:
 
     async def timeline(self, customer_id: str) -> list[dict[str, Any]]:
         response = await self.get("insights", f"/customers/{customer_id}/timeline", limit=1000)
+        if response.status_code == 404:  # insights has seen no event of the customer yet
+            return []
         assert response.status_code == 200, response.text
         return list(response.json()["items"])
 

@@ -1,7 +1,7 @@
 """The conventions every service follows (DESIGN §7, §10), checked on the code as it is.
 
-Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles and tokens,
-and domain modules free of I/O.
+Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles and tokens.
+What code may hold (no I/O in domain modules, no SQL in Python) is in ``test_layering.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from shared.sql import load_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "domain.py").exists())
-IO_LIBRARIES = {"asyncpg", "aiokafka", "faststream", "fastapi", "httpx", "starlette"}
 
 
 def test_the_four_services_are_found() -> None:
@@ -312,41 +311,3 @@ def test_loading_a_tokens_file_with_an_unknown_role_fails(tmp_path: Path) -> Non
     path.write_text(json.dumps({"tokens": [{"name": "x", "role": "owner", "sha256": digest("t")}]}), encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape("unknown role 'owner' for token 'x'")):
         TokenStore.load(path)
-
-
-# --- domain modules do no I/O ---------------------------------------------------------------
-
-
-def _imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
-
-
-def _top(module: str) -> str:
-    return module.split(".")[0]
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_domain_module_imports_no_io_library(service: str) -> None:
-    path = ROOT / "services" / service / "domain.py"
-    imported = _imported_modules(path)
-
-    direct = {m for m in imported if _top(m) in IO_LIBRARIES}
-    assert not direct, f"services/{service}/domain.py imports {sorted(direct)}"
-
-    # The shared modules it leans on must be free of I/O too (one level down).
-    for module in sorted(m for m in imported if _top(m) == "shared"):
-        shared_path = ROOT / Path(*module.split(".")).with_suffix(".py")
-        assert shared_path.is_file(), f"{module} is not a module under shared/"
-        indirect = {m for m in _imported_modules(shared_path) if _top(m) in IO_LIBRARIES}
-        assert not indirect, f"services/{service}/domain.py imports {module}, which imports {sorted(indirect)}"
-
-
-def test_import_scan_sees_io_imports() -> None:
-    """The scan above would notice: ``shared/http.py`` imports several of the I/O libraries."""
-    assert {_top(m) for m in _imported_modules(ROOT / "shared" / "http.py")} >= {"asyncpg", "fastapi", "starlette"}

@@ -111,6 +111,8 @@ async def _slice(kehu: Running, http: httpx.AsyncClient, name: str) -> tuple[str
 async def _timeline(kehu: Running, http: httpx.AsyncClient, customer_id: str) -> list[dict[str, Any]]:
     response = await http.get(f"{kehu.urls['insights']}/customers/{customer_id}/timeline",
                               headers=kehu.headers, params={"limit": 1000})
+    if response.status_code == 404:  # insights has seen no event of the customer yet
+        return []
     assert response.status_code == 200
     return list(response.json()["items"])
 

@@ -128,6 +128,7 @@ async def test_bad_input_gets_clear_errors(cluster: Cluster) -> None:
         "customer_id": customer_id, "kind": "complaint", "channel": "phone", "subject": "Broken lid"}, role="service")
     assert clerk.status_code == 201
     assert (await cluster.post("orders", "/orders", {}, role="service")).status_code == 403
+    await eventually(lambda: _timeline_has(cluster, customer_id, 1))  # insights knows the customer (else 404)
     assert (await cluster.get("insights", f"/customers/{customer_id}/timeline", role="readonly")).status_code == 200
     assert (await cluster.get("orders", "/orders/not-a-uuid")).status_code == 422
 

@@ -9,31 +9,22 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from services.contacts import domain, store
 from shared.auth import Principal
-from shared.batches import batch_items, invalid_items
+from shared.batches import BatchResult, external_ref_taken, invalid_items
+from shared.errors import NotFound
 from shared.events import new_id
-from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["customers"])
 
 class CustomerPage(BaseModel):
     items: list[domain.Customer]
     next_cursor: str | None
-
-
-class BatchItem(BaseModel):
-    index: int = Field(description="Position of the customer in the request.")
-    id: uuid.UUID = Field(description="The customer's id: the new one, or the one that already had this external_ref.")
-    external_ref: str | None
-    created: bool = Field(description="False when a customer with this external_ref already existed (nothing written).")
-
-
-class BatchResult(BaseModel):
-    items: list[BatchItem]
 
 
 @router.post(
@@ -50,23 +41,14 @@ async def register_customer(
     principal: Principal = require("customers:write"),
 ) -> Response:
     async def write(conn: asyncpg.Connection) -> Reply:
-        try:
-            customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
-        except domain.RegisteredInFuture as exc:
-            raise ProblemError(422, "Invalid request", str(exc),
-                               errors=[{"field": "registered_at", "message": str(exc)}]) from exc
+        customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC))
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
-            raise ProblemError(
-                409, "external_ref taken",
-                f"external_ref {body.external_ref!r} already belongs to customer {holder.id if holder else '?'}",
-                holder=str(holder.id) if holder else None,
-            )
+            raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
         await append(conn, event)
         return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
 
-    runtime = request.app.state.runtime
-    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+    return await write_once(request, principal, idempotency_key, write)
 
 
 @router.post(
@@ -84,22 +66,15 @@ async def register_customers(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
-    async def write(conn: asyncpg.Connection) -> Reply:
-        registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
-        if problems:
-            raise invalid_items("customers", problems)
-        customers = [customer for customer, _ in registered]
-        inserted = await store.insert_customers(conn, customers)
-        holders = await store.customer_ids_by_external_refs(
-            conn, [c.external_ref for c in customers if c.id not in inserted and c.external_ref])
-        events = [event for customer, event in registered if customer.id in inserted]
-        if events:
-            await append(conn, *events)
-        items = batch_items([(c.id, c.external_ref) for c in customers], inserted, holders)
-        return Reply(200, {"items": items})
+    registered, problems = domain.register_batch(body, new_id=new_id, now=datetime.now(UTC))
+    if problems:
+        raise invalid_items("customers", problems)
 
-    runtime = request.app.state.runtime
-    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+    async def write(conn: asyncpg.Connection) -> Reply:
+        return await insert_batch(conn, registered, insert=store.insert_customers,
+                                  holders=store.customer_ids_by_external_refs)
+
+    return await write_once(request, principal, idempotency_key, write)
 
 
 @router.get(
@@ -114,7 +89,7 @@ async def get_customer(
     async with request.app.state.runtime.pool.acquire() as conn:
         customer = await store.customer_by_id(conn, customer_id)
     if customer is None:
-        raise ProblemError(404, "Not found", f"no customer {customer_id}")
+        raise NotFound(f"no customer {customer_id}")
     return json_response(200, customer.model_dump(mode="json"))
 
 

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from shared.batches import ItemProblem, repeated_external_refs
+from shared.batches import ItemProblem, take_all
+from shared.errors import InFuture
 from shared.events import CustomerRegistered
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
@@ -91,14 +92,14 @@ class NewCustomerBatch(BaseModel):
     customers: list[NewCustomer] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class RegisteredInFuture(ValueError):
-    pass
+class RegisteredInFuture(InFuture):
+    field_name = "registered_at"
 
 
 def register(new: NewCustomer, *, customer_id: uuid.UUID, now: datetime) -> tuple[Customer, CustomerRegistered]:
     occurred_at = new.registered_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
-        raise RegisteredInFuture(f"registered_at {occurred_at.isoformat()} is in the future")
+        raise RegisteredInFuture(occurred_at)
     customer = Customer(id=customer_id, created_at=now, **new.model_dump(exclude={"registered_at"}))
     event = CustomerRegistered(
         customer_id=customer_id,
@@ -123,11 +124,5 @@ def register_batch(
     batch: NewCustomerBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
 ) -> tuple[list[tuple[Customer, CustomerRegistered]], list[ItemProblem]]:
     """Every customer of the batch registered (as ``register`` would), or the problems that refuse the batch."""
-    problems = repeated_external_refs([c.external_ref for c in batch.customers])
-    registered = []
-    for index, new in enumerate(batch.customers):
-        try:
-            registered.append(register(new, customer_id=new_id(), now=now))
-        except RegisteredInFuture as exc:
-            problems.append(ItemProblem(index, "registered_at", str(exc)))
-    return (registered, []) if not problems else ([], sorted(problems, key=lambda p: p.index))
+    return take_all(batch.customers, [c.external_ref for c in batch.customers],
+                    lambda new: register(new, customer_id=new_id(), now=now))

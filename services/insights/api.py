@@ -12,14 +12,17 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from services.insights import domain, engine, store, wording
 from services.insights import profile as pf
+from services.insights import responses as out
 from shared.auth import Principal
-from shared.http import ProblemError, json_response, require
+from shared.errors import Conflict, FieldProblem, Invalid, NotFound
+from shared.http import Problem, json_response, require
 
 router = APIRouter(tags=["insights"])
 
@@ -29,10 +32,24 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
+UNKNOWN_CUSTOMER: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "insights has seen no event of this customer"}}
+
+
+async def _known(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bool:
+    """The one rule for both customer routes: insights knows a customer once an event of theirs
+    is on the timeline (a known customer without events of some type is still known)."""
+    return bool(await store.timeline_page(conn, customer_id, after=None, event_type=None, limit=1))
+
+
+def _unknown(customer_id: uuid.UUID) -> NotFound:
+    return NotFound(f"insights has seen no event of customer {customer_id}")
+
+
 @router.get(
     "/customers/{customer_id}/timeline",
     response_model=TimelinePage,
     summary="Everything that happened with a customer, in business-time order",
+    responses=UNKNOWN_CUSTOMER,
 )
 async def customer_timeline(
     customer_id: uuid.UUID,
@@ -48,6 +65,8 @@ async def customer_timeline(
         rows = await store.timeline_page(
             conn, customer_id, after=_decode_cursor(cursor), event_type=type, limit=limit
         )
+        if not rows and not await _known(conn, customer_id):
+            raise _unknown(customer_id)
     items = [
         {
             "event_id": str(r["event_id"]),
@@ -76,8 +95,8 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         when, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return datetime.fromisoformat(when), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(422, "Invalid request", "cursor is not one this API gave out",
-                           errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc
+        raise Invalid("cursor is not one this API gave out",
+                      errors=[FieldProblem("query.cursor", "invalid cursor")]) from exc
 
 
 # --- profiles, alerts, segments, export ---------------------------------------------------------
@@ -94,11 +113,11 @@ def _parse_as_of(value: str | None, request: Request, field: str = "as_of") -> f
             return pf.day_start(day, projector.zone)
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ProblemError(422, "Invalid request", f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
-                           errors=[{"field": f"query.{field}", "message": "not a date or time"}]) from exc
+        raise Invalid(f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                      errors=[FieldProblem(f"query.{field}", "not a date or time")]) from exc
     if parsed.tzinfo is None:
-        raise ProblemError(422, "Invalid request", f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
-                           errors=[{"field": f"query.{field}", "message": "missing UTC offset"}])
+        raise Invalid(f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
+                      errors=[FieldProblem(f"query.{field}", "missing UTC offset")])
     return parsed.timestamp()
 
 
@@ -166,7 +185,8 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
     }
 
 
-@router.get("/customers/{customer_id}/insights", summary="A customer's rhythm, value, stage, segment and open alerts")
+@router.get("/customers/{customer_id}/insights", response_model=out.CustomerInsights,
+            summary="A customer's rhythm, value, stage, segment and open alerts", responses=UNKNOWN_CUSTOMER)
 async def customer_insights(
     customer_id: uuid.UUID,
     request: Request,
@@ -179,19 +199,20 @@ async def customer_insights(
     lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await store.profile_by_id(conn, customer_id)
+        if row is None and not await _known(conn, customer_id):
+            raise _unknown(customer_id)
         watermark, _swept = await store.clock(conn)
         population = await projector.population(conn)
-    if row is None:
-        raise ProblemError(404, "Not found", f"insights has seen no event of customer {customer_id}")
-    profile = pf.from_json(str(customer_id), row["state"])
+    # Known without a profile: only events that build none (a ticket) have arrived so far.
+    profile = pf.from_json(str(customer_id), row["state"]) if row else pf.Profile(customer_id=str(customer_id))
     when = _parse_as_of(as_of, request)
     last_event = profile.evaluated_at or 0.0
     if when is None:
         when = max(projector.now(watermark), last_event)
     elif when < last_event:
-        raise ProblemError(422, "Invalid request", "as_of is before the customer's last evaluated event "
-                           f"({pf.to_datetime(last_event).isoformat()})",
-                           errors=[{"field": "query.as_of", "message": "before the customer's last event"}])
+        raise Invalid("as_of is before the customer's last evaluated event "
+                      f"({pf.to_datetime(last_event).isoformat()})",
+                      errors=[FieldProblem("query.as_of", "before the customer's last event")])
     a = domain.assess(profile, when, population, projector.zone)
     return json_response(200, insights_body(profile, a, lang, population, projector.zone),
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
@@ -201,7 +222,7 @@ AlertKindQuery = Literal["purchase_overdue", "quantity_drop", "value_drop", "chu
 SegmentQuery = Literal["prospect", "champions", "loyal", "potential", "at_risk", "hibernating", "lost"]
 
 
-@router.get("/alerts", summary="Alerts, newest first, with their evidence")
+@router.get("/alerts", response_model=out.AlertPage, summary="Alerts, newest first, with their evidence")
 async def list_alerts(
     request: Request,
     kind: AlertKindQuery | None = None,
@@ -235,7 +256,7 @@ async def list_alerts(
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
 
 
-@router.get("/segments", summary="Customers and value per segment")
+@router.get("/segments", response_model=out.Segments, summary="Customers and value per segment")
 async def list_segments(
     request: Request, accept_language: Annotated[str | None, Header()] = None, _: Principal = require("insights:read")
 ) -> Response:
@@ -309,7 +330,9 @@ async def export_insights(
                              headers={"Content-Disposition": f'attachment; filename="insights-{as_of_dt.date()}.csv"'})
 
 
-@router.post("/model/refit", summary="Refit the population model now (or as of a past time)")
+@router.post("/model/refit", response_model=out.PopulationModel,
+             summary="Refit the population model now (or as of a past time)",
+             responses={409: {"model": Problem, "description": "too few buying customers to fit"}})
 async def refit_model(
     request: Request,
     as_of: Annotated[str | None, Query(description="Fit on the data as it stood then (default: now).")] = None,
@@ -326,12 +349,13 @@ async def refit_model(
                 and pf.day_start(row.first_day, projector.zone) <= when]
         population = await projector.refit_on(conn, rows, when)
     if population is None:
-        raise ProblemError(409, "Not enough data", "the population model needs at least "
-                           f"{engine.MIN_FIT_CUSTOMERS} buying customers, {engine.MIN_FIT_REPEAT_BUYERS} of them repeat buyers")
+        raise Conflict("the population model needs at least "
+                       f"{engine.MIN_FIT_CUSTOMERS} buying customers, {engine.MIN_FIT_REPEAT_BUYERS} of them repeat buyers",
+                       title="Not enough data")
     return json_response(200, model_body(population))
 
 
-@router.get("/model", summary="The population model in force")
+@router.get("/model", response_model=out.PopulationModel, summary="The population model in force")
 async def get_model(request: Request, _: Principal = require("insights:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         population = await request.app.state.projector.population(conn)
@@ -345,7 +369,8 @@ def model_body(population: domain.Population) -> dict[str, Any]:
             "model": model, "rfm_cuts": cuts}
 
 
-@router.post("/admin/replay", summary="Rebuild every insights table from the services' outboxes and swap it in")
+@router.post("/admin/replay", response_model=out.ReplayResult,
+             summary="Rebuild every insights table from the services' outboxes and swap it in")
 async def replay_insights(request: Request, refit: bool = False, _: Principal = require("admin")) -> Response:
     """With refit=true, every population model is fitted anew (after a change of the fitting code, or
     to check the stored fits) instead of taking a stored fit of the very same inputs."""

@@ -21,7 +21,8 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared.batches import ItemProblem, repeated_external_refs
+from shared.batches import ItemProblem, take_all
+from shared.errors import InFuture
 from shared.events import Channel, OrderLine, OrderPlaced
 
 CENT = Decimal("0.01")
@@ -134,8 +135,8 @@ class Order(BaseModel):
     external_ref: str | None
 
 
-class OrderInFuture(ValueError):
-    pass
+class OrderInFuture(InFuture):
+    field_name = "occurred_at"
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -163,7 +164,7 @@ def unit_price_for(amount: Decimal, quantity: Decimal) -> Decimal:
 def place(new: NewOrder, *, order_id: uuid.UUID, now: datetime) -> tuple[Order, OrderPlaced]:
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
-        raise OrderInFuture(f"occurred_at {occurred_at.isoformat()} is in the future")
+        raise OrderInFuture(occurred_at)
     lines = [
         OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, amount=ln.effective_amount)
         for ln in new.lines
@@ -187,11 +188,5 @@ def place_batch(
     batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime
 ) -> tuple[list[tuple[Order, OrderPlaced]], list[ItemProblem]]:
     """Every order of the batch placed (as ``place`` would), or the problems that refuse the batch."""
-    problems = repeated_external_refs([o.external_ref for o in batch.orders])
-    placed = []
-    for index, new in enumerate(batch.orders):
-        try:
-            placed.append(place(new, order_id=new_id(), now=now))
-        except OrderInFuture as exc:
-            problems.append(ItemProblem(index, "occurred_at", str(exc)))
-    return (placed, []) if not problems else ([], sorted(problems, key=lambda p: p.index))
+    return take_all(batch.orders, [o.external_ref for o in batch.orders],
+                    lambda new: place(new, order_id=new_id(), now=now))

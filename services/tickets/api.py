@@ -13,10 +13,12 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import CustomerDirectory
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, check_customer
+from shared.errors import NotFound
 from shared.events import new_id
-from shared.http import IdempotencyKeyHeader, Problem, ProblemError, Reply, idempotent, json_response, require
+from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.writes import write_once
 
 router = APIRouter(tags=["tickets"])
 
@@ -30,10 +32,7 @@ class TicketPage(BaseModel):
     status_code=201,
     response_model=domain.Ticket,
     summary="Log a complaint, feedback or service request",
-    responses={
-        422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
-        503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
-    },
+    responses=CHECKED_CUSTOMER_ANSWERS,
 )
 async def open_ticket(
     body: domain.NewTicket,
@@ -41,21 +40,16 @@ async def open_ticket(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("tickets:write"),
 ) -> Response:
-    directory: CustomerDirectory = request.app.state.directory
+    ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
+    # Before the write's transaction, holding no connection while contacts is asked (as orders).
+    await check_customer(request, body.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        await directory.ensure_known(conn, body.customer_id)
-        try:
-            ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
-        except domain.TicketInFuture as exc:
-            raise ProblemError(422, "Invalid request", str(exc),
-                               errors=[{"field": "occurred_at", "message": str(exc)}]) from exc
         await store.insert_ticket(conn, ticket)
         await append(conn, event)
         return Reply(201, ticket.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
 
-    runtime = request.app.state.runtime
-    return await idempotent(runtime.pool, request, principal, idempotency_key, write, runtime.outbox_written)
+    return await write_once(request, principal, idempotency_key, write)
 
 
 @router.get("/tickets/{ticket_id}", response_model=domain.Ticket, summary="One ticket",
@@ -64,7 +58,7 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = requ
     async with request.app.state.runtime.pool.acquire() as conn:
         ticket = await store.ticket_by_id(conn, ticket_id)
     if ticket is None:
-        raise ProblemError(404, "Not found", f"no ticket {ticket_id}")
+        raise NotFound(f"no ticket {ticket_id}")
     return json_response(200, ticket.model_dump(mode="json"))
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from shared.errors import InFuture
 from shared.events import Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
 
 Kind = Literal["complaint", "feedback", "service_request"]
@@ -69,8 +70,8 @@ class Ticket(BaseModel):
     due_at: datetime | None
 
 
-class TicketInFuture(ValueError):
-    pass
+class TicketInFuture(InFuture):
+    field_name = "occurred_at"
 
 
 def due_at(kind: Kind, severity: Severity | None, occurred_at: datetime) -> datetime | None:
@@ -84,7 +85,7 @@ def due_at(kind: Kind, severity: Severity | None, occurred_at: datetime) -> date
 def open_ticket(new: NewTicket, *, ticket_id: uuid.UUID, now: datetime) -> tuple[Ticket, Event]:
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
-        raise TicketInFuture(f"occurred_at {occurred_at.isoformat()} is in the future")
+        raise TicketInFuture(occurred_at)
     severity: Severity | None = (new.severity or "normal") if new.kind == "complaint" else None
     ticket = Ticket(
         id=ticket_id, customer_id=new.customer_id, kind=new.kind, channel=new.channel, subject=new.subject,

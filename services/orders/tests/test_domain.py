@@ -22,9 +22,9 @@ from services.orders.domain import (
     line_amount,
     place,
     place_batch,
-    repeated_external_refs,
     unit_price_for,
 )
+from shared.batches import repeated_external_refs
 from shared.events import OrderPlaced
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
