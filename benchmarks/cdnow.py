@@ -11,7 +11,7 @@ compared with what each customer really did from the day after the cutoff to 199
 
 * AUC of kehu's ``churn_risk`` for "churned" (no purchase in the holdout), on repeat buyers (at
   least two purchase days by the cutoff) and on all customers, next to references computed in the
-  same run from the calibration data only: BG/NBD fitted by ``services.insights.model.fit_bg_nbd``
+  same run from the calibration data only: BG/NBD fitted by ``benchmarks.research_models.fit_bg_nbd``
   (validated against the published fit by a unit test) and Pareto/NBD (``fit_pareto_nbd``), both
   scored by minus the expected number of purchase days in the holdout (the published way of
   ranking), plain recency (days since the last purchase), and, when a throwaway venv with the
@@ -86,9 +86,9 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import model_research as research
+from benchmarks import research_models as R
 from benchmarks.cdnow_csv import SOURCE, convert, require_source
 from benchmarks.e2e_latency import CpuSample, KehuUp, cpu_by_role, cpu_sample, default_kehu, machine_info, run_async
-from services.insights import model as M
 
 HERE = Path(__file__).resolve().parent
 HOLDOUT_END = date(1998, 6, 30)
@@ -127,7 +127,10 @@ class Instance(KehuUp):
     def env(self) -> dict[str, str]:
         env = super().env()
         env["KEHU_INSIGHTS_CLOCK"] = "events"
-        env["KEHU_CURRENCIES"] = "USD"  # CDNOW's amounts are dollars: the shop's one currency
+        # CDNOW's dates are days of a US shop selling in dollars: its calendar is counted in UTC days
+        # (as every figure in RESULTS.md was) and its amounts are the shop currency.
+        env["KEHU_TIMEZONE"] = "UTC"
+        env["KEHU_CURRENCIES"] = "USD"
         return env
 
     def stop(self) -> None:
@@ -640,23 +643,23 @@ def quality(args: argparse.Namespace) -> Quality:
     ids = present.astype(np.float64)
 
     fits: list[str] = []
-    bg_params, bg_ll = M.fit_bg_nbd(x, t_x, T)
-    bg = M.PopulationModel("bg_nbd", bg_params, None, bg_ll, int(x.size))
+    bg_params, bg_ll = R.fit_bg_nbd(x, t_x, T)
+    bg = R.Model("bg_nbd", bg_params, None, bg_ll, int(x.size))
     fits.append(f"BG/NBD (`fit_bg_nbd`, days): {fmt_params(bg_params)}, LL {bg_ll:,.1f}")
-    pn_params, pn_ll = M.fit_pareto_nbd(x, t_x, T)
-    pn = M.PopulationModel("pareto_nbd", pn_params, None, pn_ll, int(x.size))
+    pn_params, pn_ll = R.fit_pareto_nbd(x, t_x, T)
+    pn = R.Model("pareto_nbd", pn_params, None, pn_ll, int(x.size))
     fits.append(f"Pareto/NBD (`fit_pareto_nbd`, days): {fmt_params(pn_params)}, LL {pn_ll:,.1f}")
     scores: dict[str, np.ndarray] = {
         KEHU_CHURN: churn_risk[present],
-        BG_OURS: -M.expected_purchases_array(bg, x, t_x, T, H),
+        BG_OURS: -R.expected_purchases_array(bg, x, t_x, T, H),
     }
     lt, lifetimes_note = run_lifetimes(args.lifetimes_python, x, t_x, T, H, args.wait_timeout)
     if lt is not None:
         name = BG_LIFETIMES.format(version=lt["version"])
         scores[name] = -np.asarray(lt["expected"], dtype=np.float64)
-        lt_ll = float(M.log_likelihood_array("bg_nbd", lt["params"], x, t_x, T).sum())  # same units as ours
+        lt_ll = float(R.log_likelihood_array("bg_nbd", lt["params"], x, t_x, T).sum())  # same units as ours
         fits.append(f"BG/NBD (`lifetimes` {lt['version']}, days): {fmt_params(lt['params'])}, LL {lt_ll:,.1f}")
-    scores[PNBD] = -M.expected_purchases_array(pn, x, t_x, T, H)
+    scores[PNBD] = -R.expected_purchases_array(pn, x, t_x, T, H)
     scores[RECENCY] = T - t_x
     aucs = {name: (auc(s[repeat], churned[repeat]), auc(s, churned)) for name, s in scores.items()}
 

@@ -57,6 +57,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import research_models as R
+from services.insights import fit as F
 from services.insights import model as M
 
 Case = tuple[int, float, float, float, float]  # x, t_x, T, mean repeat value, first value
@@ -176,19 +178,21 @@ def rfm_score(co: Cohort) -> np.ndarray:
     return quintile(-recency) + quintile(co.x + 1) + quintile(co.mean_all)
 
 
-def model_of(kind: str, params: dict[str, float], spend: dict[str, float] | None) -> M.PopulationModel:
-    return M.PopulationModel(kind=kind, params=params, spend=spend, log_likelihood=0.0, customers=0)
+def model_of(kind: str, params: dict[str, float], spend: dict[str, float] | None) -> R.AnyModel:
+    if kind == "pareto_nbd":
+        return M.PopulationModel(kind=kind, params=params, spend=spend, log_likelihood=0.0, customers=0)
+    return R.Model(kind=kind, params=params, spend=spend)
 
 
-def p_zero_purchases(m: M.PopulationModel, co: Cohort, horizon: float) -> np.ndarray:
+def p_zero_purchases(m: R.AnyModel, co: Cohort, horizon: float) -> np.ndarray:
     """P(no purchase in (T, T+h] | x, t_x, T) = L(x, t_x, T+h) / L(x, t_x, T): "no purchase in the
     next h" is exactly the history observed for h longer."""
-    ll_now = M.log_likelihood_array(m.kind, m.params, co.x, co.t_x, co.T)
-    ll_later = M.log_likelihood_array(m.kind, m.params, co.x, co.t_x, co.T + horizon)
+    ll_now = R.log_likelihood_array(m.kind, m.params, co.x, co.t_x, co.T)
+    ll_later = R.log_likelihood_array(m.kind, m.params, co.x, co.t_x, co.T + horizon)
     return np.exp(ll_later - ll_now)
 
 
-def spend_papers(m: M.PopulationModel, co: Cohort) -> np.ndarray:
+def spend_papers(m: R.AnyModel, co: Cohort) -> np.ndarray:
     """Gamma-Gamma as in the papers: repeat purchases only, the population mean for x = 0."""
     assert m.spend is not None
     p, q, v = m.spend["p"], m.spend["q"], m.spend["v"]
@@ -196,7 +200,7 @@ def spend_papers(m: M.PopulationModel, co: Cohort) -> np.ndarray:
     return p * (v + co.x * zbar) / (p * co.x + q - 1.0)
 
 
-def bg_long_run_churn(m: M.PopulationModel, co: Cohort) -> np.ndarray:
+def bg_long_run_churn(m: R.AnyModel, co: Cohort) -> np.ndarray:
     """The long-run relative score of kehu's Pareto/NBD churn_risk, derived for the BG/NBD instead
     (h → ∞ of E[X(h)]/E_new[X(h)]; for a < 1 E[X(h)] grows like h^{1-a}); only to show that the
     long run is not a good idea for every model."""
@@ -212,7 +216,7 @@ def bg_long_run_churn(m: M.PopulationModel, co: Cohort) -> np.ndarray:
             - special.gammaln(b + x)
         )
 
-    log_r = np.log(M.p_alive_array(m, co.x, co.t_x, co.T)) + np.log((a + b + co.x - 1) / (a + b - 1))
+    log_r = np.log(R.p_alive_array(m, co.x, co.t_x, co.T)) + np.log((a + b + co.x - 1) / (a + b - 1))
     if a < 1:
         log_r = log_r + (1 - a) * np.log(alpha / (alpha + co.T)) + lf(co.x) - lf(0.0)
     return np.asarray(special.expit(-log_r))
@@ -258,20 +262,20 @@ def evaluate(tx: Transactions, cutoff: str, holdout_end: str, bootstrap: int) ->
     co = cohort(tx, cutoff, holdout_end)
     H = co.holdout_length
     t0 = time.perf_counter()
-    bg_params, bg_ll = M.fit_bg_nbd(co.x, co.t_x, co.T)
+    bg_params, bg_ll = R.fit_bg_nbd(co.x, co.t_x, co.T)
     t_bg = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pn = M.fit_population(co.x, co.t_x, co.T, co.mean_repeat)
+    pn = F.fit_population(co.x, co.t_x, co.T, co.mean_repeat)
     t_pn = time.perf_counter() - t0
     bg = model_of("bg_nbd", bg_params, pn.spend)
     churn = co.holdout_days == 0
     repeat = co.x > 0
 
-    def e(m: M.PopulationModel, h: float) -> np.ndarray:
-        return M.expected_purchases_array(m, co.x, co.t_x, co.T, h)
+    def e(m: R.AnyModel, h: float) -> np.ndarray:
+        return R.expected_purchases_array(m, co.x, co.t_x, co.T, h)
 
     scores: dict[str, np.ndarray] = {
-        KEHU_CHURN: M.churn_risk_array(pn, co.x, co.t_x, co.T),
+        KEHU_CHURN: R.churn_risk_array(pn, co.x, co.t_x, co.T),
         BG_REF: -e(bg, H),
         "PNBD    -E[X(holdout)]": -e(pn, H),
         "PNBD    exp(-E[X(90d)])": np.exp(-e(pn, 90.0)),
@@ -280,8 +284,8 @@ def evaluate(tx: Transactions, cutoff: str, holdout_end: str, bootstrap: int) ->
         "BG/NBD  long run vs new": bg_long_run_churn(bg, co),
         "BG/NBD  P(0 in holdout)": p_zero_purchases(bg, co, H),
         "PNBD    P(0 in holdout)": p_zero_purchases(pn, co, H),
-        "BG/NBD  1-P(alive)": 1.0 - M.p_alive_array(bg, co.x, co.t_x, co.T),
-        "PNBD    1-P(alive)": 1.0 - M.p_alive_array(pn, co.x, co.t_x, co.T),
+        "BG/NBD  1-P(alive)": 1.0 - R.p_alive_array(bg, co.x, co.t_x, co.T),
+        "PNBD    1-P(alive)": 1.0 - R.p_alive_array(pn, co.x, co.t_x, co.T),
         "recency (T - t_x)": co.T - co.t_x,
     }
     aucs = {name: (auc(s[repeat], churn[repeat]), auc(s, churn)) for name, s in scores.items()}
@@ -302,7 +306,7 @@ def evaluate(tx: Transactions, cutoff: str, holdout_end: str, bootstrap: int) ->
     value_scores: dict[str, np.ndarray] = {
         KEHU_VALUE: np.array(
             [
-                M.expected_value(pn, int(x), t, T, 90.0, None if x == 0 else mr, fv)
+                R.expected_value(pn, int(x), t, T, 90.0, None if x == 0 else mr, fv)
                 for x, t, T, mr, fv in zip(co.x, co.t_x, co.T, co.mean_repeat, co.first_value, strict=True)
             ]
         ),
@@ -399,20 +403,20 @@ def _best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, float]:
 
 def timing(tx: Transactions) -> None:
     co = cohort(tx, "1997-09-30", "1998-06-30")
-    cold = M.fit_population(co.x, co.t_x, co.T, co.mean_repeat)
+    cold = F.fit_population(co.x, co.t_x, co.T, co.mean_repeat)
     earlier = cohort(tx, "1997-08-31", "1998-06-30")  # a realistic refit: last month's model, this month's data
-    prev = M.fit_population(earlier.x, earlier.t_x, earlier.T, earlier.mean_repeat)
+    prev = F.fit_population(earlier.x, earlier.t_x, earlier.T, earlier.mean_repeat)
     runs: dict[str, Callable[[], object]] = {
-        "cold start": lambda: M.fit_population(co.x, co.t_x, co.T, co.mean_repeat),
-        "warm start from DEFAULT_MODEL": lambda: M.fit_population(
+        "cold start": lambda: F.fit_population(co.x, co.t_x, co.T, co.mean_repeat),
+        "warm start from DEFAULT_MODEL": lambda: F.fit_population(
             co.x, co.t_x, co.T, co.mean_repeat, warm_start=M.DEFAULT_MODEL
         ),
-        "warm start from the fit a month earlier": lambda: M.fit_population(
+        "warm start from the fit a month earlier": lambda: F.fit_population(
             co.x, co.t_x, co.T, co.mean_repeat, warm_start=prev
         ),
-        "warm start from the same fit": lambda: M.fit_population(co.x, co.t_x, co.T, co.mean_repeat, warm_start=cold),
-        "Gamma-Gamma alone": lambda: M.fit_gamma_gamma(co.x, co.mean_repeat),
-        "BG/NBD (fit_bg_nbd), cold": lambda: M.fit_bg_nbd(co.x, co.t_x, co.T),
+        "warm start from the same fit": lambda: F.fit_population(co.x, co.t_x, co.T, co.mean_repeat, warm_start=cold),
+        "Gamma-Gamma alone": lambda: F.fit_gamma_gamma(co.x, co.mean_repeat),
+        "BG/NBD (fit_bg_nbd), cold": lambda: R.fit_bg_nbd(co.x, co.t_x, co.T),
     }
     print(f"\n## fit_population on {co.x.size} customers (Pareto/NBD + Gamma-Gamma), best of 3")
     print("| run | wall ms | CPU ms |\n| --- | ---: | ---: |")
@@ -425,16 +429,16 @@ def timing(tx: Transactions) -> None:
         (int(co.x[i]), float(co.t_x[i]), float(co.T[i]), float(co.mean_repeat[i]), float(co.first_value[i]))
         for i in idx
     ]
-    bg = model_of("bg_nbd", M.fit_bg_nbd(co.x, co.t_x, co.T)[0], cold.spend)
+    bg = model_of("bg_nbd", R.fit_bg_nbd(co.x, co.t_x, co.T)[0], cold.spend)
     print("\n| scalar call (2,000 CDNOW customers, best of 5) | Pareto/NBD µs | BG/NBD µs |\n| --- | ---: | ---: |")
-    calls: dict[str, Callable[[M.PopulationModel, Case], float]] = {
-        "p_alive": lambda m, c: M.p_alive(m, c[0], c[1], c[2]),
-        "expected_purchases(90)": lambda m, c: M.expected_purchases(m, c[0], c[1], c[2], 90.0),
-        "churn_risk": lambda m, c: M.churn_risk(m, c[0], c[1], c[2]),
+    calls: dict[str, Callable[[R.AnyModel, Case], float]] = {
+        "p_alive": lambda m, c: R.p_alive(m, c[0], c[1], c[2]),
+        "expected_purchases(90)": lambda m, c: R.expected_purchases(m, c[0], c[1], c[2], 90.0),
+        "churn_risk": lambda m, c: R.churn_risk(m, c[0], c[1], c[2]),
         "expected_spend_per_purchase": lambda m, c: M.expected_spend_per_purchase(
-            m, c[0], None if c[0] == 0 else c[3], c[4]
+            m, c[0], None if c[0] == 0 else c[3], c[4]  # type: ignore[arg-type]
         ),
-        "expected_value(90)": lambda m, c: M.expected_value(
+        "expected_value(90)": lambda m, c: R.expected_value(
             m, c[0], c[1], c[2], 90.0, None if c[0] == 0 else c[3], c[4]
         ),
     }
@@ -442,7 +446,7 @@ def timing(tx: Transactions) -> None:
         out = []
         for m in (cold, bg):
 
-            def run(m: M.PopulationModel = m, call: Callable[[M.PopulationModel, Case], float] = call) -> None:
+            def run(m: R.AnyModel = m, call: Callable[[R.AnyModel, Case], float] = call) -> None:
                 for c in cases:
                     call(m, c)
 

@@ -684,7 +684,8 @@ def add_parser(commands: Any) -> None:
     orders.add_argument("file", type=Path, help="the CSV file")
     orders.add_argument("--dry-run", action="store_true", help="check every row and report bad ones; write nothing")
     orders.add_argument("--batch", type=int, default=MAX_BATCH, help=f"orders per request (1-{MAX_BATCH})")
-    orders.add_argument("--timezone", default="UTC", help="zone of date-only occurred_at values (default UTC)")
+    orders.add_argument("--timezone", help="zone of date-only occurred_at values (default: the shop's, KEHU_TIMEZONE, "
+                        "Asia/Shanghai)")
     orders.add_argument("--channel", default="import", help="channel of rows without one (default import)")
     orders.add_argument("--currency", help="ISO 4217 currency of the amounts, one the shop takes (KEHU_CURRENCIES); "
                         "default: the shop's default currency")
@@ -701,19 +702,24 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"kehu import: no token: set KEHU_TOKEN, or start kehu with `kehu up` (it writes "
               f"{settings.home / 'dev-token'})", file=sys.stderr)
         return 2
-    options = ImportOptions(
+    options = options_of(args, settings, token)
+    return report_and_exit(asyncio.run(run_import(options)), options)
+
+
+def options_of(args: argparse.Namespace, settings: Settings, token: str) -> ImportOptions:
+    """The command line's options; what it leaves out comes from the settings (the shop's time zone)."""
+    return ImportOptions(
         path=args.file,
         contacts_url=(args.contacts_url or service_url(settings, "contacts")).rstrip("/"),
         orders_url=(args.orders_url or service_url(settings, "orders")).rstrip("/"),
         token=token,
         dry_run=args.dry_run,
         batch=args.batch,
-        timezone=args.timezone,
+        timezone=args.timezone or settings.timezone,
         channel=args.channel,
         currency=args.currency,
         encoding=args.encoding,
     )
-    return report_and_exit(asyncio.run(run_import(options)), options)
 
 
 def report_and_exit(report: ImportReport, options: ImportOptions) -> int:

@@ -307,7 +307,7 @@ def create_service_app(
             app.openapi_schema = declare_problems(generate(), Problem)
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

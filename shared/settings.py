@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     currencies: Annotated[tuple[str, ...], NoDecode] = Field(
         ("CNY",),
         description="ISO 4217 codes of the currencies the shop takes, comma-separated (CNY,USD); the first is "
-        "the default of an order that names none. An order in any other currency is refused.",
+        "the shop currency: the default of an order that names none, and the one insights keeps value in "
+        "(amounts in the others are never added to it). An order in any other currency is refused.",
     )
     phone_region: str = Field(
         "CN",
@@ -97,7 +98,9 @@ class Settings(BaseSettings):
         "is +8613800138000 with CN.",
     )
     timezone: str = Field(
-        "UTC", description="The shop's time zone (IANA name): which calendar day a purchase falls on."
+        "Asia/Shanghai",
+        description="The shop's time zone (IANA name): its calendar days, weeks and today (which day a purchase "
+        "falls on, how many days ago it was).",
     )
     insights_clock: Literal["wall", "events"] = Field(
         "wall",

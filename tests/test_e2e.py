@@ -12,9 +12,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
@@ -260,6 +261,10 @@ async def _sql(home: Path, service: str, query: str) -> int:
         await conn.close()
 
 
+def _shop_day(at: str) -> date:
+    return datetime.fromisoformat(at).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
 async def test_an_imported_history_raises_and_clears_alerts_with_evidence_and_exports(home: Path) -> None:
     """The user's path: `kehu up`, `kehu import orders FILE`, then the alerts and `kehu export`.
 
@@ -294,8 +299,9 @@ async def test_an_imported_history_raises_and_clears_alerts_with_evidence_and_ex
             alerts = {a["kind"]: a for a in await eventually(mei_alerts, timeout=30)}
             overdue = alerts["purchase_overdue"]
             assert overdue["status"] == "cleared" and overdue["cleared_reason"] == "purchase"
-            assert overdue["raised_at"].startswith(str((start + timedelta(days=63 + 14)).date()))
-            assert overdue["cleared_at"].startswith(str((start + timedelta(days=98)).date()))
+            # The file's dates are days of the shop (KEHU_TIMEZONE, default Asia/Shanghai), and so are the rules'
+            assert _shop_day(overdue["raised_at"]) == (start + timedelta(days=63 + 14)).date()
+            assert _shop_day(overdue["cleared_at"]) == (start + timedelta(days=98)).date()
             assert (overdue["evidence"]["baseline"], overdue["evidence"]["threshold"]) == (7, 14)
             timeline = await _timeline(kehu, http, mei)
             assert set(overdue["evidence"]["event_ids"]) <= {i["event_id"] for i in timeline}

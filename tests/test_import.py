@@ -7,6 +7,7 @@ the whole file stays within a few seconds of cluster start-up.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import io
@@ -34,7 +35,9 @@ from kehu.importer import (
     Parsed,
     Progress,
     RowError,
+    add_parser,
     derived_order_ref,
+    options_of,
     parse_csv,
     parse_time,
     run_import,
@@ -42,6 +45,7 @@ from kehu.importer import (
 )
 from shared.customers import CustomerDirectory
 from shared.errors import Unavailable
+from shared.settings import Settings
 from tests.conftest import Cluster, eventually, free_port, own_cluster
 
 # --- reading the CSV --------------------------------------------------------------------------
@@ -616,7 +620,7 @@ async def test_importing_the_same_file_again_creates_nothing_new(
     monkeypatch.setenv("KEHU_TOKEN", cluster.tokens["sales"])
     code = await asyncio.to_thread(cli.main, [
         "import", "orders", str(path), "--contacts-url", cluster.urls["contacts"],
-        "--orders-url", cluster.urls["orders"], "--batch", "2"])
+        "--orders-url", cluster.urls["orders"], "--batch", "2", "--timezone", "UTC"])  # the zone of the first run
 
     printed = capsys.readouterr().out
     assert code == 1  # the bad rows are still bad
@@ -686,3 +690,17 @@ def test_cdnow_csv_without_the_data_says_where_it_comes_from_and_writes_no_file(
     assert message.startswith(f"cdnow_csv: no CDNOW data at {tmp_path / 'missing' / 'CDNOW_master.txt'}.")
     assert "Fader and Hardie" in message and "pip download --no-deps lifetimes==0.11.3" in message
     assert not output.exists()
+
+
+@pytest.mark.parametrize(("argv", "zone", "expected"), [
+    ([], None, "Asia/Shanghai"),  # the default shop
+    ([], "UTC", "UTC"),  # KEHU_TIMEZONE
+    (["--timezone", "Europe/Berlin"], "UTC", "Europe/Berlin"),
+])
+def test_date_only_rows_are_days_of_the_shops_time_zone_unless_told(argv: list[str], zone: str | None,
+                                                                    expected: str) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["import", "orders", "history.csv", *argv])
+    settings = Settings() if zone is None else Settings(timezone=zone)
+    assert options_of(args, settings, "token").timezone == expected

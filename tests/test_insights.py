@@ -6,7 +6,8 @@ One cluster for the module, with insights on the event-time clock (``insights_cl
 time moves only with the imported events, so the overdue alerts fall on fixed business dates.
 The tests run in file order on the same imported shop; the last ones add orders.
 
-The shop (weekly days from Monday 2024-01-01, orders at 10:00 UTC):
+The shop (weekly days from Monday 2024-01-01, orders at 10:00 in the shop's time zone, the default
+Asia/Shanghai):
 
 * ``weekly``: every 7 days from day 0 to day 77 (12 orders), then nothing: overdue on day 91.
 * ``halves``: every 7 days from day 2 to day 121, 4 items (40.00) until day 79, then 2 (20.00):
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -42,7 +44,7 @@ from tests.conftest import Cluster, eventually, own_cluster
 
 pytestmark = pytest.mark.database
 
-DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
+DAY0 = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)  # the shop's midnight, in UTC
 ORDER_HOUR = timedelta(hours=10)
 NAMES = ("weekly", "halves", "once", "back")
 
@@ -78,7 +80,8 @@ async def insights_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory
     """The four services with insights on the event-time clock, started once for this module."""
     # Replays fold in two worker processes, as a long history's would (a small one folds in-process).
     async with own_cluster(pg_url, tmp_path_factory.mktemp("insights-cluster"), insights_clock="events",
-                           insights_refit_days=28, insights_publish_days=0, insights_replay_workers=2) as cluster:
+                           insights_refit_days=28, insights_publish_days=0, insights_replay_workers=2,
+                           currencies=["CNY", "USD"]) as cluster:
         yield cluster
 
 
@@ -153,7 +156,7 @@ async def test_a_weekly_regular_who_stopped_is_overdue_with_evidence(shop: Shop)
     assert body["lifecycle"]["since"] == (day(77, timedelta(0)) + timedelta(days=14, milliseconds=1)).isoformat()
     assert body["segment"] == "champions"  # bought often, 50 days ago: recency 4 of 5 by the default cuts
     assert body["loyal"] is False  # not while in decline
-    assert body["recency_days"] == 50.42
+    assert body["recency_days"] == 50  # shop-calendar days since the last purchase day
 
     by_kind = {a["kind"]: a for a in body["open_alerts"]}
     assert {"purchase_overdue", "stage_decline"} <= set(by_kind)
@@ -410,6 +413,8 @@ async def test_a_replay_rebuilds_the_same_tables(shop: Shop) -> None:
     replayed = await _dump(cluster)
     for table in live:
         assert replayed[table] == live[table], table
+    leftovers = await cluster.sql("insights", "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insights_rebuild%'")
+    assert leftovers == []  # the rebuilt tables were moved into place, their schema dropped
 
 
 async def test_after_a_replay_a_new_order_is_applied_once(shop: Shop) -> None:
@@ -485,3 +490,39 @@ async def test_the_owner_from_contacts_filters_alerts(shop: Shop) -> None:
     assert await alerts(shop, owner="nobody") == []
     everyone = await alerts(shop)
     assert {a["customer_id"] for a in everyone} > {shop.ids["weekly"]}
+
+
+async def test_an_order_in_another_currency_is_a_purchase_whose_amount_is_kept_apart(shop: Shop) -> None:
+    """CNY is the shop currency (the first of KEHU_CURRENCIES): a USD order counts as a purchase
+    day, but its amount is never added to the CNY figures; the profile says what was left out.
+    A replay rebuilds exactly what the live consumer made of it."""
+    cluster = shop.cluster
+    customer = await cluster.customer("Dollars")
+
+    async def order(n: int, currency: str, price: str) -> None:
+        body = {"customer_id": customer, "channel": "web", "occurred_at": day(n).isoformat(), "currency": currency,
+                "lines": [{"sku": "A1", "quantity": "1", "unit_price": price}]}
+        response = await cluster.post("orders", "/orders", body)
+        assert response.status_code == 201, response.text
+
+    await order(140, "CNY", "30.00")
+    await order(147, "USD", "12.00")
+    await order(154, "CNY", "50.00")
+    await order(154, "USD", "3.50")
+
+    async def folded() -> dict[str, Any] | None:
+        response = await cluster.get("insights", f"/customers/{customer}/insights")
+        body = response.json() if response.status_code == 200 else None
+        return body if body and body["frequency"]["orders"] == 4 else None
+
+    body = await eventually(folded, timeout=15)
+    assert body["frequency"] == {"purchase_days": 3, "orders": 4}
+    assert body["monetary"]["total"] == "80.00"
+    assert body["monetary"]["other_currencies"] == {"USD": {"orders": 2, "amount": "15.50"}}
+    [row] = await cluster.sql("insights", "SELECT spent, first_day_spent FROM customer_profile WHERE customer_id = $1",
+                              uuid.UUID(customer))
+    assert (str(row["spent"]), str(row["first_day_spent"])) == ("80.00", "30.00")
+
+    live = await _dump(cluster)
+    await _replay(cluster)
+    assert await _dump(cluster) == live

@@ -7,11 +7,14 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from kehu.importer import ImportOptions, run_import
 from tests.conftest import Cluster, eventually
+
+SHOP_ZONE = ZoneInfo("Asia/Shanghai")  # the default KEHU_TIMEZONE
 
 pytestmark = pytest.mark.database
 
@@ -45,7 +48,7 @@ async def test_a_sweep_moves_many_customers_a_chunk_at_a_time(cluster: Cluster,
 async def test_a_regular_who_simply_stops_is_overdue_without_any_new_event(cluster: Cluster) -> None:
     """Weekly orders that ended 30 days ago: no event arrives after the last one, yet the sweeper
     raises purchase_overdue at the business time the gap passed twice the rhythm (14 days)."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(SHOP_ZONE).replace(hour=0, minute=0, second=0, microsecond=0)  # the shop's midnight
     last = today - timedelta(days=30)
     # Registered as of the first order, so no event of this customer is later than the last order:
     # the event-time watermark stays 30 days back, and only the wall clock can raise the alert.
@@ -107,3 +110,31 @@ async def test_a_history_imported_into_a_running_kehu_is_scored_by_a_model_fitte
     assert datetime.now(UTC) - timedelta(minutes=2) < as_of <= datetime.now(UTC)
     exported = (await cluster.get("insights", "/export/insights.csv")).text.splitlines()
     assert len(exported) == 81
+
+
+async def test_recency_counts_the_shops_calendar_days(cluster: Cluster) -> None:
+    """An order placed now was bought today (``recency_days`` 0), at any hour of the shop's day; one
+    of yesterday evening in the shop's time zone was bought 1 day ago, whatever the UTC date."""
+    customer = await cluster.customer("Bought today")
+    placed = datetime.now(SHOP_ZONE)
+    assert (await cluster.order(customer)).status_code == 201
+
+    async def bought() -> dict[str, Any] | None:
+        response = await cluster.get("insights", f"/customers/{customer}/insights")
+        return response.json() if response.status_code == 200 and response.json()["frequency"]["orders"] else None
+
+    body = await eventually(bought, timeout=15)
+    assert body["recency_days"] == (datetime.now(SHOP_ZONE).date() - placed.date()).days  # 0 unless midnight passed
+
+    yesterday_evening = (placed - timedelta(days=1)).replace(hour=21, minute=0, second=0, microsecond=0)
+    other = await cluster.customer("Bought yesterday evening", registered_at=yesterday_evening.isoformat())
+    order = {"customer_id": other, "channel": "store", "occurred_at": yesterday_evening.isoformat(),
+             "lines": [{"sku": "TEA-1", "quantity": "1", "unit_price": "9.50"}]}
+    assert (await cluster.post("orders", "/orders", order)).status_code == 201
+
+    async def seen() -> dict[str, Any] | None:
+        response = await cluster.get("insights", f"/customers/{other}/insights")
+        return response.json() if response.status_code == 200 and response.json()["frequency"]["orders"] else None
+
+    body = await eventually(seen, timeout=15)
+    assert body["recency_days"] == (datetime.now(SHOP_ZONE).date() - yesterday_evening.date()).days  # 1

@@ -22,10 +22,7 @@ IO_LIBRARIES = {"asyncpg", "aiokafka", "faststream", "fastapi", "httpx", "starle
 # --- no SQL in Python: named queries in .sql files, in services and shared alike ------------
 
 # Python files that still build SQL, each with the reason. Nothing else may hold a SQL literal.
-SQL_IN_PYTHON_PENDING = {
-    # The swap's table names are f-strings; its owner (insights internals, issue 9) moves them.
-    "services/insights/replay.py",
-}
+SQL_IN_PYTHON_PENDING: set[str] = set()
 _SQL_START = re.compile(
     r"^\s*(SELECT\s+\S|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|WITH\s+\w+\s+AS\b"
     r"|CREATE\s+(TABLE|DATABASE|INDEX|UNIQUE)\b|ALTER\s+TABLE\b|DROP\s+(TABLE|DATABASE|INDEX)\b"

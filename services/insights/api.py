@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from services.insights import domain, engine, store
+from services.insights import domain, engine, store, wording
 from services.insights import profile as pf
 from services.insights import responses as out
 from shared.auth import Principal
@@ -28,7 +28,7 @@ router = APIRouter(tags=["insights"])
 
 
 class TimelinePage(BaseModel):
-    items: list[domain.TimelineItem]
+    items: list[wording.TimelineItem]
     next_cursor: str | None
 
 
@@ -60,7 +60,7 @@ async def customer_timeline(
     accept_language: Annotated[str | None, Header()] = None,
     _: Principal = require("insights:read"),
 ) -> Response:
-    lang = domain.preferred_language(accept_language)
+    lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.timeline_page(
             conn, customer_id, after=_decode_cursor(cursor), event_type=type, limit=limit
@@ -74,7 +74,7 @@ async def customer_timeline(
             "source": r["source"],
             "occurred_at": r["occurred_at"].isoformat(),
             "recorded_at": r["recorded_at"].isoformat(),
-            "summary": domain.summarize(r["event_type"], r["data"], lang),
+            "summary": wording.summarize(r["event_type"], r["data"], lang),
             "data": r["data"],
         }
         for r in rows
@@ -129,7 +129,7 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, population: pf.Population,
+def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang, population: domain.Population,
                   zone: tzinfo) -> dict[str, Any]:
     status = profile.status
     next_expected = None
@@ -138,8 +138,8 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
     alerts = [
         {
             "alert_id": alert.alert_id, "kind": kind, "raised_at": pf.to_datetime(alert.raised_at).isoformat(),
-            "rule_version": pf.RULE_VERSION, "evidence": alert.evidence,
-            "explanation": domain.explain_alert(kind, alert.evidence, lang),
+            "rule_version": domain.RULE_VERSION, "evidence": alert.evidence,
+            "explanation": wording.explain_alert(kind, alert.evidence, lang),
         }
         for kind, alert in sorted(status.alerts.items(), key=lambda kv: kv[1].raised_at)
     ]
@@ -148,12 +148,15 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
         "external_ref": profile.external_ref,
         "owner": profile.owner,
         "as_of": pf.to_datetime(a.as_of).isoformat(),
-        "rule_version": pf.RULE_VERSION,
+        "rule_version": domain.RULE_VERSION,
         "model_version": population.version,
-        "recency_days": None if a.recency_days is None else round(a.recency_days, 2),
+        "recency_days": a.recency_days,
         "frequency": {"purchase_days": a.purchase_days, "orders": profile.orders},
         "monetary": {"total": _money(profile.cents),
-                     "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None},
+                     "average_per_purchase_day": _money(profile.cents / a.purchase_days) if a.purchase_days else None,
+                     # left out of every figure above: amounts in different currencies are never added
+                     "other_currencies": {code: {"orders": n, "amount": _money(c)}
+                                          for code, (n, c) in sorted(profile.other_currencies.items())}},
         "first_purchase_at": pf.to_datetime(profile.first_purchase_at).isoformat() if profile.first_purchase_at else None,
         "last_purchase_at": pf.to_datetime(profile.last_purchase_at).isoformat() if profile.last_purchase_at else None,
         "rhythm": {
@@ -174,7 +177,7 @@ def insights_body(profile: pf.Profile, a: pf.Assessment, lang: domain.Lang, popu
         "loyal": a.loyal,
         "lifecycle": {
             "stage": a.stage, "reason": a.stage_reason,
-            "explanation": domain.explain_stage(a.stage_reason, a.stage_evidence.as_json(), lang),
+            "explanation": wording.explain_stage(a.stage_reason, a.stage_evidence.as_json(), lang),
             "evidence": a.stage_evidence.as_json(),
             "since": pf.to_datetime(status.stage_since).isoformat() if status.stage_since and status.stage == a.stage else None,
         },
@@ -193,7 +196,7 @@ async def customer_insights(
     _: Principal = require("insights:read"),
 ) -> Response:
     projector = request.app.state.projector
-    lang = domain.preferred_language(accept_language)
+    lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await store.profile_by_id(conn, customer_id)
         if row is None and not await _known(conn, customer_id):
@@ -210,7 +213,7 @@ async def customer_insights(
         raise Invalid("as_of is before the customer's last evaluated event "
                       f"({pf.to_datetime(last_event).isoformat()})",
                       errors=[FieldProblem("query.as_of", "before the customer's last event")])
-    a = pf.assess(profile, when, population, projector.zone)
+    a = domain.assess(profile, when, population, projector.zone)
     return json_response(200, insights_body(profile, a, lang, population, projector.zone),
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
 
@@ -232,7 +235,7 @@ async def list_alerts(
     accept_language: Annotated[str | None, Header()] = None,
     _: Principal = require("insights:read"),
 ) -> Response:
-    lang = domain.preferred_language(accept_language)
+    lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.alerts_page(conn, kind=kind, status=status, segment=segment, owner=owner,
                                        customer_id=customer_id, after=_decode_cursor(cursor), limit=limit)
@@ -243,7 +246,7 @@ async def list_alerts(
             "status": r["status"], "raised_at": r["raised_at"].isoformat(),
             "cleared_at": r["cleared_at"].isoformat() if r["cleared_at"] else None,
             "rule_version": r["rule_version"], "evidence": r["evidence"],
-            "explanation": domain.explain_alert(r["kind"], r["evidence"], lang),
+            "explanation": wording.explain_alert(r["kind"], r["evidence"], lang),
             "cleared_reason": r["cleared_reason"], "cleared_evidence": r["cleared_evidence"],
         }
         for r in rows
@@ -257,13 +260,13 @@ async def list_alerts(
 async def list_segments(
     request: Request, accept_language: Annotated[str | None, Header()] = None, _: Principal = require("insights:read")
 ) -> Response:
-    lang = domain.preferred_language(accept_language)
+    lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.segments(conn)
     items = [
         {
             "segment": r["segment"],
-            "label": domain.SEGMENTS_ZH.get(r["segment"], r["segment"]) if lang == "zh" else r["segment"].replace("_", " "),
+            "label": wording.SEGMENTS_ZH.get(r["segment"], r["segment"]) if lang == "zh" else r["segment"].replace("_", " "),
             "customers": r["customers"], "loyal": r["loyal"], "open_alerts": int(r["open_alerts"] or 0),
             "spent": f"{r['spent']:.2f}", "expected_value_90d": f"{(r['expected_value_90d'] or 0):.2f}",
             "mean_churn_risk": _round(r["mean_churn_risk"], 4),
@@ -311,14 +314,14 @@ async def export_insights(
             writer = csv.writer(out, lineterminator="\n")
             for r in page:
                 profile = pf.as_of_view(pf.from_json(str(r["customer_id"]), r["state"]), when, projector.zone)
-                a = pf.assess(profile, max(when, profile.evaluated_at or when) if profile.days else when,
+                a = domain.assess(profile, max(when, profile.evaluated_at or when) if profile.days else when,
                               population, projector.zone)
                 writer.writerow([
                     profile.customer_id, profile.external_ref or "", f"{a.churn_risk:.6f}",
                     "" if a.p_alive is None else f"{a.p_alive:.6f}", f"{a.expected_purchases_90d:.6f}",
                     _money(a.expected_value_90d * 100), a.segment, a.stage, str(a.loyal).lower(),
                     open_counts.get(r["customer_id"], 0),
-                    "" if a.recency_days is None else f"{a.recency_days:.2f}", a.purchase_days, _money(profile.cents),
+                    "" if a.recency_days is None else a.recency_days, a.purchase_days, _money(profile.cents),
                 ])
             yield out.getvalue().encode()
             after = page[-1]["customer_id"]
@@ -359,7 +362,7 @@ async def get_model(request: Request, _: Principal = require("insights:read")) -
     return json_response(200, model_body(population))
 
 
-def model_body(population: pf.Population) -> dict[str, Any]:
+def model_body(population: domain.Population) -> dict[str, Any]:
     model, cuts = engine.population_to_json(population)
     return {"version": population.version,
             "as_of": pf.to_datetime(population.as_of).isoformat() if population.as_of is not None else None,

@@ -26,8 +26,12 @@ import numpy as np
 import orjson
 import scipy
 
+from services.insights import domain, likelihood, transitions
+from services.insights import fit as population_fit
 from services.insights import model as population_model
 from services.insights import profile as pf
+from services.insights.model import MIN_FIT_CUSTOMERS as MIN_FIT_CUSTOMERS  # the one definition
+from services.insights.model import MIN_FIT_REPEAT_BUYERS as MIN_FIT_REPEAT_BUYERS
 from shared.events import (
     AlertEvidence,
     CustomerAlertCleared,
@@ -37,12 +41,10 @@ from shared.events import (
     OrderPlaced,
 )
 
-# A population model needs enough customers, and enough of them coming back, to say anything.
-MIN_FIT_CUSTOMERS, MIN_FIT_REPEAT_BUYERS = 50, 10
 MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last boundaries only
 # At a boundary the model is refitted when the customer base grew by a quarter since the last
 # fit, or the last fit is a quarter old: a young shop's model follows it closely, a settled one's
-# is not refitted for nothing (a fit of 23,570 customers takes about a second).
+# is not refitted for nothing (a fit of a large shop takes about a second: benchmarks/RESULTS.md).
 REFIT_GROWTH, REFIT_MAX_AGE_DAYS = 1.25, 91.0
 # Recency is not scored finer than this, whatever the quintiles say: in a shop of weekly
 # regulars the quintiles can be 4 and 8 days, and every regular would change segment twice a
@@ -52,7 +54,9 @@ RECENCY_CUT_FLOORS_DAYS = (7.0, 14.0, 30.0, 60.0)
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """What a profile needs from one event."""
+    """What a profile needs from one event. ``cents`` is in the shop currency; an order in another
+    currency has ``cents`` 0 and its amount in ``other_cents``, under ``other_currency``: it is a
+    purchase all the same, but amounts in different currencies are never added up."""
 
     at: float
     customer_id: str
@@ -62,26 +66,35 @@ class Fact:
     owner: str | None = None
     quantity: float = 0.0
     cents: int = 0
+    other_currency: str | None = None
+    other_cents: int = 0
 
 
-def fact_of(event_id: uuid.UUID, event: Event) -> Fact | None:
+def _order(at: float, customer_id: str, event_id: str, quantity: float, cents: int, currency: str,
+           shop_currency: str) -> Fact:
+    if currency == shop_currency:
+        return Fact(at, customer_id, event_id, "order", quantity=quantity, cents=cents)
+    return Fact(at, customer_id, event_id, "order", quantity=quantity, other_currency=currency, other_cents=cents)
+
+
+def fact_of(event_id: uuid.UUID, event: Event, shop_currency: str) -> Fact | None:
     if isinstance(event, OrderPlaced):
         quantity = float(sum(line.quantity for line in event.lines))
-        return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "order",
-                    quantity=quantity, cents=int(event.total * 100))
+        return _order(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), quantity,
+                      int(event.total * 100), event.currency, shop_currency)
     if isinstance(event, CustomerRegistered):
         return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
                     external_ref=event.external_ref, owner=event.owner)
     return None
 
 
-def fact_of_data(event_id: str, name: str, data: dict[str, Any]) -> Fact | None:
+def fact_of_data(event_id: str, name: str, data: dict[str, Any], shop_currency: str) -> Fact | None:
     """``fact_of`` for an event's data as a publishing service stored it (its own validated
     ``model_dump``): a replay reads 100,000 such rows and need not validate them again."""
     if name == "OrderPlaced":
         quantity = float(sum(Decimal(str(line["quantity"])) for line in data["lines"]))
-        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id, "order",
-                    quantity=quantity, cents=int(Decimal(str(data["total"])) * 100))
+        return _order(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
+                      quantity, int(Decimal(str(data["total"])) * 100), data["currency"], shop_currency)
     if name == "CustomerRegistered":
         return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
                     "registered", external_ref=data.get("external_ref"), owner=data.get("owner"))
@@ -100,6 +113,43 @@ def last_purchase_at(facts: Sequence[Fact]) -> float | None:
     return next((f.at for f in reversed(facts) if f.kind == "order"), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Where a step moves insights' two clocks (epoch seconds, None before any event)."""
+
+    watermark: float | None  # the event-time watermark: moves with events only
+    swept_to: float | None  # the wall clock of live sweeps
+    start: float | None  # the clock before the step: refit boundaries after it are crossed
+    now: float  # the clock after the step: the later of the two
+    target: float  # the moving clock's new time: where every customer is stepped to
+
+
+def moved_clock(watermark: float | None, swept_to: float | None, until: float | None, *,
+                first_at: float | None, wall: bool) -> Clock:
+    """The clocks after a step to ``until`` (None: registrations only, the clock stays). The
+    clock that moves (the wall clock for a sweep, else the watermark) never goes back; the other
+    stays where it was. Before the first event there is no clock: time starts at the first event."""
+    known = [t for t in (watermark, swept_to) if t is not None]
+    old = max(known) if known else None
+    if until is None:
+        until = old if old is not None else first_at
+    assert until is not None, "a step needs a time: facts, or a clock"
+    if wall:
+        swept_to = max(until, swept_to if swept_to is not None else until)
+        target = swept_to
+    else:
+        watermark = max(until, watermark if watermark is not None else until)
+        target = watermark
+    now = max(t for t in (watermark, swept_to) if t is not None)
+    return Clock(watermark, swept_to, old if old is not None else first_at, now, target)
+
+
+def split_at(facts: list[Fact], boundary: float) -> tuple[list[Fact], list[Fact]]:
+    """(facts up to ``boundary``, the rest), of facts in time order."""
+    part = [f for f in facts if f.at <= boundary]
+    return part, facts[len(part):]
+
+
 def boundaries_between(after: float | None, until: float, refit_days: int, *, cap: bool = False) -> list[float]:
     """Refit boundaries in (after, until]. Event time crosses every one of them, in order, so a
     replay in one run refits where the live consumer's small batches did; only a wall-clock jump
@@ -115,9 +165,9 @@ def boundaries_between(after: float | None, until: float, refit_days: int, *, ca
 
 
 def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: float,
-                population: pf.Population, zone: tzinfo, *, announce: bool = True) -> list[Event]:
+                population: domain.Population, zone: tzinfo, *, announce: bool = True) -> list[Event]:
     """Apply facts (in time order) and step every given profile through its due times up to ``until``
-    (``announce=False``: the alert events only, see ``pf.step``)."""
+    (``announce=False``: the alert events only, see ``transitions.step``)."""
     out: list[Event] = []
     for fact in facts:
         profile = profiles.get(fact.customer_id)
@@ -126,11 +176,12 @@ def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: f
         if fact.kind == "registered":
             pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
         else:
-            out.extend(pf.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
-                                      cents=fact.cents, population=population, zone=zone, announce=announce))
+            out.extend(transitions.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
+                                      cents=fact.cents, population=population, zone=zone, announce=announce,
+                                      other=(fact.other_currency, fact.other_cents) if fact.other_currency else None))
     for profile in profiles.values():
         if profile.evaluated_at is not None:
-            out.extend(pf.advance(profile, until, population, zone, announce=announce))
+            out.extend(transitions.advance(profile, until, population, zone, announce=announce))
     return out
 
 
@@ -152,14 +203,14 @@ def fit_row(profile: pf.Profile) -> FitRow | None:
     return FitRow(profile.days[0].day, profile.days[-1].day, len(profile.days), profile.cents, profile.days[0].cents)
 
 
-def grown(current: pf.Population, buying_customers: int, repeat_buyers: int) -> bool:
+def grown(current: domain.Population, buying_customers: int, repeat_buyers: int) -> bool:
     """The customer base outgrew the model in force (a quarter more buyers, or no fit yet) and is
     big enough to fit: the live sweeper refits then, without waiting for the next boundary."""
-    return (buying_customers >= MIN_FIT_CUSTOMERS and repeat_buyers >= MIN_FIT_REPEAT_BUYERS
+    return (population_model.enough_to_fit(buying_customers, repeat_buyers)
             and (current.as_of is None or buying_customers >= REFIT_GROWTH * max(current.customers, 1)))
 
 
-def should_refit(current: pf.Population, buying_customers: int, last_purchase_day: int | None, boundary: float,
+def should_refit(current: domain.Population, buying_customers: int, last_purchase_day: int | None, boundary: float,
                  zone: tzinfo) -> bool:
     """Refit at this boundary: no fit yet, or a purchase since the model in force and either a
     quarter more buyers or a model a quarter old. Time alone does not refit: the data it would
@@ -176,14 +227,14 @@ def should_refit(current: pf.Population, buying_customers: int, last_purchase_da
 
 
 def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: int,
-                   warm: pf.Population | None,
-                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None) -> pf.Population | None:
+                   warm: domain.Population | None,
+                   known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None) -> domain.Population | None:
     """The population model and RFM cut points as of ``as_of``; None when the data is too thin.
 
     ``known``: stored fits by ``fit_key``; one fitted on the very same inputs is taken as it is
     (a replay meets the live run's fits again: a fit of a large shop takes up to a second).
     """
-    if len(rows) < MIN_FIT_CUSTOMERS or sum(1 for r in rows if r.purchase_days > 1) < MIN_FIT_REPEAT_BUYERS:
+    if not population_model.enough_to_fit(len(rows), sum(1 for r in rows if r.purchase_days > 1)):
         return None
     # In a fixed order: the database (live) and a replay hand the rows over in different orders,
     # and floating-point sums must not make their fits differ.
@@ -202,10 +253,10 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
     t_x = last - first
     T = np.maximum(as_of_day - first, t_x)
     repeat_mean = np.where(x > 0, (cents - first_cents) / 100.0 / np.maximum(x, 1), 0.0)
-    model = population_model.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
+    model = population_fit.fit_population(x, t_x, T, repeat_mean, warm_start=warm.model if warm else None)
     recency = np.maximum(as_of_day - last, 0.0)
     quintiles = (20, 40, 60, 80)
-    return pf.Population(
+    return domain.Population(
         version=version, as_of=as_of, model=model, customers=len(rows), fit_key=key,
         recency_cuts=tuple(max(float(v), floor) for v, floor in zip(np.percentile(recency, quintiles),
                                                                     RECENCY_CUT_FLOORS_DAYS, strict=True)),
@@ -216,11 +267,11 @@ def fit_population(rows: Sequence[FitRow], as_of: float, zone: tzinfo, version: 
 
 # The fitting code and the numerical libraries it runs on are part of what a fit depends on.
 _FIT_CODE = hashlib.sha256(b"".join(
-    [Path(population_model.__file__).read_bytes(), Path(__file__).read_bytes(),
-     f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
+    [Path(str(module.__file__)).read_bytes() for module in (population_model, likelihood, population_fit)]
+    + [Path(__file__).read_bytes(), f"numpy {np.__version__} scipy {scipy.__version__}".encode()])).hexdigest()
 
 
-def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: pf.Population | None) -> str:
+def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: domain.Population | None) -> str:
     """A digest of everything a fit depends on: the rows (in ``fit_population``'s order), the
     time, the shop's time zone, the model it starts from, and the fitting code."""
     start = (warm.model if warm is not None else population_model.DEFAULT_MODEL).to_json()
@@ -230,15 +281,15 @@ def fit_key(sorted_rows: Sequence[FitRow], as_of: float, zone: tzinfo, warm: pf.
     return digest.hexdigest()
 
 
-def population_to_json(population: pf.Population) -> tuple[dict[str, Any], dict[str, Any]]:
+def population_to_json(population: domain.Population) -> tuple[dict[str, Any], dict[str, Any]]:
     cuts = {"recency_days": list(population.recency_cuts), "frequency_days": list(population.frequency_cuts),
             "monetary_cents": list(population.monetary_cuts)}
     return population.model.to_json(), cuts
 
 
 def population_from_json(version: int, as_of: float | None, model: dict[str, Any],
-                         cuts: dict[str, Any], customers: int = 0) -> pf.Population:
-    return pf.Population(
+                         cuts: dict[str, Any], customers: int = 0) -> domain.Population:
+    return domain.Population(
         version=version, as_of=as_of, model=population_model.PopulationModel.from_json(model), customers=customers,
         recency_cuts=tuple(cuts["recency_days"]), frequency_cuts=tuple(cuts["frequency_days"]),
         monetary_cuts=tuple(cuts["monetary_cents"]),
@@ -257,11 +308,11 @@ PROFILE_COLUMNS = (
 )
 
 
-def summary(profile: pf.Profile, population: pf.Population, zone: tzinfo) -> dict[str, Any]:
+def summary(profile: pf.Profile, population: domain.Population, zone: tzinfo) -> dict[str, Any]:
     """The columns dashboards filter on, assessed at the profile's own clock (its last step)."""
     as_of = profile.evaluated_at if profile.evaluated_at is not None else (profile.registered_at or 0.0)
-    a = pf.assess(profile, as_of, population, zone)
-    due = pf.due_at(profile, as_of, population, zone)
+    a = domain.assess(profile, as_of, population, zone)
+    due = transitions.due_at(profile, as_of, population, zone)
     days = profile.days
     return {
         "customer_id": uuid.UUID(profile.customer_id),

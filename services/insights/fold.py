@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 
 import orjson
 
-from services.insights import engine
+from services.insights import domain, engine, transitions
 from services.insights import profile as pf
 from services.insights.engine import PROFILE_COLUMNS
 from shared.events import Event
@@ -57,7 +57,7 @@ def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
 class Schedule(Protocol):
     """The refits of a history by boundary: a dict from ``refit_schedule``, or one read from a pipe."""
 
-    def get(self, boundary: float, /) -> tuple[pf.Population, int] | None: ...
+    def get(self, boundary: float, /) -> tuple[domain.Population, int] | None: ...
 
 
 @dataclass
@@ -74,11 +74,11 @@ class Fold:
     refit_days: int
     profiles: dict[str, pf.Profile] = field(default_factory=dict)
     due: dict[str, float] = field(default_factory=dict)
-    population: pf.Population = pf.DEFAULT_POPULATION
-    models: list[tuple[pf.Population, int]] = field(default_factory=list)
+    population: domain.Population = domain.DEFAULT_POPULATION
+    models: list[tuple[domain.Population, int]] = field(default_factory=list)
     transitions: list[Event] = field(default_factory=list)
     watermark: float | None = None
-    announce: bool = False  # the alert events only: a replay publishes nothing (see ``pf.step``)
+    announce: bool = False  # the alert events only: a replay publishes nothing (see ``transitions.step``)
     schedule: Schedule | None = None
     known_fits: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None  # see engine.fit_population
 
@@ -115,7 +115,7 @@ class Fold:
                                                    announce=self.announce))
         for cid, profile in subset.items():
             self.profiles[cid] = profile
-            due = pf.due_at(profile, profile.evaluated_at, self.population, self.zone) \
+            due = transitions.due_at(profile, profile.evaluated_at, self.population, self.zone) \
                 if profile.evaluated_at is not None else None
             if due is None:
                 self.due.pop(cid, None)
@@ -141,19 +141,19 @@ class Fold:
 
 
 def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
-                   decided: Callable[[float, tuple[pf.Population, int] | None], None] | None = None,
+                   decided: Callable[[float, tuple[domain.Population, int] | None], None] | None = None,
                    known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None = None,
-                   ) -> dict[float, tuple[pf.Population, int]]:
+                   ) -> dict[float, tuple[domain.Population, int]]:
     """The refits a ``Fold`` of these facts (in time order, from a fresh start) makes: boundary ->
     (population, customers it was fitted on); ``decided`` hears of every boundary as soon as it is
     decided. A refit needs only each buyer's first and last purchase day, purchase days and spend
     so far, so this is a pass over the orders, not a fold."""
-    schedule: dict[float, tuple[pf.Population, int]] = {}
+    schedule: dict[float, tuple[domain.Population, int]] = {}
     if not facts:
         return schedule
     # customer -> [first day, last day, purchase days, cents, first day's cents]: engine.FitRow's fields
     buyers: dict[str, list[int]] = {}
-    population = pf.DEFAULT_POPULATION
+    population = domain.DEFAULT_POPULATION
     latest: int | None = None  # the last purchase day so far
     index = 0
     for boundary in engine.boundaries_between(facts[0].at, facts[-1].at, refit_days):
@@ -220,11 +220,11 @@ class _PipedSchedule:
     def __init__(self, pipe: Connection) -> None:
         self.pipe = pipe
 
-    def get(self, boundary: float) -> tuple[pf.Population, int] | None:
+    def get(self, boundary: float) -> tuple[domain.Population, int] | None:
         sent, planned = self.pipe.recv()
         if sent != boundary:
             raise RuntimeError(f"replay worker at refit boundary {boundary} got the decision for {sent}")
-        return cast("tuple[pf.Population, int] | None", planned)
+        return cast("tuple[domain.Population, int] | None", planned)
 
 
 def fold_worker(pipe: Connection) -> None:

@@ -39,7 +39,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from services.insights import engine, fold, store
+from services.insights import domain, engine, fold, store
 from services.insights import profile as pf
 from shared.events import EVENT_TYPES
 from shared.settings import Settings, service_url
@@ -47,18 +47,8 @@ from shared.settings import Settings, service_url
 log = logging.getLogger(__name__)
 
 SOURCES = ("contacts", "orders", "tickets")
-TABLES = ("timeline", "customer_profile", "alerts", "population_model", "insights_clock")
-# The rebuilt tables' columns, written with COPY … CSV (binary COPY cannot use the pool's text
-# codec for jsonb; CSV moves a CDNOW-sized history in about a second).
+# The rebuilt timeline's columns, as ``decode`` writes them (COPY … CSV).
 TIMELINE_COLUMNS = ("event_id", "customer_id", "event_type", "ce_type", "source", "occurred_at", "recorded_at", "data")
-
-
-async def _copy(conn: asyncpg.Connection, table: str, columns: Sequence[str], csv_chunks: Sequence[bytes]) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for chunk in csv_chunks:
-            yield chunk
-
-    await conn.copy_to_table(table, source=chunks(), columns=list(columns), format="csv")
 
 
 @dataclass
@@ -101,7 +91,8 @@ async def read_outboxes(settings: Settings, authorization: str,
         await asyncio.gather(*(read(s) for s in SOURCES))
 
 
-def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str], list[engine.Fact]]:
+def decode(rows: Sequence[dict[str, Any]], replayed: Replayed,
+           shop_currency: str) -> tuple[list[str], list[engine.Fact]]:
     """(timeline rows as COPY CSV lines, facts) from outbox rows; rows that do not decode are
     skipped and counted.
 
@@ -129,7 +120,7 @@ def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str
                 raise ValueError("not in the form a service writes")
             datetime.fromisoformat(occurred_at)
             datetime.fromisoformat(recorded_at)
-            fact = engine.fact_of_data(event_id, name, data)
+            fact = engine.fact_of_data(event_id, name, data, shop_currency)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             try:
                 event = EVENT_TYPES[row["type"]].model_validate(data)
@@ -140,7 +131,7 @@ def decode(rows: Sequence[dict[str, Any]], replayed: Replayed) -> tuple[list[str
                 continue
             data = event.model_dump(mode="json")
             event_id, customer_id, occurred_at = str(uid), str(event.customer_id), event.occurred_at.isoformat()
-            fact = engine.fact_of(uid, event)
+            fact = engine.fact_of(uid, event, shop_currency)
         head = quoted.get((row["type"], row["source"]))
         if head is None:
             head = quoted[(row["type"], row["source"])] = \
@@ -201,11 +192,11 @@ class Workers:
         for fact in facts:
             parts[zlib.crc32(fact.customer_id.encode()) % len(parts)].append(
                 (fact.at, fact.customer_id, fact.event_id, fact.kind, fact.external_ref, fact.owner, fact.quantity,
-                 fact.cents))
+                 fact.cents, fact.other_currency, fact.other_cents))
         for pipe, part in zip(self.pipes, parts, strict=True):
             pipe.send((zone, refit_days, facts[0].at, until, part))
 
-    def decide(self, boundary: float, planned: tuple[pf.Population, int] | None) -> None:
+    def decide(self, boundary: float, planned: tuple[domain.Population, int] | None) -> None:
         for pipe in self.pipes:
             pipe.send((boundary, planned))
 
@@ -254,81 +245,33 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     population model anew rather than reuse a stored fit of the same inputs (``engine.fit_key``)."""
     replayed = Replayed()
     started = time.perf_counter()
-    workers: Workers | None = None
-
-    def start_workers(rows_so_far: int) -> None:
-        """As soon as the history is known to be long (its first pages): the workers import the
-        engine (half a second) while this process reads and decodes."""
-        nonlocal workers
-        count = worker_count(settings.insights_replay_workers, rows_so_far)
-        if workers is None and count > 1:
-            workers = Workers(count)
-            replayed.processes = count
-
-    # Per source, so that what a replay reads does not depend on which service answered first. A
-    # page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: a replay
-    # of CDNOW held 550 MB at its peak, and growing the heap that far cost the first replay in a
-    # process 0.7 s of page faults.
-    lines: dict[str, list[bytes]] = {source: [] for source in SOURCES}
-    decoded: dict[str, list[engine.Fact]] = {source: [] for source in SOURCES}
-    rows_read = 0
-    decoding = 0.0
-
-    def page(source: str, rows: list[dict[str, Any]]) -> None:
-        nonlocal rows_read, decoding
-        rows_read += len(rows)
-        start_workers(rows_read)
-        mark = time.perf_counter()
-        timeline_lines, facts = decode(rows, replayed)
-        rows.clear()
-        lines[source].append("".join(timeline_lines).encode())
-        replayed.events += len(timeline_lines)
-        decoded[source].extend(facts)
-        decoding += time.perf_counter() - mark
-
+    history = _History(settings, replayed)
     with _without_cyclic_gc():
         try:
-            await read_outboxes(settings, authorization, page)
-            start_workers(rows_read)
+            await read_outboxes(settings, authorization, history.page)
+            history.start_workers()
             replayed.seconds["read_and_decode"] = time.perf_counter() - started
-            replayed.seconds["decode_during_read"] = decoding
+            replayed.seconds["decode_during_read"] = history.decoding
 
             mark = time.perf_counter()
-            facts = engine.in_time_order(f for source in SOURCES for f in decoded[source])
-            decoded.clear()
-            timeline_csv = [chunk for source in SOURCES for chunk in lines[source]]
+            facts, timeline_csv = history.in_time_order()
             replayed.seconds["order"] = time.perf_counter() - mark
 
             known = {} if refit else await store.known_fits(conn)
-            # A fresh suffix each time: the copied indexes keep the names they are created with.
-            suffix = f"rebuild_{time.time_ns()}"
-            for table in TABLES:
-                await conn.execute(f"CREATE TABLE {table}_{suffix} (LIKE {table} INCLUDING ALL)")
-
-            async def copy_timeline() -> None:
-                await _copy(conn, f"timeline_{suffix}", TIMELINE_COLUMNS, timeline_csv)
-
-            async def copy_part(part: fold.Written) -> None:
-                await _copy(conn, f"customer_profile_{suffix}", engine.PROFILE_COLUMNS, [part.profiles_csv])
-                await _copy(conn, f"alerts_{suffix}", fold.ALERT_COLUMNS, [part.alerts_csv])
-
-            if workers is not None and facts:
-                parts, models, watermark = await _fold_in_workers(
-                    workers, facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
-            else:
-                parts, models, watermark = await _fold_here(
-                    facts, zone, settings.insights_refit_days, known, copy_timeline, copy_part, replayed)
+            await store.create_rebuild_tables(conn)
+            parts, models, watermark = await _fold_and_copy(conn, history.workers, facts, timeline_csv, zone,
+                                                            settings.insights_refit_days, known, replayed)
 
             mark = time.perf_counter()
             replayed.customers = sum(p.customers for p in parts)
             replayed.alerts = sum(p.alerts for p in parts)
             replayed.refits = len(models)
             replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
-            await _swap_in(conn, suffix, models, watermark)
+            await _swap_in(conn, models, watermark)
             replayed.seconds["swap"] = time.perf_counter() - mark
         finally:
-            if workers is not None:
-                workers.stop()
+            if history.workers is not None:
+                history.workers.stop()
     replayed.seconds["total"] = time.perf_counter() - started
     log.info("insights: replayed %d events of %d customers in %.1fs with %d fold process(es) (%s)", replayed.events,
              replayed.customers, replayed.seconds["total"], replayed.processes,
@@ -336,7 +279,69 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
     return replayed
 
 
-Models = list[tuple[pf.Population, int]]
+class _History:
+    """The outboxes as they are read: each page decoded as it arrives, kept per source (so what a
+    replay reads does not depend on which service answered first), and the fold's worker
+    processes started as soon as the history is known to be long.
+
+    A page's rows are dropped once decoded and its timeline lines kept as one CSV chunk: holding
+    them all made a replay's peak memory, and growing the heap that far cost the first replay in a
+    process most of a second of page faults (benchmarks/RESULTS.md)."""
+
+    def __init__(self, settings: Settings, replayed: Replayed) -> None:
+        self.settings = settings
+        self.replayed = replayed
+        self.lines: dict[str, list[bytes]] = {source: [] for source in SOURCES}
+        self.decoded: dict[str, list[engine.Fact]] = {source: [] for source in SOURCES}
+        self.rows_read = 0
+        self.decoding = 0.0  # seconds spent decoding
+        self.workers: Workers | None = None
+
+    def page(self, source: str, rows: list[dict[str, Any]]) -> None:
+        self.rows_read += len(rows)
+        self.start_workers()
+        mark = time.perf_counter()
+        timeline_lines, facts = decode(rows, self.replayed, self.settings.currencies[0])
+        rows.clear()
+        self.lines[source].append("".join(timeline_lines).encode())
+        self.replayed.events += len(timeline_lines)
+        self.decoded[source].extend(facts)
+        self.decoding += time.perf_counter() - mark
+
+    def start_workers(self) -> None:
+        """As soon as the history is known to be long (its first pages): the workers import the
+        engine (half a second) while this process reads and decodes."""
+        count = worker_count(self.settings.insights_replay_workers, self.rows_read)
+        if self.workers is None and count > 1:
+            self.workers = Workers(count)
+            self.replayed.processes = count
+
+    def in_time_order(self) -> tuple[list[engine.Fact], list[bytes]]:
+        """(every fact in business-time order, the timeline's CSV chunks); lets go of the rest."""
+        facts = engine.in_time_order(f for source in SOURCES for f in self.decoded[source])
+        self.decoded.clear()
+        return facts, [chunk for source in SOURCES for chunk in self.lines[source]]
+
+
+async def _fold_and_copy(conn: asyncpg.Connection, workers: Workers | None, facts: list[engine.Fact],
+                         timeline_csv: list[bytes], zone: Any, refit_days: int,
+                         known: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+                         replayed: Replayed) -> tuple[list[fold.Written], Models, float | None]:
+    """Fold the history (in the workers, if started) and copy what it writes into the new tables."""
+
+    async def copy_timeline() -> None:
+        await store.copy_rebuilt(conn, "timeline", TIMELINE_COLUMNS, timeline_csv)
+
+    async def copy_part(part: fold.Written) -> None:
+        await store.copy_rebuilt(conn, "customer_profile", engine.PROFILE_COLUMNS, [part.profiles_csv])
+        await store.copy_rebuilt(conn, "alerts", fold.ALERT_COLUMNS, [part.alerts_csv])
+
+    if workers is not None and facts:
+        return await _fold_in_workers(workers, facts, zone, refit_days, known, copy_timeline, copy_part, replayed)
+    return await _fold_here(facts, zone, refit_days, known, copy_timeline, copy_part, replayed)
+
+
+Models = list[tuple[domain.Population, int]]
 
 
 async def _fold_in_workers(workers: Workers, facts: list[engine.Fact], zone: Any, refit_days: int,
@@ -381,16 +386,10 @@ async def _fold_here(facts: list[engine.Fact], zone: Any, refit_days: int,
     return parts, folded.models, folded.watermark
 
 
-async def _swap_in(conn: asyncpg.Connection, suffix: str, models: Models, watermark: float | None) -> None:
+async def _swap_in(conn: asyncpg.Connection, models: Models, watermark: float | None) -> None:
     for population, customers in models:
         model, cuts = engine.population_to_json(population)
-        await conn.execute(
-            f"INSERT INTO population_model_{suffix} (version, as_of, customers, model, cuts, fit_key) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            population.version, pf.to_datetime(population.as_of) if population.as_of is not None else None,
+        await store.insert_rebuilt_model(
+            conn, population.version, pf.to_datetime(population.as_of) if population.as_of is not None else None,
             customers, model, cuts, population.fit_key)
-    await conn.execute(f"INSERT INTO insights_clock_{suffix} (id, watermark, swept_to) VALUES (true, $1, NULL)",
-                       pf.to_datetime(watermark) if watermark is not None else None)
-    for table in TABLES:
-        await conn.execute(f"DROP TABLE {table}")
-        await conn.execute(f"ALTER TABLE {table}_{suffix} RENAME TO {table}")
+    await store.swap_in_rebuilt_tables(conn, pf.to_datetime(watermark) if watermark is not None else None)

@@ -22,9 +22,18 @@ class Frequency(BaseModel):
     orders: int = Field(description="Orders placed.")
 
 
+class LeftOut(BaseModel):
+    orders: int = Field(description="Orders in this currency.")
+    amount: Money = Field(description="Their total, in this currency.")
+
+
 class Monetary(BaseModel):
-    total: Money | None = Field(description="Everything spent (decimal string); null before the first purchase.")
+    total: Money | None = Field(description="Everything spent in the shop currency (the first of KEHU_CURRENCIES; "
+                                "decimal string); null before the first purchase.")
     average_per_purchase_day: Money | None = Field(description="Total / purchase days; null before the first purchase.")
+    other_currencies: dict[str, LeftOut] = Field(
+        description="Orders in other currencies, by ISO 4217 code: purchases all the same, but their amounts are "
+        "left out of every figure in the shop currency (amounts in different currencies are never added).")
 
 
 class Rhythm(BaseModel):
@@ -74,7 +83,8 @@ class CustomerInsights(BaseModel):
     as_of: datetime = Field(description="The time the answer is evaluated at.")
     rule_version: str = Field(description="Version of the rules that judged it.")
     model_version: int = Field(description="Version of the population model in force (0: the prior, before a fit).")
-    recency_days: float | None = Field(description="Days since the last purchase; null before the first.")
+    recency_days: int | None = Field(description="The shop's calendar days (KEHU_TIMEZONE) since the last purchase "
+                                     "day: 0 today, 1 yesterday; null before the first purchase.")
     frequency: Frequency
     monetary: Monetary
     first_purchase_at: datetime | None

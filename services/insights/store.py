@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,3 +151,34 @@ async def open_alerts_at(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], as_
 
 async def all_states(conn: asyncpg.Connection) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     return [(r["customer_id"], r["state"]) for r in await conn.fetch(Q["all_states"])]
+
+
+# --- a replay's rebuild (see sql/replay.sql) --------------------------------------------------
+
+Q.update(load_queries(Path(__file__).parent / "sql" / "replay.sql"))
+REBUILD_SCHEMA = "insights_rebuild"
+
+
+async def create_rebuild_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute(Q["create_rebuild_tables"])
+
+
+async def copy_rebuilt(conn: asyncpg.Connection, table: str, columns: Sequence[str], csv_chunks: Sequence[bytes]) -> None:
+    """COPY … CSV into a rebuilt table (binary COPY cannot use the pool's text codec for jsonb; CSV
+    moves a CDNOW-sized history in about a second)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in csv_chunks:
+            yield chunk
+
+    await conn.copy_to_table(table, schema_name=REBUILD_SCHEMA, source=chunks(), columns=list(columns), format="csv")
+
+
+async def insert_rebuilt_model(conn: asyncpg.Connection, version: int, as_of: datetime | None, customers: int,
+                               model: dict[str, Any], cuts: dict[str, Any], fit_key: str | None) -> None:
+    await conn.execute(Q["insert_rebuilt_model"], version, as_of, customers, model, cuts, fit_key)
+
+
+async def swap_in_rebuilt_tables(conn: asyncpg.Connection, watermark: datetime | None) -> None:
+    await conn.execute(Q["set_rebuilt_clock"], watermark)
+    await conn.execute(Q["swap_in_rebuilt_tables"])

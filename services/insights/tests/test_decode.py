@@ -38,14 +38,14 @@ def lines(timeline: list[str]) -> list[list[str]]:
 def test_a_row_as_the_services_write_it_is_read_as_it_is() -> None:
     event, event_id = order(), uuid.uuid4()
     replayed = replay.Replayed()
-    timeline, facts = replay.decode([row(event, event_id)], replayed)
+    timeline, facts = replay.decode([row(event, event_id)], replayed, "CNY")
     assert replayed.skipped == []
     [line] = lines(timeline)
     assert line[:5] == [str(event_id), str(CUSTOMER), "OrderPlaced", OrderPlaced.ce_type(), "kehu/orders"]
     assert datetime.fromisoformat(line[5]) == WHEN
     assert datetime.fromisoformat(line[6]) == datetime(1997, 3, 1, 10, 30, 1, 250000, tzinfo=UTC)
     assert OrderPlaced.model_validate_json(line[7]) == event
-    assert facts == [engine.fact_of(event_id, event)]
+    assert facts == [engine.fact_of(event_id, event, "CNY")]
 
 
 def test_a_row_in_another_form_is_validated_and_written_canonically() -> None:
@@ -54,12 +54,12 @@ def test_a_row_in_another_form_is_validated_and_written_canonically() -> None:
     data = {**event.model_dump(mode="json"), "customer_id": str(CUSTOMER).upper()}
     replayed = replay.Replayed()
     timeline, facts = replay.decode([row(event, event_id, event_id=str(event_id).upper(), data=data,
-                                         recorded_at="1997-03-01T10:30:01")], replayed)
+                                         recorded_at="1997-03-01T10:30:01")], replayed, "CNY")
     assert replayed.skipped == []
     [line] = lines(timeline)
     assert line[:2] == [str(event_id), str(CUSTOMER)]
     assert OrderPlaced.model_validate_json(line[7]) == event
-    assert facts == [engine.fact_of(event_id, event)]
+    assert facts == [engine.fact_of(event_id, event, "CNY")]
 
 
 def test_rows_that_do_not_decode_are_skipped_with_their_reason() -> None:
@@ -70,7 +70,7 @@ def test_rows_that_do_not_decode_are_skipped_with_their_reason() -> None:
             row(event, uuid.uuid4(), type="kehu.unknown.v9"), row(event, uuid.uuid4(), event_id="not-a-uuid"),
             row(event, uuid.uuid4())]
     replayed = replay.Replayed()
-    timeline, facts = replay.decode(rows, replayed)
+    timeline, facts = replay.decode(rows, replayed, "CNY")
     assert len(timeline) == len(facts) == 1
     assert len(replayed.skipped) == 4
     assert "unknown event type kehu.unknown.v9" in replayed.skipped[2]
@@ -81,7 +81,7 @@ def test_a_registration_is_a_fact_with_its_reference_and_owner() -> None:
     event = CustomerRegistered(customer_id=CUSTOMER, occurred_at=WHEN, name='Li "CD" Na, Ltd', external_ref="00042",
                                owner="li-na")
     event_id = uuid.uuid4()
-    timeline, facts = replay.decode([row(event, event_id, source="kehu/contacts")], replay.Replayed())
+    timeline, facts = replay.decode([row(event, event_id, source="kehu/contacts")], replay.Replayed(), "CNY")
     [line] = lines(timeline)
     assert CustomerRegistered.model_validate_json(line[7]) == event  # quotes and commas survive CSV
-    assert facts == [engine.fact_of(event_id, event)]
+    assert facts == [engine.fact_of(event_id, event, "CNY")]

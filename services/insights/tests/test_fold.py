@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from services.insights import engine, replay
+from services.insights import domain, engine, replay
 from services.insights import fold as folding
 from services.insights import profile as pf
 from shared.events import CustomerAlertRaised, Event
@@ -150,7 +150,7 @@ def test_golden_stopping_regulars_are_overdue_and_steady_ones_are_not() -> None:
     assert stopped
     for customer in stopped:
         profile = fold.profiles[customer]
-        assert len(profile.days) >= pf.REGULAR_DAYS
+        assert len(profile.days) >= domain.REGULAR_DAYS
         alert = overdue.get(customer)
         assert alert is not None, f"weekly regular {customer} stopped and was never overdue"
         last_day = pf.day_start(profile.days[-1].day, ZONE)
@@ -245,7 +245,7 @@ def test_a_fold_that_knows_the_fits_takes_them_and_reaches_the_same_state(monkey
     def no_fitting(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("fitted although the fit was known")
 
-    monkeypatch.setattr(engine.population_model, "fit_population", no_fitting)
+    monkeypatch.setattr(engine.population_fit, "fit_population", no_fitting)
     warm = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, known_fits=known)
     warm.run(list(facts))
     assert_same_fold(warm, cold)
@@ -256,7 +256,7 @@ def test_the_fit_key_changes_with_the_rows_the_time_and_the_starting_model() -> 
     rows = [engine.FitRow(730_000 + i, 730_000 + 2 * i, 1 + i % 3, 1_000 * i, 500) for i in range(60)]
     base = engine.fit_key(rows, 1.0e9, ZONE, None)
     assert engine.fit_key(list(rows), 1.0e9, ZONE, None) == base
-    assert engine.fit_key(rows, 1.0e9, ZONE, pf.DEFAULT_POPULATION) == base  # no warm start = the default
+    assert engine.fit_key(rows, 1.0e9, ZONE, domain.DEFAULT_POPULATION) == base  # no warm start = the default
     assert engine.fit_key(rows[:-1], 1.0e9, ZONE, None) != base
     assert engine.fit_key([*rows[:-1], dataclasses.replace(rows[-1], cents=1)], 1.0e9, ZONE, None) != base
     assert engine.fit_key(rows, 1.0e9 + 86_400, ZONE, None) != base
@@ -266,7 +266,7 @@ def test_the_fit_key_changes_with_the_rows_the_time_and_the_starting_model() -> 
 
 
 def test_the_base_has_grown_past_its_model_once_a_quarter_bigger_and_big_enough_to_fit() -> None:
-    prior = pf.DEFAULT_POPULATION
+    prior = domain.DEFAULT_POPULATION
     assert not engine.grown(prior, engine.MIN_FIT_CUSTOMERS - 1, 40)  # too few to fit
     assert not engine.grown(prior, 400, engine.MIN_FIT_REPEAT_BUYERS - 1)
     assert engine.grown(prior, engine.MIN_FIT_CUSTOMERS, engine.MIN_FIT_REPEAT_BUYERS)  # no fit yet
@@ -277,9 +277,9 @@ def test_the_base_has_grown_past_its_model_once_a_quarter_bigger_and_big_enough_
 
 def test_time_alone_does_not_refit_but_a_purchase_after_the_model_does() -> None:
     day = pf.local_day(START, ZONE)
-    fitted = dataclasses.replace(pf.DEFAULT_POPULATION, version=2, as_of=START, customers=400)
+    fitted = dataclasses.replace(domain.DEFAULT_POPULATION, version=2, as_of=START, customers=400)
     a_year_on = START + 365 * pf.DAY_S
-    assert engine.should_refit(pf.DEFAULT_POPULATION, 0, None, a_year_on, ZONE)  # no fit yet
+    assert engine.should_refit(domain.DEFAULT_POPULATION, 0, None, a_year_on, ZONE)  # no fit yet
     assert not engine.should_refit(fitted, 400, day - 1, a_year_on, ZONE)  # a year old, nobody bought since
     assert not engine.should_refit(fitted, 600, None, a_year_on, ZONE)
     assert engine.should_refit(fitted, 400, day + 3, a_year_on, ZONE)  # a year old, and new purchases
@@ -300,3 +300,16 @@ def test_one_order_years_after_the_history_crosses_its_boundaries_without_refitt
     assert models(fold)[:len(whole.models)] == models(whole)
     schedule = folding.refit_schedule([*facts, years_later], ZONE, REFIT_DAYS)
     assert models(fold) == models(dataclasses.replace(fold, models=list(schedule.values())))
+
+
+def test_the_clock_that_moves_never_goes_back_and_the_other_stays() -> None:
+    # events: the watermark moves (never back), the wall clock stays
+    assert engine.moved_clock(100.0, 300.0, 200.0, first_at=150.0, wall=False) == engine.Clock(200.0, 300.0, 300.0,
+                                                                                                300.0, 200.0)
+    assert engine.moved_clock(250.0, None, 200.0, first_at=150.0, wall=False).watermark == 250.0
+    # a sweep: the wall clock moves, the watermark stays
+    assert engine.moved_clock(100.0, 300.0, 400.0, first_at=None, wall=True) == engine.Clock(100.0, 400.0, 300.0,
+                                                                                              400.0, 400.0)
+    # registrations only (no purchase): the clock stays; before any event, time starts at the first
+    assert engine.moved_clock(100.0, None, None, first_at=50.0, wall=False).now == 100.0
+    assert engine.moved_clock(None, None, None, first_at=50.0, wall=False) == engine.Clock(50.0, None, 50.0, 50.0, 50.0)

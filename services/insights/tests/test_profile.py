@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from pydantic import BaseModel
 
-from services.insights import engine
+from services.insights import domain, engine, transitions
 from services.insights import model as population_model
 from services.insights import profile as pf
 from shared.events import (
@@ -43,7 +44,7 @@ def at(day: float, hour: float = 10.0) -> float:
 class Buyer:
     """One customer's profile and every event its rules published, in order."""
 
-    def __init__(self, population: pf.Population = pf.DEFAULT_POPULATION, seed: int = 1) -> None:
+    def __init__(self, population: domain.Population = domain.DEFAULT_POPULATION, seed: int = 1) -> None:
         self.profile = pf.Profile(customer_id=str(uuid.UUID(int=seed, version=4)))
         self.population = population
         self.events: list[Event] = []
@@ -51,17 +52,17 @@ class Buyer:
         self._next = seed * 10_000
 
     def buy(self, day: float, *, quantity: float = 2.0, cents: int = 1_000, hour: float = 10.0,
-            event_id: str | None = None) -> list[Event]:
+            event_id: str | None = None, other: tuple[str, int] | None = None) -> list[Event]:
         self._next += 1
         event_id = event_id or str(uuid.UUID(int=self._next, version=4))
         self.ids.append(event_id)
-        new = pf.apply_order(self.profile, at=at(day, hour), event_id=event_id, quantity=quantity, cents=cents,
-                             population=self.population, zone=ZONE)
+        new = transitions.apply_order(self.profile, at=at(day, hour), event_id=event_id, quantity=quantity, cents=cents,
+                             population=self.population, zone=ZONE, other=other)
         self.events += new
         return new
 
     def wait(self, until_day: float, hour: float = 0.0) -> list[Event]:
-        new = pf.advance(self.profile, at(until_day, hour), self.population, ZONE)
+        new = transitions.advance(self.profile, at(until_day, hour), self.population, ZONE)
         self.events += new
         return new
 
@@ -98,17 +99,17 @@ def test_a_weekly_regular_who_stops_is_overdue_after_14_days_then_declines_then_
     buyer = Buyer()
     weekly(buyer, 10)
     assert stages(buyer.events)[-1] == ("formation", "stability", "regular_rhythm")
-    assert pf.rhythm(buyer.profile) is not None and pf.rhythm(buyer.profile).typical == 7.0  # type: ignore[union-attr]
+    assert domain.rhythm(buyer.profile) is not None and domain.rhythm(buyer.profile).typical == 7.0  # type: ignore[union-attr]
     start = buyer.last_day_start
 
     # Not yet at 14 days: the threshold is strict.
-    assert "purchase_overdue" not in pf.assess(buyer.profile, start + 14 * DAY - 1.0, buyer.population, ZONE).conditions
+    assert "purchase_overdue" not in domain.assess(buyer.profile, start + 14 * DAY - 1.0, buyer.population, ZONE).conditions
     events = buyer.wait(63 + 200)
 
     [overdue] = raised(events, "purchase_overdue")
     assert days_after(overdue.occurred_at, start) == pytest.approx(14.0, abs=1e-6)
     assert overdue.occurred_at.timestamp() > start + 14 * DAY
-    assert overdue.rule_version == pf.RULE_VERSION
+    assert overdue.rule_version == domain.RULE_VERSION
     evidence = overdue.evidence
     assert (evidence.baseline, evidence.threshold, evidence.unit) == (7.0, 14.0, "days")
     assert evidence.observed == pytest.approx(14.0, abs=1e-3)
@@ -153,7 +154,7 @@ def test_a_new_weekly_regular_has_a_typical_gap_of_7_and_is_overdue_after_14_day
     """
     buyer = Buyer()
     weekly(buyer, weeks)
-    beat = pf.rhythm(buyer.profile)
+    beat = domain.rhythm(buyer.profile)
     assert beat is not None
     assert beat.typical == 7.0
     assert beat.overdue_after == 14.0
@@ -171,7 +172,7 @@ def test_several_orders_on_one_day_are_one_purchase_day() -> None:
     assert len(profile.days) == 10 and profile.orders == 20 and profile.cents == 10_000
     assert [d.orders for d in profile.days] == [2] * 10
     assert profile.days[-1].event_ids == sorted(buyer.ids[-2:])
-    assert pf.rhythm(profile).typical == 7.0  # type: ignore[union-attr]
+    assert domain.rhythm(profile).typical == 7.0  # type: ignore[union-attr]
     assert not raised(buyer.events)
 
 
@@ -253,8 +254,8 @@ def test_a_one_off_buyer_stays_in_exploration_gets_no_alert_and_is_lost_after_a_
     lost = next(e for e in buyer.events if isinstance(e, LifecycleStageChanged) and e.stage == "lost")
     assert days_after(lost.occurred_at, start) == pytest.approx(365.0, abs=1e-6)
     # The model is pessimistic about them by then; the rules still do not alert a one-off buyer.
-    late = pf.assess(buyer.profile, at(3 * 365), buyer.population, ZONE)
-    assert late.churn_risk >= pf.CHURN_RAISE
+    late = domain.assess(buyer.profile, at(3 * 365), buyer.population, ZONE)
+    assert late.churn_risk >= domain.CHURN_RAISE
     assert late.conditions == {}
     assert late.overdue_after_days is None
 
@@ -265,21 +266,21 @@ def test_a_one_off_buyer_stays_in_exploration_gets_no_alert_and_is_lost_after_a_
 def test_a_seasonal_buyer_alerts_in_the_first_off_season_but_not_once_two_seasons_were_seen() -> None:
     """Eight weekly purchases every November for three years (2022-2024)."""
     customer = pf.Profile(customer_id=str(uuid.UUID(int=77, version=4)))
-    population = pf.DEFAULT_POPULATION
+    population = domain.DEFAULT_POPULATION
     off_seasons: list[list[Event]] = []
     for n, year in enumerate((2022, 2023, 2024)):
         first = datetime(year, 11, 1, 10, tzinfo=UTC)
         for k in range(8):
-            pf.apply_order(customer, at=(first + timedelta(weeks=k)).timestamp(), event_id=str(uuid.UUID(int=n * 8 + k + 1)),
+            transitions.apply_order(customer, at=(first + timedelta(weeks=k)).timestamp(), event_id=str(uuid.UUID(int=n * 8 + k + 1)),
                            quantity=3, cents=4_500, population=population, zone=ZONE)
         next_season = datetime(year + 1, 11, 1, tzinfo=UTC).timestamp()
-        off_seasons.append(pf.advance(customer, next_season - 1.0, population, ZONE))
+        off_seasons.append(transitions.advance(customer, next_season - 1.0, population, ZONE))
 
     assert raised(off_seasons[0], "purchase_overdue")  # only one season known: looks like a regular who left
     assert raised(off_seasons[2]) == []  # the customer came back after ~316 days twice: that is their rhythm
     assert stages(off_seasons[2]) == []
     assert customer.status.stage == "stability"
-    beat = pf.rhythm(customer)
+    beat = domain.rhythm(customer)
     assert beat is not None and beat.typical == 7.0 and beat.longest >= 316
 
 
@@ -294,20 +295,20 @@ def test_churn_risk_is_raised_for_a_repeat_buyer_only_once_away_longer_than_thei
     purchase_days += [purchase_days[-1] + 60 + 2 * k for k in range(20)]
     for day in purchase_days:
         buyer.buy(day)
-    beat = pf.rhythm(buyer.profile)
+    beat = domain.rhythm(buyer.profile)
     assert beat is not None and beat.longest == 60.0
     start = buyer.last_day_start
 
-    just_before = pf.assess(buyer.profile, start + 59.9 * DAY, buyer.population, ZONE)
-    assert just_before.churn_risk >= pf.CHURN_RAISE
+    just_before = domain.assess(buyer.profile, start + 59.9 * DAY, buyer.population, ZONE)
+    assert just_before.churn_risk >= domain.CHURN_RAISE
     assert "churn_risk" not in just_before.conditions
 
     events = buyer.wait(purchase_days[-1] + 200)
     [churn] = raised(events, "churn_risk")
     away = days_after(churn.occurred_at, start)
     assert 60.0 < away < 62.0  # checked right after the guard, not at the next power-of-two check
-    assert churn.evidence.observed is not None and churn.evidence.observed >= pf.CHURN_RAISE
-    assert (churn.evidence.threshold, churn.evidence.unit) == (pf.CHURN_RAISE, "probability")
+    assert churn.evidence.observed is not None and churn.evidence.observed >= domain.CHURN_RAISE
+    assert (churn.evidence.threshold, churn.evidence.unit) == (domain.CHURN_RAISE, "probability")
     assert [str(i) for i in churn.evidence.event_ids] == [buyer.ids[-1]]
 
 
@@ -401,7 +402,7 @@ def test_an_order_arriving_late_is_folded_where_it_belongs_and_the_gaps_are_reco
     profile = late.profile
     assert [d.day for d in profile.days] == sorted({d.day for d in profile.days})
     assert _fold_state(profile) == _fold_state(ordered.profile)
-    assert pf.rhythm(profile) == pf.rhythm(ordered.profile)
+    assert domain.rhythm(profile) == domain.rhythm(ordered.profile)
     gaps = [b.day - a.day for a, b in zip(profile.days, profile.days[1:], strict=False)]
     assert (profile.gaps, profile.gap_sum, profile.gap_sq_sum, profile.longest_gap) == (
         len(gaps), sum(gaps), sum(g * g for g in gaps), max(gaps))
@@ -442,10 +443,10 @@ def test_to_json_from_json_round_trips_through_json_text() -> None:
 
     assert pf.to_json(back) == pf.to_json(buyer.profile)
     when = at(300)
-    assert pf.assess(back, when, buyer.population, ZONE) == pf.assess(buyer.profile, when, buyer.population, ZONE)
-    assert pf.due_at(back, at(100), buyer.population, ZONE) == pf.due_at(buyer.profile, at(100), buyer.population, ZONE)
-    assert _published(pf.advance(back, when, buyer.population, ZONE)) == \
-        _published(pf.advance(buyer.profile, when, buyer.population, ZONE))
+    assert domain.assess(back, when, buyer.population, ZONE) == domain.assess(buyer.profile, when, buyer.population, ZONE)
+    assert transitions.due_at(back, at(100), buyer.population, ZONE) == transitions.due_at(buyer.profile, at(100), buyer.population, ZONE)
+    assert _published(transitions.advance(back, when, buyer.population, ZONE)) == \
+        _published(transitions.advance(buyer.profile, when, buyer.population, ZONE))
 
 
 def test_as_of_view_drops_purchase_days_after_the_date_and_leaves_the_profile_alone() -> None:
@@ -461,7 +462,7 @@ def test_as_of_view_drops_purchase_days_after_the_date_and_leaves_the_profile_al
     assert (view.gaps, view.gap_sum, view.longest_gap) == (4, 28, 7)
     assert view.last_purchase_at == at(28, 0)
     assert view.evaluated_at == at(30, 23)
-    assert pf.assess(view, at(30, 23), buyer.population, ZONE).purchase_days == 5
+    assert domain.assess(view, at(30, 23), buyer.population, ZONE).purchase_days == 5
     assert pf.to_json(buyer.profile) == before
     # A purchase on the cut-off day itself is kept; a time after the last purchase changes nothing.
     assert len(pf.as_of_view(buyer.profile, at(28, 0), ZONE).days) == 5
@@ -473,7 +474,7 @@ def test_a_step_with_nothing_new_publishes_nothing() -> None:
     weekly(buyer, 10)
     when = buyer.profile.evaluated_at
     assert when is not None
-    _, events = pf.step(buyer.profile, when, buyer.population, ZONE)
+    _, events = transitions.step(buyer.profile, when, buyer.population, ZONE)
     assert events == []
 
 
@@ -556,7 +557,7 @@ def test_fit_population_returns_none_on_thin_data() -> None:
 def test_fit_population_fits_the_model_and_monotone_cut_points() -> None:
     rows = _rows(150)
     as_of = at(400)
-    population = engine.fit_population(rows, as_of, ZONE, 4, pf.DEFAULT_POPULATION)
+    population = engine.fit_population(rows, as_of, ZONE, 4, domain.DEFAULT_POPULATION)
 
     assert population is not None
     assert (population.version, population.as_of) == (4, as_of)
@@ -598,10 +599,10 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
                                     rule_version="r", reason="basket_recovered", evidence=AlertEvidence(**evidence))),
     ]
     stored = {"baseline": 7, "observed": 15.0, "threshold": None, "unit": "days", "event_ids": [str(uuid.uuid4())]}
-    assert pf._stored_evidence(stored, []) == AlertEvidence(**stored)
-    assert pf._stored_evidence(stored, []).model_dump(mode="json") == AlertEvidence(**stored).model_dump(mode="json")
+    assert transitions._stored_evidence(stored, []) == AlertEvidence(**stored)
+    assert transitions._stored_evidence(stored, []).model_dump(mode="json") == AlertEvidence(**stored).model_dump(mode="json")
     cleared_by = [uuid.uuid4()]
-    assert pf._stored_evidence(stored, cleared_by) == AlertEvidence(**{**stored, "event_ids": cleared_by})
+    assert transitions._stored_evidence(stored, cleared_by) == AlertEvidence(**{**stored, "event_ids": cleared_by})
     for cls, fields in cases:
         fast, validated = pf.built(cls, **fields), cls(**fields)
         assert fast == validated
@@ -624,8 +625,10 @@ def test_a_fact_read_from_stored_data_equals_the_fact_of_the_validated_event() -
     ]
     for event in events:
         event_id = uuid.uuid4()
-        stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"))
-        assert stored == engine.fact_of(event_id, event)
+        stored = engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), "CNY")
+        assert stored == engine.fact_of(event_id, event, "CNY")
+        assert engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), "USD") \
+            == engine.fact_of(event_id, event, "USD")
 
 
 def test_evidence_written_out_equals_pydantic_json() -> None:
@@ -635,3 +638,53 @@ def test_evidence_written_out_equals_pydantic_json() -> None:
                      AlertEvidence(observed=0.75, unit="probability"), AlertEvidence()):
         assert engine.evidence_json(evidence) == evidence.model_dump(mode="json")
     assert set(AlertEvidence.model_fields) == {"baseline", "observed", "threshold", "unit", "event_ids"}
+
+
+def test_an_order_in_another_currency_is_a_purchase_but_its_amount_is_never_added() -> None:
+    """A weekly regular paying 10.00 in the shop currency, then two weeks paid in USD: two more
+    purchase days (no overdue alert), no value drop from days with no shop-currency amount, the
+    spent and monetary figures in the shop currency only, the USD kept apart, and all of it
+    surviving the stored form."""
+    buyer = Buyer()
+    for week in range(6):
+        buyer.buy(7 * week)
+    buyer.buy(42, cents=0, other=("USD", 1_200))
+    buyer.buy(49, cents=0, other=("USD", 350))
+    buyer.buy(49, cents=500)
+    profile = buyer.profile
+    assert (len(profile.days), profile.orders, profile.cents) == (8, 9, 6_500)
+    assert profile.other_currencies == {"USD": [2, 1_550]}
+    a = domain.assess(profile, at(50), buyer.population, ZONE)
+    assert "value_drop" not in a.conditions and "purchase_overdue" not in a.conditions
+    assert a.usual_cents == 1_000 and a.recent_cents == 750  # days 35 and 49: the USD-only day 42 is left out
+    again = pf.from_json(profile.customer_id, json.loads(json.dumps(pf.to_json(profile))))
+    assert (again.other_currencies, [d.unpriced for d in again.days]) == ({"USD": [2, 1_550]}, [0] * 6 + [1, 1])
+    assert pf.to_json(again) == pf.to_json(profile)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("local_time", ["00:00:30", "07:59:50", "08:00:30", "12:00:00", "23:59:50"])
+def test_a_purchase_20_seconds_ago_was_today(local_time: str) -> None:
+    """``recency_days`` counts the shop's calendar days (0 = today), not time since a UTC midnight."""
+    now = datetime.fromisoformat(f"2026-12-07T{local_time}").replace(tzinfo=SHANGHAI).timestamp()
+    profile = pf.Profile(customer_id=str(uuid.uuid4()))
+    transitions.apply_order(profile, at=now - 20, event_id=str(uuid.uuid4()), quantity=1.0, cents=100,
+                   population=domain.DEFAULT_POPULATION, zone=SHANGHAI)
+    assert domain.assess(profile, now, domain.DEFAULT_POPULATION, SHANGHAI).recency_days == 0
+
+
+@pytest.mark.parametrize("now_local", ["2026-12-07T00:10:00", "2026-12-07T07:00:00", "2026-12-07T09:00:00",
+                                       "2026-12-07T23:00:00"])
+def test_a_purchase_yesterday_evening_in_shanghai_was_one_day_ago_whatever_the_utc_date(now_local: str) -> None:
+    """Bought at 21:00 on the 6th in Shanghai (13:00 UTC on the 6th): on the 7th in Shanghai it was
+    yesterday, whether the UTC date is still the 6th (00:10, 07:00) or already the 7th (09:00)."""
+    bought = datetime(2026, 12, 6, 21, tzinfo=SHANGHAI).timestamp()
+    now = datetime.fromisoformat(now_local).replace(tzinfo=SHANGHAI).timestamp()
+    profile = pf.Profile(customer_id=str(uuid.uuid4()))
+    transitions.apply_order(profile, at=bought, event_id=str(uuid.uuid4()), quantity=1.0, cents=100,
+                   population=domain.DEFAULT_POPULATION, zone=SHANGHAI)
+    a = domain.assess(profile, now, domain.DEFAULT_POPULATION, SHANGHAI)
+    assert a.recency_days == 1
+    assert a.elapsed_days == pytest.approx((now - datetime(2026, 12, 6, tzinfo=SHANGHAI).timestamp()) / DAY)

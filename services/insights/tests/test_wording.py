@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.insights.domain import CHANNELS_ZH, Lang, preferred_language, summarize
+from services.insights.wording import CHANNELS_ZH, Lang, preferred_language, summarize
 from services.orders.domain import NewOrder, place
 from shared.events import EVENT_TYPES
 
