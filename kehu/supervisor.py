@@ -1,6 +1,6 @@
 """`kehu up`: start the embedded parts and the four services, watch them, stop them cleanly.
 
-The embedded broker keeps every record in memory and never trims a topic (DESIGN §9), so the
+The embedded broker keeps every record in memory and never trims a topic (docs/architecture.md §9), so the
 supervisor recycles it before a topic grows too long. The recycle loses and doubles nothing:
 
 1. pause every outbox relay (events keep accumulating safely in the outboxes);

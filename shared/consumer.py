@@ -1,6 +1,6 @@
 """Idempotent batch consumer: inbox, dead letters, broker-reset guard.
 
-The delivery contract, chosen deliberately (DESIGN §3.2-3.3):
+The delivery contract, chosen deliberately (docs/architecture.md §3.2-3.3):
 
 * One database transaction per fetched batch: the inbox rows (``consumer, ce_id``) and the
   projection's changes commit together, so a redelivered event changes nothing.
@@ -14,7 +14,7 @@ The delivery contract, chosen deliberately (DESIGN §3.2-3.3):
 * A *transient* failure (database unreachable) is retried with backoff, never dead-lettered, and
   the offset does not move.
 * Broker reset guard: a restarted embedded broker begins its offsets at 0 again while a running
-  consumer keeps its old position and gets no error (DESIGN §9). When a fetch reports a high
+  consumer keeps its old position and gets no error (docs/architecture.md §9). When a fetch reports a high
   watermark below the next offset we expect, the consumer seeks to offset 0 of that partition
   (``seek``, not ``seek_to_beginning``: the latter waits on a ListOffsets round trip, which
   stalled for 30 s during the group rejoin that follows a restart); the inbox makes the re-read

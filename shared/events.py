@@ -6,7 +6,7 @@ events stay in order within a topic. Within a version only optional fields may b
 breaking change is a new class with ``version = N + 1``, published side by side.
 
 Consumers ignore unknown fields (``extra="ignore"``) and dead-letter types they do not know,
-unknown versions included, so nothing is silently dropped (DESIGN §2).
+unknown versions included, so nothing is silently dropped (docs/architecture.md §2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HTTP conventions every service follows (DESIGN §10), in one place.
+"""The HTTP conventions every service follows (docs/architecture.md §10), in one place.
 
 Problem details (RFC 9457) for every error, bearer auth with roles, ``Idempotency-Key`` on
 writes, a server span per request (W3C ``traceparent`` honoured), and the standard endpoints:

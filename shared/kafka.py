@@ -1,6 +1,6 @@
 """Kafka client settings that fit both Apache Kafka and the embedded Tansu broker.
 
-Measured on Tansu (DESIGN §9): no idempotent producer or transactions, so delivery is
+Measured on Tansu (docs/architecture.md §9): no idempotent producer or transactions, so delivery is
 at-least-once and every consumer is idempotent; group joins need short session timeouts; the
 default ``fetch_max_wait_ms=500`` adds ~250 ms per hop under load, so consumers fetch with a short wait
 while records arrive and a long one when idle (``set_fetch_wait``, ``shared.consumer``).

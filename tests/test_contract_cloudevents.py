@@ -1,4 +1,4 @@
-"""Contract: kehu's records and the CloudEvents SDK's Kafka binding understand each other (DESIGN §2).
+"""Contract: kehu's records and the CloudEvents SDK's Kafka binding understand each other (docs/architecture.md §2).
 
 Every event type goes both ways: a record kehu publishes is read by ``cloudevents`` 2.x, and an
 event another system builds with the SDK is read by kehu's consumers.

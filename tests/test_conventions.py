@@ -1,4 +1,4 @@
-"""The conventions every service follows (DESIGN §7, §10), checked on the code as it is.
+"""The conventions every service follows (docs/architecture.md §7, §10), checked on the code as it is.
 
 Named SQL in ``.sql`` files, numbered migrations, field paths in problem details, roles.
 What code may hold (no I/O in domain modules, no SQL in Python) is in ``test_layering.py``; tokens

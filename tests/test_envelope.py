@@ -1,4 +1,4 @@
-"""The CloudEvents envelope kehu puts around every event (Kafka binary content mode, DESIGN §2)."""
+"""The CloudEvents envelope kehu puts around every event (Kafka binary content mode, docs/architecture.md §2)."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(
     on the order the live consumer happened to read the orders topic's partitions in: the import
     sends the history in seconds, a partition read ahead carries the event-time clock across refit
     boundaries before the others' earlier orders arrive, and a refit sees what has arrived (see
-    DESIGN.md, time). A replay that fits everything anew, and one that reuses the first replay's
+    docs/architecture.md §4). A replay that fits everything anew, and one that reuses the first replay's
     fits, rebuild exactly the same tables as the first, whatever the size of the outbox pages they
     read and decode one by one."""
     live = await dump(imported)
