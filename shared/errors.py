@@ -73,6 +73,20 @@ class InFuture(Invalid):
         super().__init__(message, errors=[FieldProblem(self.field_name, message)])
 
 
+class Unauthorized(KehuError):
+    """No valid bearer token (401, with ``WWW-Authenticate``)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(KehuError):
+    """The principal's role lacks the permission (403, naming it)."""
+
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(KehuError):
     status = 404
     title = "Not found"

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.auth import Principal, TokenStore
 from shared.db import UNAVAILABLE_ERRORS, database_unavailable, describe
 from shared.edge import BodyLimit, allowed_methods, checked_input, declare_problems
-from shared.errors import FieldProblem, Invalid, KehuError, Unavailable
+from shared.errors import FieldProblem, Forbidden, Invalid, KehuError, Unauthorized, Unavailable
 from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
@@ -40,20 +40,6 @@ log = logging.getLogger(__name__)
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
-class Unauthorized(KehuError):
-    """No valid bearer token (401, with ``WWW-Authenticate``)."""
-
-    status = 401
-    title = "Unauthorized"
-
-
-class Forbidden(KehuError):
-    """The principal's role lacks the permission (403, naming it)."""
-
-    status = 403
-    title = "Forbidden"
 
 
 class FieldError(BaseModel):
