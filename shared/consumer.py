@@ -130,12 +130,16 @@ class Consumer:
     async def stop(self, grace_s: float = 15.0) -> None:
         """Finish the batch in hand, commit it, leave the group.
 
-        A consumer still connecting to an unreachable broker is cancelled after ``grace_s``;
-        nothing is lost by that: uncommitted records are delivered again.
+        A consumer not connected (still connecting to an unreachable broker, or waiting to retry)
+        holds no batch, so it is cancelled at once; one that does not finish within ``grace_s`` is
+        cancelled too. Nothing is lost either way: uncommitted records are delivered again.
         """
         self._stopping = True
-        if self._task is not None:
-            await stop_task(self._task, grace_s)
+        if self._task is None:
+            return
+        if self._consumer is None:
+            self._task.cancel()
+        await stop_task(self._task, grace_s)
 
     async def rewind(self, timeout_s: float = 300.0) -> None:
         """Re-read every assigned partition from offset 0: the broker was replaced by an empty one.
