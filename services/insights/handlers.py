@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from services.insights import domain, engine, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
+from shared.db import database_unavailable, describe
 from shared.events import Event
 from shared.outbox import append
 from shared.runtime import ConsumerSpec
@@ -239,10 +240,12 @@ async def sweep_forever(app: FastAPI) -> None:
                     await runtime.outbox_written()
                 if not projector.more_due:
                     break
-        except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("insights: sweep failed (%s); next try in %.0fs", exc, projector.sweep_s)
-        except Exception:  # a bug must not stop the clock for good: log it and try again
-            log.exception("insights: sweep failed; next try in %.0fs", projector.sweep_s)
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("insights: sweep failed, database unavailable (%s); next try in %.0fs",
+                            describe(exc), projector.sweep_s)
+            else:  # a bug must not stop the clock for good: log it and try again
+                log.exception("insights: sweep failed; next try in %.0fs", projector.sweep_s)
 
 
 def consumers(projector: Projector) -> list[ConsumerSpec]:
