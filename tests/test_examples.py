@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from kehu.importer import parse_csv
+from kehu.history_csv import parse_csv
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

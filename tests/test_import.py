@@ -27,19 +27,14 @@ import pytest
 
 from benchmarks import cdnow_csv
 from kehu import cli
+from kehu.history_csv import HeaderError, Parsed, RowError, derived_order_ref, parse_csv, parse_time
 from kehu.importer import (
     Api,
-    HeaderError,
     ImportFailed,
     ImportOptions,
-    Parsed,
     Progress,
-    RowError,
     add_parser,
-    derived_order_ref,
     options_of,
-    parse_csv,
-    parse_time,
     run_import,
     summary,
 )
