@@ -403,31 +403,31 @@ class LimitedRows:
         return self.out.writerow(fields)
 
 
-def write_csv(path: Path, until: date | None, limit: int | None) -> int:
+def write_csv(source: Path, path: Path, until: date | None, limit: int | None) -> int:
     with path.open("w", encoding="utf-8", newline="") as target:
         rows = LimitedRows(csv.writer(target, lineterminator="\n"), limit)
-        convert(SOURCE, rows, until)
+        convert(source, rows, until)
     return rows.rows
 
 
-def load_transactions(limit: int | None) -> research.Transactions:
+def load_transactions(source: Path, limit: int | None) -> research.Transactions:
     """CDNOW as customer-days (research.load); customer index = CDNOW id - 1 (ids are 00001..23570)."""
-    tx = research.load(SOURCE)
+    tx = research.load(source)
     if limit is not None:
         keep = tx.customer < limit
         tx = research.Transactions(customer=tx.customer[keep], day=tx.day[keep], value=tx.value[keep])
     return tx
 
 
-def check_ids() -> None:
+def check_ids(source: Path) -> None:
     ids = set()
-    with SOURCE.open(encoding="ascii") as lines:
+    with source.open(encoding="ascii") as lines:
         next(lines)
         for line in lines:
             if line.strip():
                 ids.add(int(line.split()[0]))
     if ids != set(range(1, len(ids) + 1)):
-        raise SystemExit(f"{SOURCE}: customer ids are not 1..{len(ids)}; the index mapping would be wrong")
+        raise SystemExit(f"{source}: customer ids are not 1..{len(ids)}; the index mapping would be wrong")
 
 
 # -- measures ------------------------------------------------------------------------------------
@@ -573,7 +573,7 @@ def quality(args: argparse.Namespace) -> Quality:
     cutoff: date = args.cutoff
     stages: dict[str, float] = {}
     mark = time.perf_counter()
-    tx = load_transactions(args.limit_customers)
+    tx = load_transactions(args.source, args.limit_customers)
     co = research.cohort(tx, cutoff.isoformat(), HOLDOUT_END.isoformat())
     known = np.flatnonzero(co.x >= 0)  # customers with a purchase by the cutoff
     stages["load CDNOW, calibration summaries"] = time.perf_counter() - mark
@@ -581,7 +581,7 @@ def quality(args: argparse.Namespace) -> Quality:
     home = Path(tempfile.mkdtemp(prefix="kehu-cdnow-quality-"))
     csv_path = home / f"cdnow-until-{cutoff}.csv"
     mark = time.perf_counter()
-    rows = write_csv(csv_path, cutoff, args.limit_customers)
+    rows = write_csv(args.source, csv_path, cutoff, args.limit_customers)
     stages["CSV conversion"] = time.perf_counter() - mark
     print(f"  {rows:,} rows up to {cutoff} of {known.size:,} customers written to {csv_path.name}", flush=True)
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
@@ -816,10 +816,10 @@ def performance(args: argparse.Namespace) -> Performance:
     home = Path(tempfile.mkdtemp(prefix="kehu-cdnow-perf-"))
     csv_path = home / "cdnow-master.csv"
     mark = time.perf_counter()
-    rows = write_csv(csv_path, None, args.limit_customers)
+    rows = write_csv(args.source, csv_path, None, args.limit_customers)
     csv_s = time.perf_counter() - mark
     print(f"  {rows:,} rows written to {csv_path.name} in {csv_s:.1f} s", flush=True)
-    tx = load_transactions(args.limit_customers)
+    tx = load_transactions(args.source, args.limit_customers)
     customers = int(tx.customer.max()) + 1
     spent = float(tx.value.sum())
     up = Instance(args.kehu, home, args.port_base, args.kafka_port, echo=args.verbose)
@@ -962,6 +962,7 @@ def performance_markdown(p: Performance) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--source", type=Path, default=SOURCE, help=f"CDNOW_master.txt (default {SOURCE})")
     parser.add_argument("--cutoff", type=date.fromisoformat, default=date(1997, 9, 30),
                         help="last day of the calibration period (holdout: the next day to 1998-06-30)")
     parser.add_argument("--skip-quality", action="store_true", help="skip split A")
@@ -1009,8 +1010,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.kehu.exists():
         print(f"no kehu executable at {args.kehu} (make install, or --kehu)", file=sys.stderr)
         return 2
-    require_source(SOURCE)
-    check_ids()
+    require_source(args.source)
+    check_ids(args.source)
     info = machine_info()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     overrides = {k: v for k, v in sorted(os.environ.items()) if k.startswith("KEHU_")}
@@ -1019,7 +1020,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"- Command: `{args.command_line}`",
         *machine_lines(info),
-        f"- Data: {SOURCE} (23,570 customers, 69,659 rows, 1997-01-01 to 1998-06-30).",
+        f"- Data: {args.source} (23,570 customers, 69,659 rows, 1997-01-01 to 1998-06-30).",
     ]
     if overrides:
         head.append(f"- Environment overrides passed to `kehu up`: {', '.join(f'{k}={v}' for k, v in overrides.items())}")

@@ -5,12 +5,12 @@ Question: which per-customer churn score and which expected-value score should k
 be computable per customer from (x, t_x, T) (and the customer's own spend) with the population
 parameters, because they are recomputed on every event, and must not be tuned to one cutoff.
 
-Data: ``/work/shared/data/cdnow/CDNOW_master.txt`` (23,570 customers who first bought in Q1 1997,
-every purchase to 1998-06-30; Fader, Hardie & Lee 2005). One purchase = one customer-day (its
-value the day's total). For a cutoff C and holdout end H, everything is fitted on data ≤ C only:
-x = purchase days ≤ C minus 1, t_x = last - first purchase day, T = C - first purchase day (days;
-the convention that reproduces the published CDNOW fits, see the unit tests); the holdout is
-(C, H].
+Data: CDNOW's ``CDNOW_master.txt`` (``--source``; where to get it: ``benchmarks/cdnow_csv.py``), the
+23,570 customers who first bought in Q1 1997, every purchase to 1998-06-30 (Fader, Hardie & Lee
+2005). One purchase = one customer-day (its value the day's total). For a cutoff C and holdout
+end H, everything is fitted on data ≤ C only: x = purchase days ≤ C minus 1, t_x = last - first
+purchase day, T = C - first purchase day (days; the convention that reproduces the published
+CDNOW fits, see the unit tests); the holdout is (C, H].
 
 Default (cutoff → holdout end): the paper's 1997-09-30 → 1998-06-30 (39 + 39 weeks); earlier and
 later cutoffs with the holdout to 1998-06-30 (1997-06-30, 1997-12-31, and 1997-05-16 = the first
@@ -58,11 +58,12 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import research_models as R
+from benchmarks.cdnow_csv import SOURCE, require_source
 from services.insights import fit as F
 from services.insights import model as M
 
 Case = tuple[int, float, float, float, float]  # x, t_x, T, mean repeat value, first value
-DATA = Path("/work/shared/data/cdnow/CDNOW_master.txt")
+DATA = SOURCE
 DEFAULT_CUTOFFS = [
     "1997-09-30:1998-06-30",  # the paper's 39 + 39 weeks
     "1997-06-30:1998-06-30",
@@ -456,13 +457,14 @@ def timing(tx: Transactions) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--source", "--data", dest="data", type=Path, default=DATA, help=f"CDNOW_master.txt (default {DATA})")
     parser.add_argument("--cutoffs", nargs="+", default=DEFAULT_CUTOFFS, help="CUTOFF:HOLDOUT_END pairs")
     parser.add_argument("--timing", action="store_true", help="also time fit_population and the scalar scores")
     parser.add_argument(
         "--bootstrap", type=int, default=0, help="bootstrap resamples for the kehu - BG/NBD AUC interval"
     )
     args = parser.parse_args()
+    require_source(args.data)
     started = time.perf_counter()
     tx = load(args.data)
     results = []

@@ -12,6 +12,7 @@ unknown versions included, so nothing is silently dropped (docs/architecture.md 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -332,9 +333,31 @@ def new_id() -> uuid.UUID:
     return uuid7()
 
 
+_uuid7_lock = threading.Lock()
+_uuid7_last = (0, 0)  # (unix ms, the 74 bits after it) of the last id this process made
+
+
+def _uuid7_forget() -> None:
+    global _uuid7_last
+    _uuid7_last = (0, 0)  # a forked child counts on its own: from fresh random bits, never the parent's
+
+
+os.register_at_fork(after_in_child=_uuid7_forget)
+
+
 def uuid7() -> uuid.UUID:
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """RFC 9562 version 7, strictly increasing within the process (its method 2): ids made in
+    one millisecond count up from a random start, so events written together (an import's two
+    orders at one time) keep the order they were made in, as the timeline's tie-break."""
+    global _uuid7_last
+    with _uuid7_lock:
+        ms = time.time_ns() // 1_000_000
+        last_ms, last_rand = _uuid7_last
+        if ms > last_ms:
+            rand = int.from_bytes(os.urandom(10), "big") >> 7  # 73 of the 74 bits: room to count up
+        else:  # the same millisecond, or the clock went back
+            ms, rand = last_ms, last_rand + 1
+        _uuid7_last = (ms, rand)
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((rand >> 62) & 0xFFF) << 64

@@ -407,3 +407,12 @@ def test_uuid7_increases_across_milliseconds() -> None:
 
 def test_uuid7_values_are_unique() -> None:
     assert len({uuid7() for _ in range(10_000)}) == 10_000
+
+
+def test_uuid7_increases_within_a_millisecond() -> None:
+    """Ids made one after another keep their order also in one millisecond (the timeline's tie-break:
+    an import's two orders at the same time); random bits alone ordered them by chance."""
+    values = [uuid7() for _ in range(10_000)]
+    assert len({v.int >> 80 for v in values}) < len(values)  # some did share a millisecond
+    assert values == sorted(set(values))  # strictly increasing
+    assert all(v.version == 7 and v.variant == uuid.RFC_4122 for v in values)

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
@@ -25,7 +26,7 @@ import httpx
 import orjson
 import pytest
 
-from benchmarks import cdnow_csv
+from benchmarks import cdnow, cdnow_csv, model_research
 from kehu import cli
 from kehu.history_csv import HeaderError, Parsed, RowError, derived_order_ref, parse_csv, parse_time
 from kehu.importer import (
@@ -685,6 +686,19 @@ def test_cdnow_csv_without_the_data_says_where_it_comes_from_and_writes_no_file(
     assert message.startswith(f"cdnow_csv: no CDNOW data at {tmp_path / 'missing' / 'CDNOW_master.txt'}.")
     assert "Fader and Hardie" in message and "pip download --no-deps lifetimes==0.11.3" in message
     assert not output.exists()
+
+
+def test_the_cdnow_benchmarks_take_the_data_from_where_the_message_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message says `--source`: the benchmark and the research script take it too."""
+    missing = tmp_path / "lifetimes" / "datasets" / "CDNOW_master.txt"
+    with pytest.raises(SystemExit) as stopped:
+        cdnow.main(["--source", str(missing), "--kehu", sys.executable])
+    assert str(stopped.value.code).startswith(f"cdnow_csv: no CDNOW data at {missing}.")
+    monkeypatch.setattr(sys, "argv", ["model_research.py", "--source", str(missing)])
+    with pytest.raises(SystemExit) as stopped:
+        model_research.main()
+    assert str(stopped.value.code).startswith(f"cdnow_csv: no CDNOW data at {missing}.")
 
 
 @pytest.mark.parametrize(("argv", "zone", "expected"), [
