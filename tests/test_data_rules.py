@@ -4,6 +4,7 @@ and event. One cluster for the module (a shop taking CNY and USD)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -233,10 +234,13 @@ async def test_a_business_time_beyond_14_hours_from_utc_or_1900_to_2999_is_a_422
 
 
 @pytest.mark.database
-async def test_a_replay_keeps_business_times_at_the_legal_extremes(shop: Cluster) -> None:
+async def test_a_replay_keeps_business_times_at_the_legal_extremes_and_text_with_line_breaks(
+    shop: Cluster,
+) -> None:
     """The offsets and years the edge takes are ones PostgreSQL keeps and insights replays: a replay
-    used to fail (500) on an offset of -19:01."""
-    customer = await shop.customer("Extreme", registered_at="1900-01-01T00:00:00-14:00")
+    used to fail (500) on an offset of -19:01, and on a carriage return in a customer's reference."""
+    ref = _ref("line\rbreak")  # a text with a carriage return used to make the replay's COPY fail
+    customer = await shop.customer("Extreme", registered_at="1900-01-01T00:00:00-14:00", external_ref=ref)
     order = await shop.post("orders", "/orders", _order(customer, occurred_at="1900-01-02T12:00:00+14:00"))
     assert order.status_code == 201, order.text
     ticket = await shop.post("tickets", "/tickets", {"customer_id": customer, "kind": "feedback", "channel": "store",
@@ -249,6 +253,8 @@ async def test_a_replay_keeps_business_times_at_the_legal_extremes(shop: Cluster
     assert await _timeline_of(shop, customer, 3) == before
     assert {when for _, when in before} == {
         "1900-01-01T14:00:00+00:00", "1900-01-01T22:00:00+00:00", "2026-01-01T14:00:00+00:00"}
+    exported = await shop.get("insights", "/export/insights.csv")
+    assert ref in {row["customer_ref"] for row in csv.DictReader(io.StringIO(exported.text, newline=""))}
 
 
 async def _timeline_of(shop: Cluster, customer: str, count: int) -> list[tuple[str, str]] | None:

@@ -317,7 +317,7 @@ async def export_insights(
     as_of_dt = pf.to_datetime(when)
 
     async def rows() -> AsyncIterator[bytes]:
-        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
+        yield (",".join(EXPORT_COLUMNS) + "\r\n").encode()
         after = uuid.UUID(int=0)
         while True:
             async with pool.acquire() as conn:
@@ -326,7 +326,7 @@ async def export_insights(
             if not page:
                 return
             out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; and a \r in a text gets quoted
             for r in page:
                 profile = pf.as_of_view(pf.from_json(str(r["customer_id"]), r["state"]), when, projector.zone)
                 a = domain.assess(profile, max(when, profile.evaluated_at or when) if profile.days else when,
