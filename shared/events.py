@@ -12,16 +12,26 @@ unknown versions included, so nothing is silently dropped (docs/architecture.md 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -38,19 +48,91 @@ def _plain(value: Decimal) -> Decimal:
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
+def _float_as_text(value: object) -> object:
+    """JSON numbers arrive as float: go through their shortest text, so 9.5 stays 9.5 exactly."""
+    return str(value) if isinstance(value, float) else value
+
+
+def _decimal_schema(*, whole: int, places: int, positive: bool, description: str) -> dict[str, Any]:
+    """What a decimal field takes, as its JSON schema says it: a number or a decimal text of at most
+    ``whole`` digits before the point and ``places`` after it (leading and trailing zeros aside,
+    blanks around it ignored), at least 0, or above 0 when ``positive``. The same as pydantic's
+    ``max_digits``/``decimal_places``/``ge``/``gt`` decide, so generated valid data is accepted."""
+    step = f"0.{'0' * (places - 1)}1"
+    largest = f"{'9' * whole}.{'9' * places}"
+    fraction = f"[0-9]{{0,{places}}}0*"
+    if positive:  # not all zeros: a non-zero whole part, or a zero one with a non-zero fraction
+        nonzero_fraction = "|".join(f"{'0' * n}[1-9][0-9]{{0,{places - n - 1}}}" for n in range(places))
+        text = rf"0*[1-9][0-9]{{0,{whole - 1}}}(\.{fraction})?|0*\.({nonzero_fraction})0*"
+    else:
+        text = rf"0*[0-9]{{1,{whole}}}(\.{fraction})?|0*\.[0-9]{{1,{places}}}0*"
+    number: dict[str, Any] = {"type": "number", "maximum": float(largest), "multipleOf": float(step)}
+    number["exclusiveMinimum" if positive else "minimum"] = 0
+    return {"anyOf": [number, {"type": "string", "pattern": rf"^\s*\+?({text})\s*$"}],
+            "description": description}
+
+
 # One spelling of each number wherever it appears (a POST's answer, a GET, a batch, an event), fixed
 # here when the value is taken in: money always with 2 decimals ("19.00"), a quantity without
 # trailing zeros ("2", "1.5"), whatever the request or the database (numeric(12,3): 2.000) gave.
+# Request models use the same types, so what a request may say is decided (and documented) here.
+_MONEY_TEXT = 'Decimal amount, never a float: a decimal string ("9.50") or a JSON number; always 2 decimals.'
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=14, decimal_places=2, description='Decimal amount, never a float: always 2 decimals ("9.50").'),
+    Field(ge=0, max_digits=14, decimal_places=2, description=_MONEY_TEXT),
+    BeforeValidator(_float_as_text),
+    WithJsonSchema(_decimal_schema(whole=12, places=2, positive=False, description=_MONEY_TEXT), mode="validation"),
     AfterValidator(_cents),
 ]
+_QUANTITY_TEXT = 'How many: above 0, up to 3 decimals ("2", "1.5"); answered without trailing zeros.'
 Quantity = Annotated[
     Decimal,
-    Field(gt=0, max_digits=12, decimal_places=3, description='Up to 3 decimals, without trailing zeros ("2", "1.5").'),
+    Field(gt=0, max_digits=12, decimal_places=3, description=_QUANTITY_TEXT),
+    BeforeValidator(_float_as_text),
+    WithJsonSchema(_decimal_schema(whole=9, places=3, positive=True, description=_QUANTITY_TEXT), mode="validation"),
     AfterValidator(_plain),
 ]
+
+# --- business time --------------------------------------------------------------------------
+
+MAX_UTC_OFFSET = timedelta(hours=14)
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+_RFC3339 = r"^{year}-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:[0-9][0-9](\.[0-9]+)?({offset})$"
+_SHAPE = re.compile(_RFC3339.format(year="[0-9]{4}", offset="[Zz]|[+-][0-9][0-9]:[0-9][0-9]"))
+BUSINESS_TIME_PATTERN = _RFC3339.format(year="(19|2[0-9])[0-9][0-9]",
+                                        offset="[Zz]|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00")
+"""What the OpenAPI documents say a business time is: ``_rfc3339`` and ``legal_business_time`` together."""
+
+
+def _rfc3339(value: object) -> object:
+    """Only RFC 3339 text (or a datetime, from Python): pydantic alone would also take a number of
+    seconds, a space for the T, an offset without its colon, which the documents do not offer."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _SHAPE.fullmatch(value)):
+        return value
+    raise ValueError("not an RFC 3339 time with its UTC offset, e.g. 2026-11-24T09:00:00+08:00")
+
+
+def legal_business_time(value: datetime) -> datetime:
+    """A business time kehu can keep and compute with: its UTC offset within ±14:00 (the widest
+    any place uses; PostgreSQL refuses offsets beyond ±15:59 and RFC 3339 allows up to ±23:59) and
+    its year from 1900 to 2999 (a shop's history starts later; outside that a time is a typo, and
+    near year 1 or 9999 a conversion to UTC overflows)."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError(f"the UTC offset of {value.isoformat()} is beyond ±14:00")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{value.isoformat()} is not between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+BusinessTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(legal_business_time),
+    Field(json_schema_extra={"pattern": BUSINESS_TIME_PATTERN}),
+]
+"""An RFC 3339 time with its offset, as every request takes business time: ``legal_business_time``."""
+
 Channel = Annotated[
     str,
     Field(

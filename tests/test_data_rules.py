@@ -4,16 +4,21 @@ and event. One cluster for the module (a shop taking CNY and USD)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from kehu.importer import ImportOptions, run_import
+from services.contacts.domain import NewCustomer
+from shared.events import BUSINESS_TIME_PATTERN, BusinessTime, Money, Quantity
 from tests.conftest import Cluster, eventually, own_cluster
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "contacts" / "migrations"
@@ -159,3 +164,99 @@ async def test_an_order_spells_its_numbers_alike_in_post_get_list_batch_and_even
 async def _placed(shop: Cluster, customer: str, count: int) -> list[dict[str, Any]] | None:
     items = [i for i in await shop.timeline(customer) if i["type"] == "OrderPlaced"]
     return items if len(items) >= count else None
+
+
+# --- what the OpenAPI documents say is what the models take ------------------------------------
+
+
+def _takes(adapter: TypeAdapter[Any], value: Any) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    (kind, text) for kind in ("money", "quantity")
+    for text in ("", " ", ".", "+", "-1", "0", "0.000", "0.001", "0.01", ".5", "5.", "+1", " 2 ", "1.500", "0001.5",
+                 "1.2345", "0.0010", "00.0100", "999999999.999", "1000000000", "999999999999.99", "1000000000000",
+                 "1,5", "abc", "NaN")])
+def test_a_decimal_text_is_taken_exactly_when_its_pattern_says_so(kind: str, text: str) -> None:
+    """Generated valid data (schemathesis) is accepted, and what the document forbids is refused."""
+    adapter: TypeAdapter[Any] = TypeAdapter(Money if kind == "money" else Quantity)
+    schema = adapter.json_schema()
+    pattern = next(branch["pattern"] for branch in schema["anyOf"] if branch["type"] == "string")
+    assert (re.fullmatch(pattern, text) is not None) == _takes(adapter, text), (kind, text, pattern)
+
+
+@pytest.mark.parametrize("text", ["", "  ", "li@shop.cn", " Li@Shop.CN ", "D", "a@b", "a@b.", "a b@c.d",
+                                  "a@b@c.d", "a\x00@b.cd"])
+def test_an_email_is_taken_exactly_when_its_pattern_says_so(text: str) -> None:
+    schema = NewCustomer.model_json_schema()["properties"]["email"]["anyOf"][0]
+    adapter: TypeAdapter[Any] = TypeAdapter(NewCustomer)
+    taken = _takes(adapter, {"name": "x", "email": text})
+    assert (re.fullmatch(schema["pattern"], text) is not None) == taken, (text, schema)
+
+
+@pytest.mark.parametrize("text", ["2026-12-06T10:00:00+08:00", "2026-12-06T10:00:00Z", "1900-01-01T00:00:00-14:00",
+                                  "2999-12-31T23:59:59+14:00", "2026-12-06T10:00:00+14:01",
+                                  "0098-12-15T02:08:33-19:01", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z",
+                                  "2026-12-06t10:00:00.5z", "2026-12-06 10:00:00Z", "2026-12-06T10:00Z",
+                                  "2026-12-06T10:00:00+0800", "1733479200", "2026-12-06", 0, 1733479200.5])
+def test_a_business_time_is_taken_exactly_when_its_pattern_says_so(text: str | float) -> None:
+    adapter: TypeAdapter[Any] = TypeAdapter(BusinessTime)
+    matches = isinstance(text, str) and re.fullmatch(BUSINESS_TIME_PATTERN, text) is not None
+    assert matches == _takes(adapter, text), text
+
+
+# --- business time ------------------------------------------------------------------------------
+
+
+@pytest.mark.database
+async def test_a_business_time_beyond_14_hours_from_utc_or_1900_to_2999_is_a_422_naming_the_field(
+    shop: Cluster,
+) -> None:
+    customer = await shop.customer()
+    batch = await shop.post("contacts", "/customers/batch", {"customers": [
+        {"name": "x", "registered_at": "0098-12-15T02:08:33-19:01"}]})
+    assert "beyond ±14:00" in _errors(batch)["customers[0].registered_at"]
+    single = await shop.post("contacts", "/customers", {"name": "x", "registered_at": "2026-01-01T00:00:00+14:30"})
+    assert set(_errors(single)) == {"registered_at"}
+    order = await shop.post("orders", "/orders", _order(customer, occurred_at="1899-12-31T23:00:00+00:00"))
+    assert "between the years 1900 and 2999" in _errors(order)["occurred_at"]
+    ticket = await shop.post("tickets", "/tickets", {"customer_id": customer, "kind": "feedback", "channel": "store",
+                                                     "subject": "ok", "occurred_at": "2026-01-01T00:00:00-15:00"})
+    assert set(_errors(ticket)) == {"occurred_at"}
+    for as_of in ("2026-01-01T00:00:00+15:00", "1899-12-31"):
+        export = await shop.get("insights", "/export/insights.csv", as_of=as_of)
+        assert set(_errors(export)) == {"query.as_of"}, as_of
+
+
+@pytest.mark.database
+async def test_a_replay_keeps_business_times_at_the_legal_extremes_and_text_with_line_breaks(
+    shop: Cluster,
+) -> None:
+    """The offsets and years the edge takes are ones PostgreSQL keeps and insights replays: a replay
+    used to fail (500) on an offset of -19:01, and on a carriage return in a customer's reference."""
+    ref = _ref("line\rbreak")  # a text with a carriage return used to make the replay's COPY fail
+    customer = await shop.customer("Extreme", registered_at="1900-01-01T00:00:00-14:00", external_ref=ref)
+    order = await shop.post("orders", "/orders", _order(customer, occurred_at="1900-01-02T12:00:00+14:00"))
+    assert order.status_code == 201, order.text
+    ticket = await shop.post("tickets", "/tickets", {"customer_id": customer, "kind": "feedback", "channel": "store",
+                                                     "subject": "ok", "occurred_at": "2026-01-01T00:00:00-14:00"})
+    assert ticket.status_code == 201, ticket.text
+    before = await eventually(lambda: _timeline_of(shop, customer, 3))
+
+    replay = await shop.http.post(shop.urls["insights"] + "/admin/replay", headers=shop.headers(), timeout=120)
+    assert replay.status_code == 200, replay.text
+    assert await _timeline_of(shop, customer, 3) == before
+    assert {when for _, when in before} == {
+        "1900-01-01T14:00:00+00:00", "1900-01-01T22:00:00+00:00", "2026-01-01T14:00:00+00:00"}
+    exported = await shop.get("insights", "/export/insights.csv")
+    assert ref in {row["customer_ref"] for row in csv.DictReader(io.StringIO(exported.text, newline=""))}
+
+
+async def _timeline_of(shop: Cluster, customer: str, count: int) -> list[tuple[str, str]] | None:
+    items = await shop.timeline(customer)
+    return sorted((i["type"], i["occurred_at"]) for i in items) if len(items) >= count else None

@@ -9,16 +9,19 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.batches import ItemProblem, take_all
 from shared.errors import FieldProblem, InFuture, Invalid
-from shared.events import CustomerRegistered
+from shared.events import BusinessTime, CustomerRegistered
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address as far as a shop can tell: something@domain.tld, no blanks (or NUL) inside; blanks
+# around it are dropped and an empty text means none. The OpenAPI document gives the same pattern.
+EMAIL_PATTERN = r"^\s*([^@\s\u0000]+@[^@\s\u0000]+\.[^@\s\u0000]+)?\s*$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 # Business time may be in the past (an imported history) but not in the future, beyond a little
 # clock skew between the client and the server.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -38,7 +41,8 @@ class NewCustomer(BaseModel):
         "stored and published in E.164 (+8613800138000). Without a country code, the shop's region "
         "(KEHU_PHONE_REGION, default CN).",
     )
-    email: str | None = Field(None, max_length=254)
+    email: Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})] | None = Field(
+        None, description="An address (lower-cased when stored); empty means none.")
     external_ref: str | None = Field(
         None, min_length=1, max_length=100, description="The shop's own reference (card or ERP number); unique."
     )
@@ -48,7 +52,7 @@ class NewCustomer(BaseModel):
     owner: str | None = Field(
         None, min_length=1, max_length=64, description="The staff member who looks after the customer (name or id)."
     )
-    registered_at: AwareDatetime | None = Field(
+    registered_at: BusinessTime | None = Field(
         None,
         description="Business time: when the customer relationship began, if before now (an imported history "
         "gives the first purchase). It is the `occurred_at` of `CustomerRegistered`. Default: now.",

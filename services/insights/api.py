@@ -6,6 +6,7 @@ import base64
 import binascii
 import csv
 import io
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, tzinfo
@@ -15,13 +16,14 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from services.insights import domain, engine, store, wording
 from services.insights import profile as pf
 from services.insights import responses as out
 from shared.auth import Principal
 from shared.errors import Conflict, FieldProblem, Invalid, NotFound
+from shared.events import BUSINESS_TIME_PATTERN, BusinessTime
 from shared.http import Problem, json_response, require
 
 router = APIRouter(tags=["insights"])
@@ -102,23 +104,36 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 # --- profiles, alerts, segments, export ---------------------------------------------------------
 
 
+_DATE_PATTERN = r"^(19|2[0-9])[0-9][0-9]-[0-9][0-9]-[0-9][0-9]$"
+
+
+# What ``_parse_as_of`` takes, as the OpenAPI document says it.
+AsOfText = Annotated[str, Field(json_schema_extra={"anyOf": [{"format": "date", "pattern": _DATE_PATTERN},
+                                                             {"format": "date-time", "pattern": BUSINESS_TIME_PATTERN}]})]
+
+
+def _as_of(description: str) -> Any:
+    """The ``as_of`` query parameter: a date or an RFC 3339 time."""
+    return Query(description=description + " A date (YYYY-MM-DD: the end of that day in the shop's time zone) "
+                 "or an RFC 3339 time with its UTC offset (within ±14:00), years 1900 to 2999.")
+
+
+_BUSINESS_TIME: TypeAdapter[datetime] = TypeAdapter(BusinessTime)
+
+
 def _parse_as_of(value: str | None, request: Request, field: str = "as_of") -> float | None:
-    """RFC 3339, or a date meaning the end of that day in the shop's time zone."""
+    """RFC 3339 (as every business time), or a date meaning the end of that day in the shop's time zone."""
     if value is None:
         return None
-    projector = request.app.state.projector
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value).toordinal() + 1
-            return pf.day_start(day, projector.zone)
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise Invalid(f"{field} must be a date (YYYY-MM-DD) or an RFC 3339 time",
-                      errors=[FieldProblem(f"query.{field}", "not a date or time")]) from exc
-    if parsed.tzinfo is None:
-        raise Invalid(f"{field} needs a UTC offset, e.g. 2026-11-24T09:00:00+08:00",
-                      errors=[FieldProblem(f"query.{field}", "missing UTC offset")])
-    return parsed.timestamp()
+        if re.fullmatch(_DATE_PATTERN, value):
+            day = date.fromisoformat(value)
+            return pf.day_start(day.toordinal() + 1, request.app.state.projector.zone)
+        return _BUSINESS_TIME.validate_python(value).timestamp()
+    except ValidationError as exc:
+        raise Invalid.field(f"query.{field}", exc.errors()[0]["msg"]) from exc
+    except ValueError as exc:  # a date that does not exist: 2026-02-30
+        raise Invalid.field(f"query.{field}", str(exc)) from exc
 
 
 def _money(cents: float | None) -> str | None:
@@ -190,8 +205,8 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
 async def customer_insights(
     customer_id: uuid.UUID,
     request: Request,
-    as_of: Annotated[str | None, Query(description="Evaluate at this time (default: now); not before the "
-                                                   "customer's last event.")] = None,
+    as_of: Annotated[AsOfText | None, _as_of("Evaluate at this time (default: now); not before the customer's "
+                                        "last event.")] = None,
     accept_language: Annotated[str | None, Header()] = None,
     _: Principal = require("insights:read"),
 ) -> Response:
@@ -287,7 +302,7 @@ EXPORT_COLUMNS = ("customer_id", "customer_ref", "churn_risk", "p_alive", "expec
             response_class=StreamingResponse)
 async def export_insights(
     request: Request,
-    as_of: Annotated[str | None, Query(description="Date (end of that day) or RFC 3339 time; default now.")] = None,
+    as_of: Annotated[AsOfText | None, _as_of("Score as of this time (default: now).")] = None,
     _: Principal = require("insights:read"),
 ) -> Response:
     projector = request.app.state.projector
@@ -302,7 +317,7 @@ async def export_insights(
     as_of_dt = pf.to_datetime(when)
 
     async def rows() -> AsyncIterator[bytes]:
-        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
+        yield (",".join(EXPORT_COLUMNS) + "\r\n").encode()
         after = uuid.UUID(int=0)
         while True:
             async with pool.acquire() as conn:
@@ -311,7 +326,7 @@ async def export_insights(
             if not page:
                 return
             out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; and a \r in a text gets quoted
             for r in page:
                 profile = pf.as_of_view(pf.from_json(str(r["customer_id"]), r["state"]), when, projector.zone)
                 a = domain.assess(profile, max(when, profile.evaluated_at or when) if profile.days else when,
@@ -332,10 +347,11 @@ async def export_insights(
 
 @router.post("/model/refit", response_model=out.PopulationModel,
              summary="Refit the population model now (or as of a past time)",
-             responses={409: {"model": Problem, "description": "too few buying customers to fit"}})
+             responses={409: {"model": Problem, "description": "Not enough data: too few buying customers (or "
+                                                               "repeat buyers) to fit the model"}})
 async def refit_model(
     request: Request,
-    as_of: Annotated[str | None, Query(description="Fit on the data as it stood then (default: now).")] = None,
+    as_of: Annotated[AsOfText | None, _as_of("Fit on the data as it stood then (default: now).")] = None,
     _: Principal = require("admin"),
 ) -> Response:
     projector = request.app.state.projector

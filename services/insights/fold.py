@@ -48,7 +48,9 @@ _CSV_TEXT: dict[type, Callable[[Any], Any]] = {
 
 def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    # Python's csv quotes a field with a line break only if the break is in the lineterminator: with
+    # "\n" alone, a carriage return in a name went out unquoted and COPY refused the replay (500).
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     text = _CSV_TEXT
     writer.writerows([text[type(v)](v) for v in row] for row in rows)
     return buffer.getvalue().encode()

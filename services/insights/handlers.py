@@ -143,7 +143,7 @@ class Projector:
         return await self.models.refit_on(conn, rows, as_of, warm)
 
     async def replay(self, conn: asyncpg.Connection, authorization: str, *, refit: bool = False) -> replay.Replayed:
-        await store.lock_clock(conn)
+        await store.lock_clock_for_replay(conn)
         result = await replay.rebuild(conn, self.settings, authorization, self.zone, refit=refit)
         self.models.forget()  # versions restart: reload what the rebuild fitted
         return result

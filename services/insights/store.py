@@ -53,6 +53,10 @@ async def timeline_page(
 Q.update(load_queries(Path(__file__).parent / "sql" / "profiles.sql"))
 
 
+async def lock_clock_for_replay(conn: asyncpg.Connection) -> None:
+    await conn.execute(Q["lock_clock_for_replay"])
+
+
 async def lock_clock(conn: asyncpg.Connection) -> tuple[datetime | None, datetime | None]:
     row = await conn.fetchrow(Q["lock_clock"])
     return row["watermark"], row["swept_to"]

@@ -16,15 +16,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.batches import ItemProblem, take_all
 from shared.currencies import refusal
 from shared.errors import FieldProblem, InFuture, Invalid
-from shared.events import Channel, Money, OrderLine, OrderPlaced
+from shared.events import BusinessTime, Channel, Money, OrderLine, OrderPlaced, Quantity
 
 CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
@@ -32,28 +31,19 @@ HALF_CENT = Decimal("0.005")
 # beyond a little clock skew between the till and the server.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
-Price = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, description='Decimal string, e.g. "9.50".')]
-Qty = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3, description="How many (up to 3 decimals).")]
-
 
 class NewOrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     sku: str = Field(min_length=1, max_length=64, description="Article code; need not be in a catalogue.")
-    quantity: Qty
-    unit_price: Price
-    amount: Price | None = Field(
+    quantity: Quantity
+    unit_price: Money
+    amount: Money | None = Field(
         None,
         description="The line's amount when it was fixed before the unit price (an imported total). It may "
         "differ from quantity × unit_price only by the rounding of the unit price: at most half a cent per "
         "unit of quantity. Default: quantity × unit_price rounded half up to cents.",
     )
-
-    @field_validator("quantity", "unit_price", "amount", mode="before")
-    @classmethod
-    def _no_float(cls, value: object) -> object:
-        # JSON numbers arrive as float; go through their shortest text so 9.5 stays 9.5 exactly.
-        return str(value) if isinstance(value, float) else value
 
     @field_validator("amount")
     @classmethod
@@ -90,7 +80,7 @@ class NewOrder(BaseModel):
         None, pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code, one of the shop's currencies (KEHU_CURRENCIES). Default: the shop's first.",
     )
-    occurred_at: AwareDatetime | None = Field(None, description="When it was sold (default: now).")
+    occurred_at: BusinessTime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
 
     @model_validator(mode="after")

@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.errors import InFuture
-from shared.events import Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
+from shared.events import BusinessTime, Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
 
 Kind = Literal["complaint", "feedback", "service_request"]
 Severity = Literal["low", "normal", "high", "critical"]
@@ -38,7 +38,7 @@ class NewTicket(BaseModel):
     description: str = Field("", max_length=10_000)
     severity: Severity | None = Field(None, description="Complaints only (default normal); sets the promised time.")
     satisfaction: int | None = Field(None, ge=1, le=5, description="Feedback only: 1 (very unhappy) to 5.")
-    occurred_at: AwareDatetime | None = Field(None, description="When the customer raised it (default: now).")
+    occurred_at: BusinessTime | None = Field(None, description="When the customer raised it (default: now).")
 
     @field_validator("severity")
     @classmethod

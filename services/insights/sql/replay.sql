@@ -19,6 +19,13 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: set_rebuilt_clock
 INSERT INTO insights_rebuild.insights_clock (id, watermark, swept_to) VALUES (true, $1, NULL);
 
+-- name: lock_clock_for_replay
+-- A replay ends by dropping insights_clock, so it takes the table, not only the row: a consumer
+-- waiting for the clock then waits before it holds anything on the table. Waiting for the row
+-- (SELECT ... FOR UPDATE) it held ROW SHARE on the table, which the DROP waited for: a deadlock.
+-- EXCLUSIVE still lets plain reads through until the swap.
+LOCK TABLE insights_clock IN EXCLUSIVE MODE;
+
 -- name: swap_in_rebuilt_tables
 DROP TABLE timeline, customer_profile, alerts, population_model, insights_clock;
 ALTER TABLE insights_rebuild.timeline SET SCHEMA public;

@@ -86,7 +86,7 @@ def test_json_float_is_read_as_its_exact_decimal() -> None:
     new = NewOrder.model_validate_json(body)
 
     assert new.lines[0].unit_price == Decimal("9.5")
-    assert str(new.lines[0].unit_price) == "9.5"
+    assert str(new.lines[0].unit_price) == "9.50"  # money keeps 2 decimals, as everywhere
     assert str(new.lines[0].quantity) == "0.1"  # not 0.1000000000000000055511151231257827
 
 
