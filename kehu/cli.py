@@ -5,6 +5,7 @@
     kehu asyncapi                   print the AsyncAPI document of the events
     kehu token add --name N --role R [--replace]  add an API token (printed once)
     kehu token list | revoke NAME                 list tokens (never the token) or revoke one
+    kehu user add NAME --role R | list | disable NAME | enable NAME | passwd NAME   console accounts
     kehu import orders FILE.csv [--dry-run]      import an order history through the services' APIs
     kehu export insights [--as-of DATE] [-o F]   every customer's churn risk, value, segment, stage (CSV)
     kehu replay insights                         rebuild insights from the services' outboxes and swap
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start every service on the embedded (or configured) broker and database")
     serve = commands.add_parser("serve", help="run one service")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=(*SERVICES, "console"))
     commands.add_parser("asyncapi", help="print the AsyncAPI document of kehu's events (JSON)")
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -40,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("name")
     for command in (add, listing, revoke):
         command.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
-    from kehu import importer
+    from kehu import importer, people_cli
 
     importer.add_parser(commands)
+    people_cli.add_parser(commands)
     from kehu import insights_cli
 
     insights_cli.add_parsers(commands)
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return importer.run_cli(args)
     if args.command == "token":
         return token_command(args)
+    if args.command == "user":
+        return people_cli.run_cli(args)
     return 2
 
 
@@ -114,14 +118,15 @@ def serve_service(service: str) -> int:
     settings = Settings()
     setup_logging(service, settings.log_level)
     setup_telemetry(service)
-    module = importlib.import_module(f"services.{service}.app")
+    module = importlib.import_module("console.app" if service == "console" else f"services.{service}.app")
     app = module.create_app(settings)
     # Every request allocates many short-lived objects (pydantic, asyncpg records): collect the
     # young generation less often, and keep what exists at start out of every collection.
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    port = int(os.environ.get("KEHU_PORT") or service_port(settings, service))
+    port = int(os.environ.get("KEHU_PORT") or (
+        settings.console_port if service == "console" else service_port(settings, service)))
     uvicorn.run(
         app,
         host=settings.host,

@@ -122,6 +122,21 @@ class Settings(BaseSettings):
         "histories of 20,000 events or more, else none besides the service; 1 = none; N = N.",
     )
     log_level: str = Field("INFO", description="Log level of the services (JSON lines on stderr).")
+    console_url: str | None = Field(None, description="Where `kehu user` reaches the console (default: local).")
+    console_port: int = Field(8000, ge=1, le=65535, description="Port of the console (the pages people sign in to).")
+    console_session_idle_minutes: int = Field(
+        480, ge=5, le=43200,
+        description="A console session ends after this long without a request (a shift at the till is 8 hours).",
+    )
+    console_session_max_days: int = Field(7, ge=1, le=90, description="A console session ends this long after sign-in.")
+    console_sign_in_attempts: int = Field(
+        5, ge=1, le=100, description="Wrong passwords in a row for one account before it is locked for a while.")
+    console_lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a locked account stays locked.")
+    console_secure_cookies: bool = Field(
+        False, description="Mark the session cookie Secure (set it when the console is served over HTTPS).")
+    console_dev_admin_password_file: Path | None = Field(
+        None, description="`kehu up` only: create the account `admin` with the password in this file if no "
+        "account exists yet.")
 
     @field_validator("currencies", mode="before")
     @classmethod

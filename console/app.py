@@ -1,0 +1,113 @@
+"""The console: the pages people sign in to. Wiring only.
+
+It owns no business data: pages read and write through the four services' public APIs, as the
+signed-in person (``services.py``), and follow the topics only to know when to refresh
+(``live.py``). Its own database holds the accounts and sessions (``migrations/``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from console import live, pages, people_api, signin
+from console.live import LiveFeed
+from console.people_api import ensure_dev_admin
+from console.services import PersonTokens, ServiceDown, Services
+from console.web import CsrfRefused, PageForbidden, SignInRequired, render, sign_in_redirect, texts_for
+from shared.errors import KehuError
+from shared.http import create_service_app, standard_router
+from shared.runtime import ServiceRuntime, __version__, readiness
+from shared.settings import SERVICES, Settings, identity_key_path, service_url
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None, *, database: str | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.start("console", settings, HERE / "migrations", publishes=False,
+                                             database=database)
+        app.state.runtime = runtime
+        app.state.tokens = runtime.tokens
+        app.state.pool = runtime.pool
+        app.state.services = Services({name: service_url(settings, name) for name in SERVICES},
+                                      PersonTokens.from_file(identity_key_path(settings)))
+        app.state.live = LiveFeed(settings.kafka_bootstrap or "")
+        app.state.live.start()
+        if settings.console_dev_admin_password_file is not None:
+            await ensure_dev_admin(runtime.pool, settings.console_dev_admin_password_file)
+        try:
+            yield
+        finally:
+            await app.state.live.stop()
+            await app.state.services.close()
+            await runtime.stop()
+
+    app = create_service_app(
+        title="kehu console",
+        description="The pages people sign in to, and `/api/people` (the accounts) for `kehu user`.",
+        version=__version__, lifespan=lifespan, max_body_bytes=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (signin.router, live.router, *pages.routers, people_api.router):
+        app.include_router(router)
+    app.include_router(standard_router(readiness))
+    _page_errors(app)
+    return app
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/health/", "/metrics", "/docs", "/openapi.json"))
+
+
+def _page_errors(app: FastAPI) -> None:
+    """Pages answer errors with a page in the person's language; ``/api/`` keeps problem details."""
+    api_problem = app.exception_handlers[KehuError]
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    async def sign_in_needed(request: Request, _: Exception) -> Response:
+        return sign_in_redirect(request)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageForbidden)
+        return render(request, "error.html", None, status=403, kind="forbidden", permission=exc.permission)
+
+    async def csrf(request: Request, _: Exception) -> Response:
+        return render(request, "error.html", None, status=403, kind="csrf")
+
+    async def service_down(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceDown)
+        log.warning("page %s: %s", request.url.path, exc)
+        return render(request, "error.html", None, status=503, kind="service_down", service=exc.service)
+
+    async def problem(request: Request, exc: Exception) -> Response:
+        if not _is_page(request):
+            return await api_problem(request, exc)  # type: ignore[no-any-return]
+        assert isinstance(exc, KehuError)
+        return render(request, "error.html", None, status=exc.status, kind="problem", detail=exc.detail)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        if not _is_page(request):
+            return await api_invalid(request, exc)  # type: ignore[no-any-return]
+        texts = texts_for(request)
+        return render(request, "error.html", None, status=422, kind="problem",
+                      detail=texts.gettext("The address or form has a value the console cannot use."))
+
+    app.add_exception_handler(SignInRequired, sign_in_needed)
+    app.add_exception_handler(PageForbidden, forbidden)
+    app.add_exception_handler(CsrfRefused, csrf)
+    app.add_exception_handler(ServiceDown, service_down)
+    app.add_exception_handler(KehuError, problem)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,0 +1,50 @@
+"""What several pages need: customers' names for ids, ages in days, alert kinds in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from console.i18n import Texts
+from console.services import Services, ServiceDown, ServiceRefused
+from console.web import Viewer
+
+ALERT_KINDS = ("purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline")
+
+
+def alert_kind_label(t: Texts, kind: str) -> str:
+    return {
+        "purchase_overdue": t.gettext("Regular overdue"),
+        "quantity_drop": t.gettext("Quantity drop"),
+        "value_drop": t.gettext("Value drop"),
+        "churn_risk": t.gettext("Churn risk"),
+        "stage_decline": t.gettext("Stage decline"),
+    }.get(kind, kind)
+
+
+async def customer_names(services: Services, who: Viewer, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The customers contacts has for these ids (by id); an empty map when contacts is away, so a
+    list still shows with ids instead of names."""
+    wanted = sorted({i for i in ids if i})
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 200):
+        chunk = wanted[start:start + 200]
+        try:
+            page = await services.get("contacts", "/customers", who.person, who.texts.accept_language,
+                                      params=[("id", i) for i in chunk] + [("limit", "500")])
+        except (ServiceDown, ServiceRefused):
+            return found
+        found.update({c["id"]: c for c in page["items"]})
+    return found
+
+
+def days_between(earlier: str | datetime, now: datetime, zone: ZoneInfo) -> int:
+    """Whole calendar days in the shop's time zone ("逾期 12 天", not "2个月前")."""
+    when = datetime.fromisoformat(earlier) if isinstance(earlier, str) else earlier
+    return (now.astimezone(zone).date() - when.astimezone(zone).date()).days
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

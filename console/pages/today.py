@@ -1,0 +1,50 @@
+"""Today (今日): what needs someone today: open alerts by kind, open complaints by due time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from console.pages.common import ALERT_KINDS, alert_kind_label, customer_names, days_between, now
+from console.services import Missing, parts
+from console.web import Viewer, render, require_page, services, viewer
+
+router = APIRouter(include_in_schema=False)
+LIMIT = 200  # the most of each list Today shows; the Alerts page has them all
+
+
+@router.get("/", response_class=HTMLResponse)
+async def today(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
+    require_page(who, "insights:read")
+    api = services(request)
+    lang = who.texts.accept_language
+    got = await parts(
+        alerts=api.get("insights", "/alerts", who.person, lang, params={"status": "open", "limit": LIMIT}),
+        complaints=api.get("tickets", "/tickets", who.person, lang,
+                           params={"status": "open", "kind": "complaint", "limit": LIMIT}),
+    )
+    alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
+    complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
+    names = await customer_names(api, who, [a["customer_id"] for a in alerts] + [c["customer_id"] for c in complaints])
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    moment = now()
+    by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ALERT_KINDS}
+    for alert in alerts:
+        alert["age_days"] = days_between(alert["raised_at"], moment, zone)
+        by_kind.setdefault(alert["kind"], []).append(alert)
+    complaints.sort(key=lambda c: (c["due_at"] is None, c["due_at"] or "", c["occurred_at"]))
+    for complaint in complaints:
+        complaint["overdue"] = bool(complaint["due_at"]) and complaint["due_at"] < moment.isoformat()
+    counts = Counter(a["kind"] for a in alerts)
+    return render(
+        request, "today.html", who,
+        alerts_missing=got["alerts"] if isinstance(got["alerts"], Missing) else None,
+        complaints_missing=got["complaints"] if isinstance(got["complaints"], Missing) else None,
+        by_kind=by_kind, counts=counts, complaints=complaints, names=names, limit=LIMIT,
+        kind_label=lambda k: alert_kind_label(who.texts, k), zone=zone,
+        total=len(alerts) + len(complaints),
+    )
