@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Path as PathParam, Request
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 

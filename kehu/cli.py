@@ -6,6 +6,7 @@
     kehu token add --name N --role R [--replace]  add an API token (printed once)
     kehu token list | revoke NAME                 list tokens (never the token) or revoke one
     kehu user add NAME --role R | list | disable NAME | enable NAME | passwd NAME   console accounts
+    kehu identity keygen [--dir D]               make the console's key pair for person tokens, if missing
     kehu import orders FILE.csv [--dry-run]      import an order history through the services' APIs
     kehu export insights [--as-of DATE] [-o F]   every customer's churn risk, value, segment, stage (CSV)
     kehu replay insights                         rebuild insights from the services' outboxes and swap
@@ -19,8 +20,15 @@ import os
 import sys
 from pathlib import Path
 
-from shared.auth import ROLES, TokenExists, UnknownToken, add_token, list_tokens, revoke_token
-from shared.settings import SERVICES, Settings, service_port, tokens_path
+from shared.auth import ROLES, UnknownToken, add_token, list_tokens, revoke_token
+from shared.settings import (
+    SERVICES,
+    Settings,
+    identity_key_path,
+    identity_public_key_path,
+    service_port,
+    tokens_path,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("name")
     for command in (add, listing, revoke):
         command.add_argument("--file", type=Path, help="tokens file (default: KEHU_TOKENS_FILE or <home>/tokens.json)")
+    identity = commands.add_parser("identity", help="the key pair that signs and checks person tokens")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    keygen = identity_commands.add_parser(
+        "keygen", help="write console-key.pem (private: the console only) and console-key.pub.pem (every service), "
+        "unless both exist")
+    keygen.add_argument("--dir", type=Path, help="where (default: KEHU_IDENTITY_KEY_FILE and "
+                        "KEHU_IDENTITY_PUBLIC_KEY_FILE, else <home>/identity/)")
     from kehu import importer, people_cli
 
     importer.add_parser(commands)
@@ -84,7 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         return token_command(args)
     if args.command == "user":
         return people_cli.run_cli(args)
+    if args.command == "identity":
+        return identity_command(args)
     return 2
+
+
+def identity_command(args: argparse.Namespace) -> int:
+    from shared.identity import generate_keypair
+
+    settings = Settings()
+    key = args.dir / "console-key.pem" if args.dir else identity_key_path(settings)
+    public_key = args.dir / "console-key.pub.pem" if args.dir else identity_public_key_path(settings)
+    made = generate_keypair(key, public_key)
+    print(f"{'made' if made else 'kept the existing'} key pair: {key} (private), {public_key} (public)", file=sys.stderr)
+    return 0
 
 
 def token_command(args: argparse.Namespace) -> int:
@@ -101,7 +129,7 @@ def token_command(args: argparse.Namespace) -> int:
             widths = [max(len(row[i]) for row in rows) for i in range(3)]
             for row in rows:
                 print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
-    except (TokenExists, UnknownToken) as exc:
+    except (ValueError, UnknownToken) as exc:  # TokenExists, or a name add_token refuses
         print(f"kehu token: {exc.args[0]}", file=sys.stderr)
         return 1
     return 0

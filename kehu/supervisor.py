@@ -39,8 +39,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from kehu.embedded import EmbeddedBroker, EmbeddedPostgres, die_with_parent
 from shared.auth import add_token
 from shared.events import TOPICS
+from shared.identity import generate_keypair
 from shared.kafka import CONSUMERS, all_topics, ensure_topics
-from shared.settings import SERVICES, Settings, service_port, tokens_path
+from shared.settings import (
+    SERVICES,
+    Settings,
+    identity_key_path,
+    identity_public_key_path,
+    service_port,
+    tokens_path,
+)
 
 log = logging.getLogger("kehu.up")
 PUBLISHERS = ("contacts", "orders", "tickets", "insights")
@@ -94,6 +102,10 @@ class Supervisor:
         await ensure_topics(bootstrap, all_topics(), self.settings.topic_partitions)
         self.admin_token = self._dev_token()
         service_token = add_token(tokens_path(self.settings), name="kehu-services", role="readonly", replace=True)
+        # The console signs person tokens with the private key; the services check them with the public one.
+        key, public_key = identity_key_path(self.settings).resolve(), identity_public_key_path(self.settings).resolve()
+        if generate_keypair(key, public_key):
+            self.say(f"made the console's identity key pair in {key.parent}")
         self.env = {
             **os.environ,
             "KEHU_HOME": str(self.home.resolve()),
@@ -101,6 +113,8 @@ class Supervisor:
             "KEHU_KAFKA_BOOTSTRAP": bootstrap,
             "KEHU_TOKENS_FILE": str(tokens_path(self.settings).resolve()),
             "KEHU_SERVICE_TOKEN": service_token,
+            "KEHU_IDENTITY_KEY_FILE": str(key),
+            "KEHU_IDENTITY_PUBLIC_KEY_FILE": str(public_key),
             "PYTHONUNBUFFERED": "1",
         }
         for name in SERVICES:

@@ -44,14 +44,29 @@ PREFIX_CHARS = 9  # "kehu_" and 4 of the 32 random characters: enough to tell to
 RECHECK_S = 1.0
 
 
+PERSON_SCOPE = "person:"
+
+
 @dataclass(frozen=True)
 class Principal:
+    """Who makes a request: an API token (``name`` is the token's name), or a person signed in to
+    the console (``shared.identity``: ``name`` is the login name, ``person`` the user's id and
+    ``owner`` the owner id of a salesperson's customers)."""
+
     name: str
     role: str
+    person: str | None = None
+    owner: str | None = None
 
     def may(self, permission: str) -> bool:
         granted = ROLES.get(self.role, frozenset())
         return "*" in granted or permission in granted
+
+    @property
+    def scope(self) -> str:
+        """Whose Idempotency-Keys these are: a person's own (by id, so a fresh token or a renamed
+        login keeps them, and two people never share them), else the API token's name."""
+        return PERSON_SCOPE + self.person if self.person is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,7 @@ def _principals(path: Path) -> dict[str, Principal]:
     return by_digest
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
+def file_signature(path: Path) -> tuple[int, int, int] | None:
     """What changes when the file is rewritten (a replace gives a new inode; an edit a new mtime or size)."""
     try:
         st = path.stat()
@@ -108,7 +123,7 @@ class TokenStore:
         self.path = path
         self._recheck_s = recheck_s
         self._clock = clock
-        self._signature = _signature(path)
+        self._signature = file_signature(path)
         self._by_digest = _principals(path)
         self._checked = clock()
 
@@ -127,7 +142,7 @@ class TokenStore:
         if now - self._checked < self._recheck_s:
             return
         self._checked = now
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         if signature == self._signature:
             return
         try:
@@ -145,6 +160,8 @@ def add_token(path: Path, *, name: str, role: str, token: str | None = None, rep
     (``TokenExists``) unless ``replace``."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    if name.startswith(PERSON_SCOPE):
+        raise ValueError(f"a token name may not start with {PERSON_SCOPE!r}: that names a person's Idempotency-Keys")
     token = token or "kehu_" + secrets.token_urlsafe(24)
     with _changing(path) as data:
         before = next((t for t in data["tokens"] if t["name"] == name), None)

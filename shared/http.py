@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from shared.auth import Principal, TokenStore
 from shared.db import UNAVAILABLE_ERRORS, database_unavailable, describe
 from shared.edge import BodyLimit, allowed_methods, checked_input, declare_problems
 from shared.errors import FieldProblem, Forbidden, Invalid, KehuError, Unauthorized, Unavailable
+from shared.identity import PREFIX as PERSON_TOKEN_PREFIX
+from shared.identity import NoIdentityKey, PersonTokenInvalid, TrustedKey
 from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
@@ -139,17 +142,38 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 # Declares the scheme in the OpenAPI document (Swagger's "Authorize", clients' generators); the
 # refusal is ours, as problem details.
-_BEARER = HTTPBearer(auto_error=False, description="A token from `kehu token add` or `.kehu/dev-token`.")
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API token from `kehu token add` or `.kehu/dev-token`, or a person token (`kp1.…`) "
+    "the console signs for a signed-in person.",
+)
 
 
 def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("send `Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
+    token = credentials.credentials.strip()
+    if token.startswith(PERSON_TOKEN_PREFIX):
+        return _person(request.app.state.identity, token)
     tokens: TokenStore = request.app.state.tokens
-    principal = tokens.authenticate(credentials.credentials.strip())
+    principal = tokens.authenticate(token)
     if principal is None:
         raise Unauthorized("the bearer token is not valid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return principal
+
+
+def _person(identity: TrustedKey, token: str) -> Principal:
+    """The person a console-signed token names (``shared.identity``), or a 401 that says why not."""
+    try:
+        claims = identity.verify(token, now=time.time())
+    except NoIdentityKey as exc:
+        raise Unauthorized(str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    except PersonTokenInvalid as exc:
+        raise Unauthorized(
+            f"the person token is not valid: {exc.reason} ({exc.detail})", reason=exc.reason,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.reason}"'},
+        ) from None
+    return Principal(name=claims.name, role=claims.role, person=claims.sub, owner=claims.owner)
 
 
 def require(permission: str) -> Any:
@@ -204,8 +228,8 @@ async def idempotent(
             fingerprint = hashlib.sha256(
                 request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
             ).hexdigest()
-            if not await conn.fetchval(Q["claim_key"], principal.name, key, fingerprint):
-                stored = await conn.fetchrow(Q["stored_reply"], principal.name, key)
+            if not await conn.fetchval(Q["claim_key"], principal.scope, key, fingerprint):
+                stored = await conn.fetchrow(Q["stored_reply"], principal.scope, key)
                 if stored["request_hash"] != fingerprint:
                     raise Invalid(
                         "this Idempotency-Key was already used for a different request", title="Idempotency-Key reused",
@@ -214,7 +238,7 @@ async def idempotent(
                 return json_response(stored["status_code"], stored["response"], {"Idempotent-Replayed": "true"})
         reply = await write(conn)
         if key is not None:
-            await conn.execute(Q["remember_reply"], principal.name, key, reply.status, reply.body)
+            await conn.execute(Q["remember_reply"], principal.scope, key, reply.status, reply.body)
     if after_commit is not None:
         await after_commit()
     return json_response(reply.status, reply.body, reply.headers)

@@ -24,9 +24,10 @@ from shared.consumer import Apply, Consumer
 from shared.customers import CustomerDirectory
 from shared.db import Pool, connect, create_pool, database_unavailable, describe, prepare_database
 from shared.http import create_service_app, json_response, require, standard_router
+from shared.identity import TrustedKey
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OutboxRelay
-from shared.settings import Settings, contacts_url, tokens_path
+from shared.settings import Settings, contacts_url, identity_public_key_path, tokens_path
 from shared.sql import load_queries
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class ServiceRuntime:
     pool: Pool
     database_url: str
     tokens: TokenStore
+    identity: TrustedKey
     probe: BrokerProbe
     relay: OutboxRelay | None = None
     consumers: list[Consumer] = field(default_factory=list)
@@ -106,9 +108,10 @@ class ServiceRuntime:
         pool = await create_pool(url, size=settings.db_pool_size, acquire_timeout_s=settings.db_acquire_timeout_s,
                                  command_timeout_s=settings.db_command_timeout_s)
         tokens = TokenStore.load(tokens_path(settings))
+        identity = TrustedKey(identity_public_key_path(settings))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ensure_topics(bootstrap, all_topics(), settings.topic_partitions), 5)
-        runtime = cls(service, settings, pool, url, tokens, BrokerProbe(bootstrap))
+        runtime = cls(service, settings, pool, url, tokens, identity, BrokerProbe(bootstrap))
         runtime.probe.start()
         if publishes:
             runtime.relay = OutboxRelay(
@@ -260,6 +263,7 @@ def service_app(
         directory = CustomerDirectory(contacts_url(settings), settings.service_token) if checks_customers else None
         app.state.runtime = runtime
         app.state.tokens = runtime.tokens
+        app.state.identity = runtime.identity
         app.state.directory = directory
         tasks = [asyncio.create_task(loop(app), name=getattr(loop, "__name__", "background")) for loop in background]
         try:

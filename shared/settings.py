@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     tokens_file: Path | None = Field(
         None, description="JSON file of bearer tokens (sha256) and their roles. Unset: <home>/tokens.json."
     )
+    identity_key_file: Path | None = Field(
+        None,
+        description="The console's Ed25519 private key (PEM, PKCS8), which signs person tokens; only the console "
+        "reads it. Unset: <home>/identity/console-key.pem.",
+    )
+    identity_public_key_file: Path | None = Field(
+        None,
+        description="The console's Ed25519 public key (PEM), with which a service checks person tokens (re-read "
+        "within a second when it changes). Unset: <home>/identity/console-key.pub.pem; no file: person tokens "
+        "are refused, API tokens work.",
+    )
     service_token: str | None = Field(
         None, description="Token a service uses to call another service (read-only role is enough)."
     )
@@ -157,6 +168,14 @@ class Settings(BaseSettings):
 
 def tokens_path(settings: Settings) -> Path:
     return settings.tokens_file or settings.home / "tokens.json"
+
+
+def identity_key_path(settings: Settings) -> Path:
+    return settings.identity_key_file or settings.home / "identity" / "console-key.pem"
+
+
+def identity_public_key_path(settings: Settings) -> Path:
+    return settings.identity_public_key_file or settings.home / "identity" / "console-key.pub.pem"
 
 
 def service_port(settings: Settings, service: str) -> int:

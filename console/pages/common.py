@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from console.i18n import Texts
-from console.services import Services, ServiceDown, ServiceRefused
+from console.services import ServiceDown, ServiceRefused, Services
 from console.web import Viewer
 
 ALERT_KINDS = ("purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline")
