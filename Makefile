@@ -32,7 +32,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared services kehu
+	$(BIN)/mypy shared services kehu console
 
 bench: install
 	$(BIN)/python benchmarks/e2e_latency.py

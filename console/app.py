@@ -7,8 +7,9 @@ signed-in person (``services.py``), and follow the topics only to know when to r
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from console import live, pages, people_api, signin
 from console.live import LiveFeed
 from console.people_api import ensure_dev_admin
-from console.services import PersonTokens, ServiceDown, Services
+from console.services import PersonTokens, ServiceDown, ServiceRefused, Services
 from console.web import CsrfRefused, PageForbidden, SignInRequired, render, sign_in_redirect, texts_for
 from shared.errors import KehuError
 from shared.http import create_service_app, standard_router
@@ -72,6 +73,10 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/health/", "/metrics", "/docs", "/openapi.json"))
 
 
+async def _awaited(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result
+
+
 def _page_errors(app: FastAPI) -> None:
     """Pages answer errors with a page in the person's language; ``/api/`` keeps problem details."""
     api_problem = app.exception_handlers[KehuError]
@@ -92,15 +97,21 @@ def _page_errors(app: FastAPI) -> None:
         log.warning("page %s: %s", request.url.path, exc)
         return render(request, "error.html", None, status=503, kind="service_down", service=exc.service)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        """A service said no to something the page asked on its own (not a form): say what it said."""
+        assert isinstance(exc, ServiceRefused)
+        log.warning("page %s: %s", request.url.path, exc)
+        return render(request, "error.html", None, status=exc.status, kind="problem", detail=exc.detail)
+
     async def problem(request: Request, exc: Exception) -> Response:
         if not _is_page(request):
-            return await api_problem(request, exc)  # type: ignore[no-any-return]
+            return await _awaited(api_problem(request, exc))
         assert isinstance(exc, KehuError)
         return render(request, "error.html", None, status=exc.status, kind="problem", detail=exc.detail)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         if not _is_page(request):
-            return await api_invalid(request, exc)  # type: ignore[no-any-return]
+            return await _awaited(api_invalid(request, exc))
         texts = texts_for(request)
         return render(request, "error.html", None, status=422, kind="problem",
                       detail=texts.gettext("The address or form has a value the console cannot use."))
@@ -109,5 +120,6 @@ def _page_errors(app: FastAPI) -> None:
     app.add_exception_handler(PageForbidden, forbidden)
     app.add_exception_handler(CsrfRefused, csrf)
     app.add_exception_handler(ServiceDown, service_down)
+    app.add_exception_handler(ServiceRefused, refused)
     app.add_exception_handler(KehuError, problem)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -90,16 +90,16 @@ def update() -> None:
         for key, context in used:
             msgid = key if isinstance(key, str) else key[0]
             before = old.get(msgid, context=context)
+            string: str | tuple[str, ...]
             if isinstance(key, tuple):
                 string = before.string if before and isinstance(before.string, tuple) else ("", "")
                 if locale == "en" and not any(string):
                     string = key
-                new.add(key, string, context=context)
             else:
                 string = before.string if before and isinstance(before.string, str) else ""
                 if locale == "en" and not string:
                     string = key
-                new.add(key, string, context=context)
+            new.add(key, string, context=context)
         with path.open("wb") as f:
             write_po(f, new, width=0, omit_header=False, sort_output=True)
 

@@ -43,7 +43,7 @@ def translations(locale: str) -> Translations:
 def negotiate(chosen: str | None, cookie: str | None, accept_language: str | None) -> str:
     for candidate in (chosen, cookie):
         if candidate in LOCALES:
-            return candidate  # type: ignore[return-value]
+            return candidate
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()
         if tag.startswith("zh"):
@@ -64,14 +64,15 @@ class Texts:
         return translations(self.locale)
 
     def gettext(self, message: str, **values: object) -> str:
-        text = self._t.gettext(message)
+        text = str(self._t.gettext(message))
         return text % values if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
-        return self._t.ngettext(singular, plural, n) % {"num": n, **values}
+        text: str = self._t.ngettext(singular, plural, n)
+        return text % {"num": n, **values}
 
     def pgettext(self, context: str, message: str, **values: object) -> str:
-        text = self._t.pgettext(context, message)
+        text = str(self._t.pgettext(context, message))
         return text % values if values else text
 
     @property

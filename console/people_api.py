@@ -124,7 +124,7 @@ async def _reply(conn: asyncpg.Connection, name: str) -> Reply:
 async def ensure_dev_admin(pool: asyncpg.Pool, password_file: Path) -> None:
     """``kehu up`` on a machine with no account yet: an ``admin`` with the password of the file
     (the banner says where it is), as the dev token is for the APIs."""
-    password = password_file.read_text(encoding="utf-8").strip()
+    password = (await asyncio.to_thread(password_file.read_text, encoding="utf-8")).strip()
     async with pool.acquire() as conn:
         if await store.count_people(conn):
             return

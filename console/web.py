@@ -134,7 +134,7 @@ def render(request: Request, template: str, viewer: Viewer | None, status: int =
     values = {
         "request": request, "viewer": viewer, "t": texts, "_": texts.gettext, "gettext": texts.gettext,
         "ngettext": texts.ngettext, "pgettext": texts.pgettext, "path": request.url.path,
-        "csrf": viewer.csrf_token if viewer else request.state.__dict__.get("login_csrf", ""),
+        "csrf": viewer.csrf_token if viewer else getattr(request.state, "login_csrf", ""),
         "new_key": lambda: str(uuid.uuid4()), "Missing": Missing, **context,
     }
     wanted = fragment_of(request)
@@ -155,4 +155,5 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: Services = request.app.state.services
+    return services

@@ -39,6 +39,7 @@ QUERY_VALUE_MAX = 256
 
 _NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 NO_NUL = "^[^\\u0000]*$"
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 """The pattern the OpenAPI documents give free text: no NUL character, which ``checked_input`` refuses."""
 
 
@@ -64,7 +65,11 @@ async def checked_input(request: Request) -> None:
     if "\x00" in request.scope["path"]:
         problems += [FieldProblem(f"path.{name}", _NUL_MESSAGE)
                      for name, value in request.path_params.items() if "\x00" in str(value)]
-    if route.body_field is not None:
+    if route.body_field is not None and request.headers.get("content-type", "").startswith(_FORMS):
+        form = await request.form()  # parsed (and cached) by FastAPI before the dependencies
+        problems += [FieldProblem(f"body.{name}", _NUL_MESSAGE) for name, value in form.multi_items()
+                     if isinstance(value, str) and "\x00" in value]
+    elif route.body_field is not None:
         body = await request.body()  # already read (and cached) by FastAPI before the dependencies
         if b"\\u0000" in body:  # JSON can only carry a NUL escaped; a raw one is invalid JSON
             problems += [FieldProblem(where, _NUL_MESSAGE) for where in _nul_fields(body)]

@@ -48,7 +48,7 @@ async def alerts(
 ) -> HTMLResponse:
     require_page(who, "insights:read")
     api = services(request)
-    params = alert_query(kind, owner.strip(), older_than, handled) + [("limit", str(PAGE))]
+    params = [*alert_query(kind, owner.strip(), older_than, handled), ("limit", str(PAGE))]
     if cursor:
         params.append(("cursor", cursor))
     got = await parts(alerts=api.get("insights", "/alerts", who.person, who.texts.accept_language, params=params))

@@ -11,7 +11,7 @@ WHERE s.token_sha256 = $1 AND p.disabled_at IS NULL;
 
 -- name: touch_session
 -- seen_at moves at most once a minute: a page that loads fragments does not write on each one.
-UPDATE sessions SET seen_at = $2 WHERE token_sha256 = $1 AND seen_at < $2 - interval '1 minute';
+UPDATE sessions SET seen_at = $2 WHERE token_sha256 = $1 AND seen_at < $2::timestamptz - interval '1 minute';
 
 -- name: delete_session
 DELETE FROM sessions WHERE token_sha256 = $1;
