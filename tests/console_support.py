@@ -56,6 +56,14 @@ class ConsoleCluster:
         assert response.status_code in (200, 303), (response.status_code, re.findall(r"class=\"problem\"[^>]*>([^<]*)", response.text))
         return client
 
+    @contextlib.asynccontextmanager
+    async def signed_in(self, name: str = "boss", *, follow: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self.sign_in(name, follow=follow)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
     async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)
         try:
