@@ -73,7 +73,7 @@ class Person:
     created_at: datetime
 
 
-def check_password(password: str, *, field: str = "body.password") -> None:
+def check_password(password: str, *, field: str = "password") -> None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise Invalid.field(field, f"a password has {PASSWORD_MIN} to {PASSWORD_MAX} characters")
 

@@ -59,7 +59,7 @@ async def add_person(conn: asyncpg.Connection, body: NewPerson, now: datetime) -
     password_hash = await asyncio.to_thread(accounts.hash_password, body.password)
     if not await store.insert_person(conn, person, password_hash):
         raise Conflict(f"an account named {body.name!r} exists",
-                       errors=[FieldProblem("body.name", "an account with this name exists")])
+                       errors=[FieldProblem("name", "an account with this name exists")])
     return person
 
 

@@ -138,9 +138,6 @@ class Missing:
     service: str
     forbidden: bool = False
 
-    def __bool__(self) -> bool:
-        return False
-
 
 async def unless_unknown(call: Awaitable[Any]) -> Any:
     """``None`` for a 404: insights has not heard of a customer registered a moment ago."""
