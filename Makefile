@@ -24,7 +24,7 @@ test: install lint
 	$(BIN)/python -m pytest -q
 	@if $(BIN)/python -m tests.pg_answers "$(SYSTEM_PG)"; then \
 		echo "== database tests against the system PostgreSQL ($(SYSTEM_PG))"; \
-		KEHU_TEST_DATABASE_URL="$(SYSTEM_PG)" $(BIN)/python -m pytest -q -m database; \
+		KEHU_TEST_DATABASE_URL="$(SYSTEM_PG)" $(BIN)/python -m pytest -q -m "database and not contract"; \
 	else echo "== no system PostgreSQL on 127.0.0.1:5432: database tests ran on the embedded server only"; fi
 
 test-fast: install

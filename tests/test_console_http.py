@@ -3,7 +3,10 @@ identity reaching the services, forms, and a service that is down."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 from tests.console_support import PASSWORD, ConsoleCluster, console_cluster, csrf_of, key_of
 
 pytestmark = pytest.mark.database
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +196,17 @@ async def test_people_api_for_kehu_user(cc: ConsoleCluster) -> None:
         disabled = await http.post(f"{api}/liu.yang/disable", headers=admin)
         assert disabled.status_code == 200 and disabled.json()["disabled"] is True
     assert (await _post_sign_in(cc, "liu.yang", "a long password")).status_code == 401  # disabled
+
+
+@pytest.mark.contract
+async def test_schemathesis_finds_no_failure_on_the_console_api(cc: ConsoleCluster) -> None:
+    """The console's own API (`/api/people`, health, metrics), as the services' are checked."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "st"), "--config-file", str(ROOT / "schemathesis.toml"), "run",
+        cc.url + "/openapi.json", "-H", f"Authorization: Bearer {cc.cluster.tokens['admin']}",
+        "--max-examples", "3", "--seed", "9", "--workers", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+    )
+    output, _ = await process.communicate()
+    assert await process.wait() == 0, f"schemathesis found failures on the console:\n{output.decode()[-8000:]}"

@@ -195,3 +195,10 @@ def test_openapi_document_of_each_service_matches_the_snapshot(service: str) -> 
     module = __import__(f"services.{service}.app", fromlist=["create_app"])
     app = module.create_app()  # builds the routes only; nothing connects before the lifespan runs
     _check_snapshot(f"openapi-{service}.json", app.openapi())
+
+
+def test_openapi_document_of_the_console_matches_the_snapshot() -> None:
+    """The console's own API (`/api/people` for `kehu user`); its pages are not part of it."""
+    from console.app import create_app
+
+    _check_snapshot("openapi-console.json", create_app().openapi())
