@@ -19,7 +19,7 @@ from console.i18n import Texts
 
 WIDTH = 720
 HEIGHT = 220
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 16, 28, 36
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 16, 16, 40, 36
 
 
 @dataclass(frozen=True)
@@ -164,12 +164,12 @@ def _label(x: float, y: float, text: str, cls: str, *, anchor: str = "start") ->
 
 _STYLE = """<style>
 .grid{stroke:#e3e6ec;stroke-width:1}.axis{stroke:#4a5365;stroke-width:1}
-.tick,.bar-label,.bar-value{font-size:12px;fill:#1d2330}
+.tick,.bar-label,.bar-value{font-size:14px;fill:#1d2330}
 .purchase{fill:#0b5cad}.bar{fill:#0b5cad}
-.expected-line{stroke:#1e6b34;stroke-width:2;stroke-dasharray:6 4}.expected-label{font-size:12px;fill:#1e6b34}
-.overdue-line{stroke:#a4161a;stroke-width:2}.overdue-label{font-size:12px;fill:#a4161a;font-weight:600}
+.expected-line{stroke:#1e6b34;stroke-width:2;stroke-dasharray:6 4}.expected-label{font-size:14px;fill:#1e6b34}
+.overdue-line{stroke:#a4161a;stroke-width:2}.overdue-label{font-size:14px;fill:#a4161a;font-weight:600}
 .overdue-zone{fill:#a4161a;fill-opacity:.08}
-.today-line{stroke:#1d2330;stroke-width:1;stroke-dasharray:2 3}.today-label{font-size:12px;fill:#1d2330}
+.today-line{stroke:#1d2330;stroke-width:1;stroke-dasharray:2 3}.today-label{font-size:14px;fill:#1d2330}
 a:focus .bar,a:hover .bar{fill:#083f78}
 </style>"""
 

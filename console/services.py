@@ -109,19 +109,23 @@ class Services:
     async def _call(self, method: str, service: str, path: str, person: Person, language: str, *,
                     params: Any = None, json: Any = None, idempotency_key: str | None = None) -> Any:
         url = self.urls[service] + path
-        try:
-            response = await self.http.request(method, url, params=params, json=json,
-                                               headers=self._headers(person, language, idempotency_key))
-        except httpx.TimeoutException as exc:
-            raise ServiceDown(service, f"no answer within {self.http.timeout.read}s") from exc
-        except httpx.HTTPError as exc:
-            raise ServiceDown(service, f"{type(exc).__name__}: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                response = await self.http.request(method, url, params=params, json=json,
+                                                   headers=self._headers(person, language, idempotency_key))
+            except httpx.TimeoutException as exc:
+                raise ServiceDown(service, f"no answer within {self.http.timeout.read}s") from exc
+            except httpx.HTTPError as exc:
+                raise ServiceDown(service, f"{type(exc).__name__}: {exc}") from exc
+            if response.status_code != 401:
+                break
+            # The service refused the console's token (expired on a clock that runs ahead, a key
+            # replaced): sign a new one once; a second refusal is a key mismatch, not the person's fault.
+            self.tokens.forget(person)
+            if attempt == 2:
+                raise ServiceDown(service, "refused the console's person token: " + response.text[:200])
         if response.status_code >= 500:
             raise ServiceDown(service, f"answered {response.status_code}")
-        if response.status_code == 401:
-            # The service refused the console's own token: a key mismatch, not the person's fault.
-            self.tokens.forget(person)
-            raise ServiceDown(service, "refused the console's person token: " + response.text[:200])
         if response.status_code >= 400:
             try:
                 problem = response.json()
