@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -47,6 +48,29 @@ def _pair(context: Context, key: str, word_context: str) -> tuple[str, str]:
 
 
 templates.filters["pair"] = _pair
+
+
+def _local(value: str | datetime | None, zone: ZoneInfo, fmt: str) -> str:
+    if not value:
+        return "—"
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(zone).strftime(fmt)
+
+
+@pass_context
+def _when(context: Context, value: str | datetime | None) -> str:
+    """``2026-12-07 09:30`` in the shop's time zone (KEHU_TIMEZONE), as a clerk reads a clock."""
+    return _local(value, context["zone"], "%Y-%m-%d %H:%M")
+
+
+@pass_context
+def _day(context: Context, value: str | datetime | None) -> str:
+    """``2026-12-07``: the shop's calendar day of a time (a sale at 23:30 is that day's sale)."""
+    return _local(value, context["zone"], "%Y-%m-%d")
+
+
+templates.filters["when"] = _when
+templates.filters["day"] = _day
 
 
 class SignInRequired(Exception):
@@ -135,7 +159,8 @@ def render(request: Request, template: str, viewer: Viewer | None, status: int =
         "request": request, "viewer": viewer, "t": texts, "_": texts.gettext, "gettext": texts.gettext,
         "ngettext": texts.ngettext, "pgettext": texts.pgettext, "path": request.url.path,
         "csrf": viewer.csrf_token if viewer else getattr(request.state, "login_csrf", ""),
-        "new_key": lambda: str(uuid.uuid4()), "Missing": Missing, **context,
+        "new_key": lambda: str(uuid.uuid4()), "Missing": Missing,
+        "zone": ZoneInfo(request.app.state.settings.timezone), **context,
     }
     wanted = fragment_of(request)
     if wanted and wanted in page.blocks:

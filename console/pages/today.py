@@ -45,6 +45,6 @@ async def today(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse
         alerts_missing=got["alerts"] if isinstance(got["alerts"], Missing) else None,
         complaints_missing=got["complaints"] if isinstance(got["complaints"], Missing) else None,
         by_kind=by_kind, counts=counts, complaints=complaints, names=names, limit=LIMIT,
-        kind_label=lambda k: alert_kind_label(who.texts, k), zone=zone,
+        kind_label=lambda k: alert_kind_label(who.texts, k),
         total=len(alerts) + len(complaints),
     )
