@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
                                       PersonTokens.from_file(identity_key_path(settings)))
         app.state.live = LiveFeed(settings.kafka_bootstrap or "")
         app.state.live.start()
+        if getattr(app.state, "own_process", False):  # `kehu serve console`, not a test's server
+            app.state.live.end_streams_on_signals()
         if settings.console_dev_admin_password_file is not None:
             await ensure_dev_admin(runtime.pool, settings.console_dev_admin_password_file)
         try:

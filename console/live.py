@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, Depends, Request
@@ -62,6 +65,24 @@ class LiveFeed:
         self._subscribers: set[asyncio.Queue[Change]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = False
+        # Set when the process is asked to stop: open streams end at once, so the server's
+        # graceful shutdown does not wait its whole timeout for pages that never hang up.
+        self.closing = asyncio.Event()
+
+    def end_streams_on_signals(self) -> None:
+        """Chain a handler before the server's own for SIGTERM and SIGINT (uvicorn installs its
+        handlers before the app starts)."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def handler(number: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+                loop.call_soon_threadsafe(self.closing.set)
+                previous(number, frame)
+
+            signal.signal(signum, handler)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="console-live-feed")
@@ -119,13 +140,20 @@ async def live(request: Request, who: Viewer = Depends(viewer)) -> StreamingResp
     async def stream() -> AsyncIterator[str]:
         with feed.subscription() as queue:
             yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    change = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": still here\n\n"
-                    continue
-                yield change.sse()
+            closing = asyncio.ensure_future(feed.closing.wait())
+            try:
+                while not await request.is_disconnected() and not feed.closing.is_set():
+                    getting = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({getting, closing}, timeout=HEARTBEAT_S,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if getting in done:
+                        yield getting.result().sse()
+                    else:
+                        getting.cancel()
+                        if not feed.closing.is_set():
+                            yield ": still here\n\n"
+            finally:
+                closing.cancel()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -148,6 +148,7 @@ def serve_service(service: str) -> int:
     setup_telemetry(service)
     module = importlib.import_module("console.app" if service == "console" else f"services.{service}.app")
     app = module.create_app(settings)
+    app.state.own_process = True  # the console ends its live streams on SIGTERM (console/live.py)
     # Every request allocates many short-lived objects (pydantic, asyncpg records): collect the
     # young generation less often, and keep what exists at start out of every collection.
     gc.collect()
