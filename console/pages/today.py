@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from console.pages.common import ALERT_KINDS, alert_kind_label, customer_names, days_between, now
@@ -18,12 +18,18 @@ LIMIT = 200  # the most of each list Today shows; the Alerts page has them all
 
 
 @router.get("/", response_class=HTMLResponse)
-async def today(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
+async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] = "",
+                who: Viewer = Depends(viewer)) -> HTMLResponse:
     require_page(who, "insights:read")
     api = services(request)
     lang = who.texts.accept_language
+    # A salesperson starts with their own customers' alerts; one click shows everyone's.
+    mine = bool(who.person.owner) and everyone != "1"
+    alert_params: dict[str, str | int] = {"status": "open", "limit": LIMIT}
+    if mine and who.person.owner:
+        alert_params["owner"] = who.person.owner
     got = await parts(
-        alerts=api.get("insights", "/alerts", who.person, lang, params={"status": "open", "limit": LIMIT}),
+        alerts=api.get("insights", "/alerts", who.person, lang, params=alert_params),
         complaints=api.get("tickets", "/tickets", who.person, lang,
                            params={"status": "open", "kind": "complaint", "limit": LIMIT}),
     )
@@ -46,5 +52,5 @@ async def today(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse
         complaints_missing=got["complaints"] if isinstance(got["complaints"], Missing) else None,
         by_kind=by_kind, counts=counts, complaints=complaints, names=names, limit=LIMIT,
         kind_label=lambda k: alert_kind_label(who.texts, k),
-        total=len(alerts) + len(complaints),
+        total=len(alerts) + len(complaints), mine=mine,
     )
