@@ -67,7 +67,8 @@ REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SECTION = "## e2e latency (issue 2)"
 TARGET = "Target: p99 < 250 ms at 300 orders/s; saturation ≥ 400 orders/s"
-ROLES = ("broker", "postgres", "contacts", "orders", "tickets", "insights", "supervisor", "loadgen", "other")
+ROLES = ("broker", "postgres", "contacts", "orders", "tickets", "insights", "console", "supervisor", "loadgen",
+         "other")
 ROLE_LABELS = {"postgres": "pg", "supervisor": "up"}
 # Settings that would make the child `kehu up` share state with another instance; everything else
 # KEHU_* in the environment is passed through (and reported) so tuning can be benchmarked.
@@ -283,7 +284,7 @@ def _role(process: psutil.Process) -> str:
     if name == "tansu" or (cmdline and Path(cmdline[0]).name == "tansu"):
         return "broker"
     for i, arg in enumerate(cmdline[:-1]):
-        if arg == "serve" and cmdline[i + 1] in SERVICES:
+        if arg == "serve" and cmdline[i + 1] in (*SERVICES, "console"):
             return cmdline[i + 1]
     if name in ("postgres", "pg_ctl", "initdb"):
         return "postgres"

@@ -22,6 +22,7 @@ from console import live, pages, people_api, signin
 from console.live import LiveFeed
 from console.people_api import ensure_dev_admin
 from console.services import PersonTokens, ServiceDown, ServiceRefused, Services
+from console.timing import ServerTiming
 from console.web import CsrfRefused, PageForbidden, SignInRequired, render, sign_in_redirect, texts_for
 from shared.errors import KehuError
 from shared.http import create_service_app, standard_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         version=__version__, lifespan=lifespan, max_body_bytes=settings.max_body_bytes,
     )
     app.state.settings = settings
+    app.add_middleware(ServerTiming)  # outermost of ours: its total includes the body limit and the rest
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (signin.router, live.router, *pages.routers, people_api.router):
         app.include_router(router)
