@@ -287,7 +287,11 @@ class PageResult:
     console_own_ms: dict[str, float | None] = field(default_factory=dict)  # Server-Timing total - services
     services_ms: dict[str, float | None] = field(default_factory=dict)  # Server-Timing services
     by_kind_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    per_service_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)  # Server-Timing, each service
     cpu_s: dict[str, float] = field(default_factory=dict)
+    machine_busy: float = 0.0  # share of the machine's cores busy (anyone's processes) while measuring
+    load_average: float = 0.0  # 1-minute, at the end
+    series: list[list[Any]] = field(default_factory=list)  # [kind, client ms, Server-Timing total, services, status]
 
     @property
     def passed(self) -> bool | None:
@@ -328,9 +332,12 @@ def measure(client: httpx.Client, up: ConsoleUp, page: str, requests: list[tuple
     kinds: dict[str, list[float]] = {}
     own: list[float] = []
     waited: list[float] = []
+    per_service: dict[str, list[float]] = {}
+    series: list[list[Any]] = []
     errors: list[str] = []
     size = 0
     before = cpu_sample(up)
+    busy_before = _busy_s()
     started = time.perf_counter()
     for kind, path in measured:
         sent = time.perf_counter()
@@ -345,16 +352,29 @@ def measure(client: httpx.Client, up: ConsoleUp, page: str, requests: list[tuple
         if "total" in timing:
             own.append(timing["total"] - timing.get("services", 0.0))
             waited.append(timing.get("services", 0.0))
+            for name, ms in timing.items():
+                if name not in ("total", "services"):
+                    per_service.setdefault(name, []).append(ms)
+        series.append([kind, round(elapsed, 1), timing.get("total"), timing.get("services"), response.status_code])
     wall = time.perf_counter() - started
     after = cpu_sample(up)
+    busy = (_busy_s() - busy_before) / (wall * (os.cpu_count() or 1)) if wall > 0 else 0.0
     return PageResult(
         page=page, target_ms=target_ms, n=len(measured), errors=len(errors), error_samples=sorted(set(errors))[:5],
         ms=stats_ms(times), per_s=round(len(measured) / wall, 1) if wall > 0 else 0.0,
         bytes_mean=size // max(1, len(measured)),
         console_own_ms=stats_ms(own) if own else {}, services_ms=stats_ms(waited) if waited else {},
         by_kind_ms={k: {**stats_ms(v), "n": len(v)} for k, v in sorted(kinds.items())} if len(kinds) > 1 else {},
+        per_service_ms={name: {**stats_ms(v), "n": len(v)} for name, v in sorted(per_service.items())},
         cpu_s={role: round(s, 2) for role, s in cpu_by_role(before, after).items() if s >= 0.01},
+        machine_busy=round(busy, 2), load_average=round(os.getloadavg()[0], 1), series=series,
     )
+
+
+def _busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every process, this benchmark's and others')."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 def plan(args: argparse.Namespace, ids: dict[str, str], picks: list[tuple[str, str]],
@@ -470,12 +490,27 @@ def kinds_table(results: Sequence[PageResult]) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
+def services_table(results: Sequence[PageResult]) -> list[str]:
+    """Each service's share of a page, from Server-Timing: its calls' time per page (p50 / p95)."""
+    names = sorted({name for r in results for name in r.per_service_ms})
+    if not names:
+        return []
+    lines = ["| page | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for r in results:
+        cells = [f"{_f(r.per_service_ms[n]['p50'])} / {_f(r.per_service_ms[n]['p95'])}" if n in r.per_service_ms
+                 else "–" for n in names]
+        lines.append(f"| {r.page} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def cpu_lines(results: Sequence[PageResult]) -> list[str]:
     out = []
     for r in results:
         top = sorted(r.cpu_s.items(), key=lambda kv: -kv[1])
-        out.append(f"  - {r.page}: " + ", ".join(f"{role} {s:.1f}" for role, s in top))
-    return ["- CPU seconds by process over each page's measured requests:", *out]
+        out.append(f"  - {r.page} ({r.machine_busy:.0%} of the machine busy, load {r.load_average}): "
+                   + ", ".join(f"{role} {s:.1f}" for role, s in top))
+    return ["- CPU seconds by process over each page's measured requests, and how busy the whole machine was "
+            "(this instance, the client and anything else running):", *out]
 
 
 def markdown(report: dict[str, Any]) -> list[str]:
@@ -505,6 +540,10 @@ def markdown(report: dict[str, Any]) -> list[str]:
     kinds = kinds_table(results)
     if kinds:
         lines += ["By kind of request:", "", *kinds, ""]
+    per_service = services_table(results)
+    if per_service:
+        lines += ["Time in each service's calls (Server-Timing, p50 / p95 ms; a page's calls run at once):", "",
+                  *per_service, ""]
     lines += cpu_lines(results)
     lines += describe_logs(report["logs"])
     return lines
