@@ -27,7 +27,8 @@ async def ticket_by_id(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> Ticket
 
 async def list_tickets(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
-    kind: str | None, status: str | None, limit: int,
+    kind: str | None, status: str | None, limit: int, newest_first: bool = False,
 ) -> list[Ticket]:
-    rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
+    query = Q["list_tickets_newest"] if newest_first else Q["list_tickets"]
+    rows = await conn.fetch(query, after, customer_id, kind, status, limit)
     return [Ticket(**dict(r)) for r in rows]
