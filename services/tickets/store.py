@@ -29,6 +29,8 @@ async def list_tickets(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
     kind: str | None, status: str | None, limit: int, newest_first: bool = False,
 ) -> list[Ticket]:
-    query = Q["list_tickets_newest"] if newest_first else Q["list_tickets"]
-    rows = await conn.fetch(query, after, customer_id, kind, status, limit)
+    if newest_first:
+        rows = await conn.fetch(Q["list_tickets_newest"], after, customer_id, kind, status, limit)
+    else:
+        rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
     return [Ticket(**dict(r)) for r in rows]
