@@ -326,7 +326,8 @@ def measure(client: httpx.Client, up: ConsoleUp, page: str, requests: list[tuple
             target_ms: float | None) -> PageResult:
     """``requests``: (kind, path); the first ``warmup`` are sent unmeasured."""
     for _, path in requests[:warmup]:
-        client.get(path)
+        with contextlib.suppress(httpx.TransportError):
+            client.get(path)
     measured = requests[warmup:]
     times: list[float] = []
     kinds: dict[str, list[float]] = {}
@@ -341,7 +342,12 @@ def measure(client: httpx.Client, up: ConsoleUp, page: str, requests: list[tuple
     started = time.perf_counter()
     for kind, path in measured:
         sent = time.perf_counter()
-        response = client.get(path)
+        try:
+            response = client.get(path)
+        except httpx.TransportError as exc:  # the console dropped the connection (a crash in a page): an error
+            errors.append(f"{type(exc).__name__} {path}")
+            series.append([kind, round((time.perf_counter() - sent) * 1000.0, 1), None, None, -1])
+            continue
         elapsed = (time.perf_counter() - sent) * 1000.0
         times.append(elapsed)
         kinds.setdefault(kind, []).append(elapsed)
@@ -360,7 +366,7 @@ def measure(client: httpx.Client, up: ConsoleUp, page: str, requests: list[tuple
     after = cpu_sample(up)
     busy = (_busy_s() - busy_before) / (wall * (os.cpu_count() or 1)) if wall > 0 else 0.0
     return PageResult(
-        page=page, target_ms=target_ms, n=len(measured), errors=len(errors), error_samples=sorted(set(errors))[:5],
+        page=page, target_ms=target_ms, n=len(times), errors=len(errors), error_samples=sorted(set(errors))[:5],
         ms=stats_ms(times), per_s=round(len(measured) / wall, 1) if wall > 0 else 0.0,
         bytes_mean=size // max(1, len(measured)),
         console_own_ms=stats_ms(own) if own else {}, services_ms=stats_ms(waited) if waited else {},

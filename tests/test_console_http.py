@@ -210,3 +210,13 @@ async def test_schemathesis_finds_no_failure_on_the_console_api(cc: ConsoleClust
     )
     output, _ = await process.communicate()
     assert await process.wait() == 0, f"schemathesis found failures on the console:\n{output.decode()[-8000:]}"
+
+
+async def test_segments_and_stages_draw_their_charts_and_the_page_says_where_its_time_went(cc: ConsoleCluster) -> None:
+    async with cc.signed_in("mgr") as client:
+        response = await client.get("/segments")
+    assert response.status_code == 200, response.text[-500:]
+    assert response.text.count("<svg") == 4  # customers and expected value, of segments and of stages
+    timing = {name: float(ms) for name, ms in re.findall(r"(\w+);dur=([\d.]+)", response.headers["server-timing"])}
+    assert {"total", "services", "insights"} <= set(timing)
+    assert timing["total"] >= timing["services"] > 0
