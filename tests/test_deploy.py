@@ -138,6 +138,21 @@ def test_compose_service_environment_points_at_the_compose_services() -> None:
     assert str(kafka["KAFKA_NUM_PARTITIONS"]) == str(env["KEHU_TOPIC_PARTITIONS"])
 
 
+def test_compose_gives_each_service_the_console_public_key_and_never_its_private_key() -> None:
+    compose = _load(COMPOSE)
+    services = compose["services"]
+    public = compose["secrets"]["kehu_identity_public_key"]["file"]
+    assert public.endswith(".pub.pem")
+    for name in DEFAULT_PORTS:
+        assert "kehu_identity_public_key" in services[name]["secrets"], name
+        env = services[name]["environment"]
+        assert env["KEHU_IDENTITY_PUBLIC_KEY_FILE"] == "/run/secrets/kehu_identity_public_key"
+        assert "KEHU_IDENTITY_KEY_FILE" not in env, name
+        private = [s for s in services[name]["secrets"]
+                   if not str(compose["secrets"][s].get("file", "")).endswith((".pub.pem", "tokens.json"))]
+        assert not private, f"{name} mounts {private}"
+
+
 def test_compose_mounts_files_that_are_in_the_repository() -> None:
     collector = _compose_services()["otel-collector"]
     for volume in collector["volumes"]:
@@ -215,6 +230,13 @@ def test_k8s_deployments_run_each_service_on_its_default_port() -> None:
         assert tokens["secretName"] == "kehu-tokens"
         (item,) = tokens["items"]
         assert f"{mounts['kehu-tokens'].rstrip('/')}/{item['path']}" == "/run/secrets/kehu_tokens"
+        identity = volumes["kehu-identity"]["secret"]
+        assert identity["secretName"] == "kehu-identity-public"  # the public key only: never the console's private one
+        (key,) = identity["items"]
+        public_key_file = _of_kind("ConfigMap")["kehu-config"]["data"]["KEHU_IDENTITY_PUBLIC_KEY_FILE"]
+        assert f"{mounts['kehu-identity'].rstrip('/')}/{key['path']}" == public_key_file
+        assert key["key"].endswith(".pub.pem")
+        assert "KEHU_IDENTITY_KEY_FILE" not in env
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
         selector = services[name]["spec"]["selector"]
         labels = deployments[name]["spec"]["template"]["metadata"]["labels"]

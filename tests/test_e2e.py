@@ -6,10 +6,12 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from shared.identity import PersonClaims, load_private_key, mint
 from tests.conftest import eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -118,6 +121,16 @@ async def _timeline(kehu: Running, http: httpx.AsyncClient, customer_id: str) ->
     return list(response.json()["items"])
 
 
+async def _person_reads(kehu: Running, http: httpx.AsyncClient, customer_id: str) -> None:
+    """Every service accepts a person token signed with the key `kehu up` keeps in its home."""
+    claims = PersonClaims.issue(sub=str(uuid.uuid4()), name="wang.fang", role="readonly", owner=None, now=time.time())
+    headers = {"Authorization": "Bearer " + mint(claims, load_private_key(kehu.home / "identity" / "console-key.pem"))}
+    for url in (f"{kehu.urls['contacts']}/customers/{customer_id}", f"{kehu.urls['orders']}/orders",
+                f"{kehu.urls['tickets']}/tickets", f"{kehu.urls['insights']}/customers/{customer_id}/timeline"):
+        response = await http.get(url, headers=headers)
+        assert response.status_code == 200, (url, response.text)
+
+
 async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_cleanly(home: Path) -> None:
     kehu = start_kehu(home)
     print(f"kehu up: all four services ready in {kehu.startup_s:.1f}s")
@@ -128,6 +141,9 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
             customer_id, order_id = await _slice(kehu, http, "王芳")
             items = await eventually(lambda: _at_least(kehu, http, customer_id, 3), timeout=5)
             assert [i["type"] for i in items] == ["CustomerRegistered", "OrderPlaced", "ComplaintFiled"]
+            # kehu up made the console's key pair, and every service trusts it
+            assert stat.S_IMODE((home / "identity" / "console-key.pem").stat().st_mode) == 0o600
+            await _person_reads(kehu, http, customer_id)
     finally:
         code = kehu.stop()
     assert code == 0, "\n".join(kehu.output)
@@ -142,6 +158,7 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
             assert kept.status_code == 200 and kept.json()["name"] == "王芳"
             assert (await http.get(f"{again.urls['orders']}/orders/{order_id}", headers=again.headers)).status_code == 200
             assert len(await _timeline(again, http, customer_id)) == 3
+            await _person_reads(again, http, customer_id)  # the key pair was kept, not made anew
             # the broker came back empty; new events still flow (and old ones are not doubled)
             order = await http.post(again.urls["orders"] + "/orders", headers=again.headers, json={
                 "customer_id": customer_id, "channel": "wechat",
