@@ -156,7 +156,8 @@ class Supervisor:
         password = path.read_text(encoding="utf-8").strip() if path.exists() else ""
         if not password:
             password = secrets.token_urlsafe(12)
-            path.write_text(password + "\n", encoding="utf-8")
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+                out.write(password + "\n")
         path.chmod(0o600)
         return password
 
