@@ -47,6 +47,6 @@ async def segments(request: Request, who: Viewer = Depends(viewer)) -> HTMLRespo
             views[name] = {"missing": got[name]}
         else:
             items = got[name]["items"]
-            views[name] = {"missing": None, "items": items, "key": key, **charts_of(items, key, who.texts, name)}
+            views[name] = {"items": items, "key": key, **charts_of(items, key, who.texts, name)}
     return render(request, "segments.html", who, views=views, rule=None if isinstance(got["segments"], Missing)
                   else got["segments"].get("rule"))
