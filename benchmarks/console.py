@@ -5,9 +5,7 @@ Targets (issue 10), on this 2-core machine with the CDNOW history imported: **To
 360 server time p95 < 300 ms, customer search p95 < 200 ms.**
 
 1. A fresh ``kehu up`` (own ``KEHU_HOME`` and ports, the events clock, USD: ``benchmarks/cdnow.py``'s
-   ``Instance``) with the console on the port below the services' (``--port-base`` − 1). If that
-   `kehu up` does not start the console itself, the benchmark starts ``kehu serve console`` beside
-   it with the environment `kehu up` gives its services (and stops it after).
+   ``Instance``), the console on the port below the services' (``--port-base`` − 1).
 2. ``kehu import orders`` of the whole CDNOW master (23,570 customers, 69,659 orders), then a wait
    until insights has every order on its timeline (cdnow.py's ``import_and_wait``: the completion
    signal). Then ``--named`` customers with Chinese names and mobile numbers are registered (CDNOW's
@@ -76,7 +74,6 @@ from benchmarks.cdnow import (
 )
 from benchmarks.cdnow_csv import SOURCE, require_source
 from benchmarks.e2e_latency import cpu_by_role, cpu_sample, default_kehu, machine_info, percentile, run_async
-from kehu.embedded import die_with_parent, port_open
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Console (issue 10)"
@@ -89,69 +86,29 @@ GIVEN = ("芳", "伟", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "
          "建华", "志强")
 
 
-# -- the console beside `kehu up` ------------------------------------------------------------------
+# -- the `kehu up` under test, with its console ------------------------------------------------------------------
 
 
 class ConsoleUp(Instance):
     """cdnow.py's `kehu up` (events clock, UTC, USD), with the console on ``port_base - 1``."""
 
-    console: subprocess.Popen[bytes] | None = None
-
     @property
     def console_port(self) -> int:
-        return self.port_base - 1
+        return self.port_base - 1  # where e2e_latency's KehuUp puts it (KEHU_CONSOLE_PORT)
 
     @property
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.console_port}"
 
     def env(self) -> dict[str, str]:
-        env = super().env()
-        env["KEHU_CONSOLE_PORT"] = str(self.console_port)
-        env["KEHU_CONSOLE_URL"] = self.console_url  # for `kehu user`
-        return env
+        return {**super().env(), "KEHU_CONSOLE_URL": self.console_url}  # for `kehu user`
 
-    def start(self) -> None:
-        if port_open(self.console_port):
-            raise RuntimeError(f"port {self.console_port} (the console's) already in use; pick --port-base")
-        super().start()
-
-    def ensure_console(self, timeout_s: float) -> str:
-        """The console's address once it is ready: the one `kehu up` started, else one started here."""
-        if not _ready(self.console_url, 3.0):
-            info = self.postmaster_info()
-            socket_dir, pg_port = info[4].strip(), info[3].strip()
-            env = {**self.env(), "KEHU_PORT": str(self.console_port),
-                   "KEHU_DATABASE_URL": f"postgresql://postgres@/postgres?host={socket_dir}&port={pg_port}",
-                   "KEHU_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
-                   "KEHU_IDENTITY_KEY_FILE": str(self.home / "identity" / "console-key.pem")}
-            log = (self.home / "logs" / "console-bench.log").open("ab")
-            self.console = subprocess.Popen([str(self.kehu), "serve", "console"], env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            preexec_fn=die_with_parent if sys.platform == "linux" else None)
-            print(f"  kehu up has no console on {self.console_port}: started `kehu serve console` there", flush=True)
-            if not _ready(self.console_url, timeout_s):
-                raise RuntimeError(f"the console did not become ready on {self.console_url}")
+    def wait_console(self, timeout_s: float) -> str:
+        """The console's address once it answers ready (`kehu up` starts it after the services)."""
+        if not _ready(self.console_url, timeout_s):
+            raise RuntimeError(f"the console did not become ready on {self.console_url}:\n{self.tail()}")
         self.remember_processes()
         return self.console_url
-
-    def processes(self) -> dict[tuple[int, float], tuple[str, psutil.Process]]:
-        found = super().processes()
-        if self.console is not None and self.console.poll() is None:  # the one started here, not by kehu up
-            with contextlib.suppress(psutil.Error):
-                process = psutil.Process(self.console.pid)
-                found[(process.pid, process.create_time())] = ("console", process)
-        return found
-
-    def stop(self) -> None:
-        if self.console is not None and self.console.poll() is None:
-            self.console.terminate()
-            try:
-                self.console.wait(15)
-            except subprocess.TimeoutExpired:
-                self.console.kill()
-                self.console.wait()
-        super().stop()
 
 
 def _ready(url: str, timeout_s: float) -> bool:
@@ -413,7 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         mark = time.perf_counter()
         up.start()
         run_async(up.wait_up(args.startup_timeout))
-        console_url = up.ensure_console(args.startup_timeout)
+        console_url = up.wait_console(args.startup_timeout)
         print(f"  kehu up and the console ready in {time.perf_counter() - mark:.1f} s (home {home})", flush=True)
         imported = run_async(import_and_wait(up, csv_path, rows, args))
         print(f"  imported {imported.orders:,} orders of {imported.customers_created:,} customers in "
@@ -478,14 +435,23 @@ def verdict(result: PageResult) -> str:
 
 def table(results: Sequence[PageResult]) -> list[str]:
     lines = ["| page | n | p50 | p95 | p99 | max | req/s | console own p50 / p95 | waiting on services p95 "
-             "| errors | target p95 | verdict |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| CPU-ms/req console / all | errors | target p95 | verdict |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         own = f"{_f(r.console_own_ms.get('p50'))} / {_f(r.console_own_ms.get('p95'))}" if r.console_own_ms else "–"
+        cpu = f"{_f(cpu_ms(r, ('console',)))} / {_f(cpu_ms(r, None))}"
         lines.append(f"| {LABELS[r.page]} | {r.n} | {_f(r.ms['p50'])} | {_f(r.ms['p95'])} | {_f(r.ms['p99'])} | "
-                     f"{_f(r.ms['max'])} | {r.per_s:.1f} | {own} | {_f(r.services_ms.get('p95'))} | {r.errors} | "
-                     f"{'< ' + _f(r.target_ms) if r.target_ms else '–'} | {verdict(r)} |")
+                     f"{_f(r.ms['max'])} | {r.per_s:.1f} | {own} | {_f(r.services_ms.get('p95'))} | {cpu} | "
+                     f"{r.errors} | {'< ' + _f(r.target_ms) if r.target_ms else '–'} | {verdict(r)} |")
     return lines
+
+
+def cpu_ms(result: PageResult, roles: tuple[str, ...] | None) -> float | None:
+    """CPU milliseconds per request of these roles (None: every process of the instance, not the client)."""
+    if not result.n:
+        return None
+    used = sum(s for role, s in result.cpu_s.items() if (role in roles if roles else role != "loadgen"))
+    return used * 1000.0 / result.n
 
 
 def kinds_table(results: Sequence[PageResult]) -> list[str]:
@@ -539,7 +505,9 @@ def markdown(report: dict[str, Any]) -> list[str]:
         f"- One client (httpx, keep-alive, signed in as an admin, zh-CN), sequential: {report['warmup']} warm-up then "
         f"{report['n']} measured requests per page. Server time = request sent until the whole response is read, "
         "on loopback. *Console own* = the console's `Server-Timing` `total` minus `services` (the wall time its "
-        "handler waited on the services). ms, nearest-rank percentiles.",
+        "handler waited on the services). ms, nearest-rank percentiles. CPU-ms/req: CPU time per request of the "
+        "console, and of every process of the instance (console, services, PostgreSQL, broker; not the client): "
+        "what the page costs whatever else the machine is doing.",
         f"- Raw: `results/{report['raw']}`", "",
         *table(results), "",
     ]
