@@ -526,8 +526,16 @@ def markdown(report: dict[str, Any]) -> list[str]:
 def write_results(args: argparse.Namespace, report: dict[str, Any], lines: list[str]) -> None:
     raw = args.results_dir / report["raw"]
     raw.parent.mkdir(parents=True, exist_ok=True)
-    data = {**report, "results": [asdict(r) | {"passed": r.passed} for r in report["results"]]}
-    raw.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    results = [asdict(r) | {"passed": r.passed} for r in report["results"]]
+    series = [r.pop("series") for r in results]
+    data = {**report, "results": results,
+            "series_columns": ["kind", "client ms", "Server-Timing total ms", "Server-Timing services ms", "status"],
+            "series": {r["page"]: f"@series{i}@" for i, r in enumerate(results)}}
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for i, rows in enumerate(series):  # one request a line, not one number a line
+        joined = ",\n      ".join(json.dumps(row, ensure_ascii=False) for row in rows)
+        text = text.replace(f'"@series{i}@"', f"[\n      {joined}\n    ]")
+    raw.write_text(text + "\n")
     print(f"wrote {raw}")
     if args.limit_customers is not None:
         print("a subset of CDNOW (--limit-customers): RESULTS.md left alone")
