@@ -31,13 +31,14 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
     "manager": frozenset({
         "customers:read", "customers:write", "orders:read", "orders:write",
-        "tickets:read", "tickets:write", "insights:read",
+        "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
     }),
     "sales": frozenset({
         "customers:read", "customers:write", "orders:read", "orders:write",
-        "tickets:read", "tickets:write", "insights:read",
+        "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
     }),
-    "service": frozenset({"customers:read", "orders:read", "tickets:read", "tickets:write", "insights:read"}),
+    "service": frozenset({"customers:read", "orders:read", "tickets:read", "tickets:write", "insights:read",
+                          "alerts:acknowledge"}),
     "readonly": frozenset({"customers:read", "orders:read", "tickets:read", "insights:read"}),
 }
 PREFIX_CHARS = 9  # "kehu_" and 4 of the 32 random characters: enough to tell tokens apart, not to guess one

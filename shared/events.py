@@ -294,11 +294,25 @@ class SegmentChanged(Event):
     rule_version: str
 
 
+class AlertAcknowledged(Event):
+    """Someone of the shop took an alert in hand (a call, a visit) and said what they did. The alert
+    stays open until its condition clears: acknowledged is not cleared. ``occurred_at`` is when it
+    was acknowledged."""
+
+    service: ClassVar[str] = "insights"
+
+    alert_id: uuid.UUID
+    kind: AlertKind
+    note: str = Field(min_length=1, max_length=1000, description="What was done, in the words of who did it.")
+    acknowledged_by: str = Field(min_length=1, max_length=200,
+                                 description="Who acknowledged it: the name of the token or person.")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.ce_type(): cls
     for cls in (
         CustomerRegistered, OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested,
-        CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged,
+        CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged, AlertAcknowledged,
     )
 }
 TOPICS = ("kehu.contacts", "kehu.orders", "kehu.tickets", "kehu.insights")

@@ -15,6 +15,7 @@ import pytest
 
 from shared.events import (
     EVENT_TYPES,
+    AlertAcknowledged,
     AlertEvidence,
     ComplaintFiled,
     CustomerAlertCleared,
@@ -74,6 +75,8 @@ def sample_events() -> dict[str, Event]:
                               stage="decline", reason="overdue_gap", rule_version="rules-2026.11-1", evidence=evidence),
         SegmentChanged(customer_id=CUSTOMER, occurred_at=OCCURRED, previous_segment="champions", segment="at_risk",
                        recency_score=2, frequency_score=5, monetary_score=4, rule_version="rules-2026.11-1"),
+        AlertAcknowledged(customer_id=CUSTOMER, occurred_at=OCCURRED, alert_id=uuid.UUID(int=9),
+                          kind="purchase_overdue", note="已电话联系", acknowledged_by="王芳"),
     ]
     return {event.ce_type(): event for event in events}
 

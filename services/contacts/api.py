@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.contacts import domain, store
+from services.contacts import domain, search, store
+from services.contacts.domain import Category
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
 from shared.errors import Invalid, NotFound
@@ -96,12 +97,25 @@ async def get_customer(
     return json_response(200, customer.model_dump(mode="json"))
 
 
-@router.get("/customers", response_model=CustomerPage, summary="Customers, in registration order")
+@router.get(
+    "/customers",
+    response_model=CustomerPage,
+    summary="Customers, in registration order; search and filters",
+    description="Every filter narrows the list; they combine. `q` finds a customer by any part of the name "
+    "(any script, any case: 张, 张伟, acme), the name's pinyin with or without spaces (zhangwei, zhang wei, "
+    "every reading of a polyphonic character: 曾 zeng or ceng) or its initials (zw), the digits of the phone "
+    "(a query of 4 or more digits, spaces and dashes allowed, also finds the numbers ending with them: 8000), "
+    "or the external_ref (its start, or any part of it).",
+)
 async def list_customers(
     request: Request,
     external_ref: str | None = None,
     phone: Annotated[str | None, Query(max_length=40, description="Any spelling of the number: "
                                        "+86 138-0013-8000 and 13800138000 find the same customers.")] = None,
+    q: Annotated[str | None, Query(max_length=search.MAX_QUERY, description="Search text (see above).")] = None,
+    category: Annotated[Category | None, Query(description="Only customers of this category.")] = None,
+    owner: Annotated[str | None, Query(max_length=64, description="Only customers this staff member looks after "
+                                       "(exactly as registered).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     ids: Annotated[
@@ -115,8 +129,11 @@ async def list_customers(
             phone = domain.normalise_phone(phone, request.app.state.runtime.settings.phone_region)
         except domain.PhoneInvalid as exc:
             raise Invalid.field("query.phone", str(exc)) from exc
+    pattern = search.query_pattern(q) if q else None
+    where = store.CustomerFilter(
+        external_ref=external_ref, phone=phone, category=category, owner=owner,
+        q=pattern or None, phone_tail=search.phone_tail(q) if pattern and q else None)
     async with request.app.state.runtime.pool.acquire() as conn:
-        items = await store.list_customers(
-            conn, after=cursor, external_ref=external_ref, phone=phone, limit=limit, ids=ids)
+        items = await store.list_customers(conn, after=cursor, where=where, limit=limit, ids=ids)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [c.model_dump(mode="json") for c in items], "next_cursor": next_cursor})

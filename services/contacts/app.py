@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.contacts import api
+from services.contacts import api, backfill
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -21,4 +21,5 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         routers=[api.router],
         publishes=True,
         database=database,
+        background=[backfill.backfill_search],
     )

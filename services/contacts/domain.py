@@ -26,6 +26,7 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 # clock skew between the client and the server.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 1000
+Category = Literal["potential", "prospective", "current", "lost"]
 
 
 class NewCustomer(BaseModel):
@@ -46,7 +47,7 @@ class NewCustomer(BaseModel):
     external_ref: str | None = Field(
         None, min_length=1, max_length=100, description="The shop's own reference (card or ERP number); unique."
     )
-    category: Literal["potential", "prospective", "current", "lost"] = "potential"
+    category: Category = "potential"
     lead_source: str | None = Field(None, max_length=64, description="web, fair, referral, network, ads, ...")
     channel: str | None = Field(None, max_length=32, description="Where the customer was first met.")
     owner: str | None = Field(
@@ -82,7 +83,7 @@ class Customer(BaseModel):
     phone: str | None
     email: str | None
     external_ref: str | None
-    category: Literal["potential", "prospective", "current", "lost"]
+    category: Category
     lead_source: str | None
     channel: str | None
     owner: str | None = None

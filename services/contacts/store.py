@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from services.contacts.domain import Customer
+from services.contacts.search import search_text
 from shared.sql import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "customers.sql")
@@ -20,6 +22,7 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
         Q["insert_customer"],
         customer.id, customer.name, customer.kind, customer.phone, customer.email, customer.external_ref,
         customer.category, customer.lead_source, customer.channel, customer.created_at, customer.owner,
+        search_text(customer.name, customer.phone, customer.external_ref),
     )
     return inserted is not None
 
@@ -36,6 +39,7 @@ async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Custome
         [c.phone for c in customers], [c.email for c in customers], [c.external_ref for c in customers],
         [c.category for c in customers], [c.lead_source for c in customers], [c.channel for c in customers],
         [c.created_at for c in customers], [c.owner for c in customers],
+        [search_text(c.name, c.phone, c.external_ref) for c in customers],
     )
     return {r["id"] for r in rows}
 
@@ -59,17 +63,41 @@ async def customer_by_external_ref(conn: asyncpg.Connection, external_ref: str) 
     return Customer(**dict(row)) if row else None
 
 
+@dataclass(frozen=True)
+class CustomerFilter:
+    """What ``GET /customers`` narrows the list by; None means any. ``q`` and ``phone_tail`` as
+    ``search.query_pattern`` and ``search.phone_tail`` give them."""
+
+    external_ref: str | None = None
+    phone: str | None = None
+    category: str | None = None
+    owner: str | None = None
+    q: str | None = None
+    phone_tail: str | None = None
+
+    def args(self) -> tuple[str | None, ...]:
+        return self.external_ref, self.phone, self.category, self.owner, self.q, self.phone_tail
+
+
 async def list_customers(
     conn: asyncpg.Connection,
     *,
     after: uuid.UUID | None,
-    external_ref: str | None,
-    phone: str | None,
+    where: CustomerFilter,
     limit: int,
     ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Customer]:
     if ids is not None:
-        rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, external_ref, phone, limit)
+        rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, *where.args(), limit)
     else:
-        rows = await conn.fetch(Q["list_customers"], after, external_ref, phone, limit)
+        rows = await conn.fetch(Q["list_customers"], after, *where.args(), limit)
     return [Customer(**dict(r)) for r in rows]
+
+
+async def backfill_search(conn: asyncpg.Connection, batch: int) -> int:
+    """Fill ``search`` for up to ``batch`` customers registered before it existed; how many."""
+    rows = await conn.fetch(Q["customers_without_search"], batch)
+    if rows:
+        await conn.execute(Q["set_search"], [r["id"] for r in rows],
+                           [search_text(r["name"], r["phone"], r["external_ref"]) for r in rows])
+    return len(rows)

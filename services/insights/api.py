@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Header, Query, Request
@@ -230,44 +230,6 @@ async def customer_insights(
                       errors=[FieldProblem("query.as_of", "before the customer's last event")])
     a = domain.assess(profile, when, population, projector.zone)
     return json_response(200, insights_body(profile, a, lang, population, projector.zone),
-                         {"Content-Language": "zh-CN" if lang == "zh" else "en"})
-
-
-AlertKindQuery = Literal["purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline"]
-SegmentQuery = Literal["prospect", "champions", "loyal", "potential", "at_risk", "hibernating", "lost"]
-
-
-@router.get("/alerts", response_model=out.AlertPage, summary="Alerts, newest first, with their evidence")
-async def list_alerts(
-    request: Request,
-    kind: AlertKindQuery | None = None,
-    status: Literal["open", "cleared"] | None = None,
-    segment: SegmentQuery | None = None,
-    owner: str | None = None,
-    customer_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
-    accept_language: Annotated[str | None, Header()] = None,
-    _: Principal = require("insights:read"),
-) -> Response:
-    lang = wording.preferred_language(accept_language)
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await store.alerts_page(conn, kind=kind, status=status, segment=segment, owner=owner,
-                                       customer_id=customer_id, after=_decode_cursor(cursor), limit=limit)
-    items = [
-        {
-            "alert_id": str(r["alert_id"]), "customer_id": str(r["customer_id"]), "external_ref": r["external_ref"],
-            "owner": r["owner"], "segment": r["segment"], "stage": r["stage"], "kind": r["kind"],
-            "status": r["status"], "raised_at": r["raised_at"].isoformat(),
-            "cleared_at": r["cleared_at"].isoformat() if r["cleared_at"] else None,
-            "rule_version": r["rule_version"], "evidence": r["evidence"],
-            "explanation": wording.explain_alert(r["kind"], r["evidence"], lang),
-            "cleared_reason": r["cleared_reason"], "cleared_evidence": r["cleared_evidence"],
-        }
-        for r in rows
-    ]
-    next_cursor = _encode_cursor(rows[-1]["raised_at"], rows[-1]["alert_id"]) if len(rows) == limit else None
-    return json_response(200, {"items": items, "next_cursor": next_cursor},
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.insights import api, handlers
+from services.insights import api, handlers, worklists
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "Consumes `kehu.contacts`, `kehu.orders`, `kehu.tickets`; publishes `kehu.insights`.",
         settings=settings,
         migrations=Path(__file__).parent / "migrations",
-        routers=[api.router],
+        routers=[api.router, worklists.router],
         publishes=True,
         consumers=handlers.consumers(projector),
         database=database,

@@ -267,6 +267,7 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings, authorization: s
             replayed.alerts = sum(p.alerts for p in parts)
             replayed.refits = len(models)
             replayed.reused_fits = sum(1 for population, _ in models if population.fit_key in known)
+            await store.carry_acknowledgements(conn)
             await _swap_in(conn, models, watermark)
             replayed.seconds["swap"] = time.perf_counter() - mark
         finally:

@@ -118,6 +118,10 @@ class AlertItem(BaseModel):
     explanation: str = Field(description="The evidence in words, in the language asked for.")
     cleared_reason: str | None = Field(description="Why it no longer holds, e.g. purchase, recovered.")
     cleared_evidence: AlertEvidence | None = Field(description="What the rule saw when it cleared.")
+    acknowledged_at: datetime | None = Field(description="When someone took the alert in hand (it stays open until "
+                                             "its condition clears); null while nobody has.")
+    acknowledged_by: str | None = Field(description="Who acknowledged it.")
+    note: str | None = Field(description="What they said they did.")
 
 
 class AlertPage(BaseModel):
@@ -139,6 +143,45 @@ class SegmentItem(BaseModel):
 class Segments(BaseModel):
     items: list[SegmentItem]
     rule: str = Field(description="How the segments are drawn.")
+
+
+class ProfileItem(BaseModel):
+    """A customer's standing as last evaluated (when an event or the clock last moved it)."""
+
+    customer_id: uuid.UUID
+    external_ref: str | None = Field(description="The shop's own reference of the customer.")
+    owner: str | None = Field(description="The staff member who looks after the customer.")
+    segment: Segment
+    stage: LifecycleStage
+    loyal: bool
+    churn_risk: float | None = Field(description="A ranking score in (0, 1), higher is riskier.")
+    p_alive: float | None = Field(description="Probability the customer still buys; null before a purchase.")
+    expected_value_90d: Money | None = Field(description="Expected spend in the next 90 days (decimal string).")
+    spent: Money = Field(description="Everything spent in the shop currency (decimal string).")
+    purchase_days: int = Field(description="Days with a purchase.")
+    last_purchase_at: datetime | None
+    open_alerts: int = Field(description="Alerts open now (acknowledged ones included).")
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileItem]
+    next_cursor: str | None
+
+
+class StageItem(BaseModel):
+    stage: LifecycleStage
+    label: str = Field(description="The stage's name in the language asked for.")
+    customers: int
+    loyal: int = Field(description="Customers in the stage with the loyal flag.")
+    open_alerts: int
+    spent: Money = Field(description="Everything the stage's customers spent (decimal string).")
+    expected_value_90d: Money = Field(description="Their expected spend in the next 90 days (decimal string).")
+    mean_churn_risk: float | None = Field(description="Null when the stage has no customer.")
+
+
+class Stages(BaseModel):
+    items: list[StageItem] = Field(description="Every lifecycle stage in order, those without customers included.")
+    rule: str = Field(description="How the stages are drawn.")
 
 
 class RfmCuts(BaseModel):

@@ -12,6 +12,7 @@ import asyncpg
 
 from services.insights.engine import PROFILE_COLUMNS
 from shared.consumer import Delivery
+from shared.events import AlertAcknowledged
 from shared.sql import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "timeline.sql")
@@ -124,11 +125,46 @@ async def profile_by_id(conn: asyncpg.Connection, customer_id: uuid.UUID) -> asy
 
 
 async def alerts_page(conn: asyncpg.Connection, *, kind: str | None, status: str | None, segment: str | None,
-                      owner: str | None, customer_id: uuid.UUID | None,
+                      owner: str | None, customer_id: uuid.UUID | None, acknowledged: bool | None = None,
+                      raised_before: datetime | None = None,
                       after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
     after_time, after_id = after if after else (None, None)
-    return list(await conn.fetch(Q["alerts_page"], kind, status, segment, owner, customer_id,
-                                 after_time, after_id, limit))
+    return list(await conn.fetch(Q["alerts_page"], kind, status, segment, owner, customer_id, acknowledged,
+                                 raised_before, after_time, after_id, limit))
+
+
+async def alert_by_id(conn: asyncpg.Connection, alert_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q["alert_by_id"], alert_id)
+    return row
+
+
+async def hold_clock_for_write(conn: asyncpg.Connection) -> None:
+    await conn.execute(Q["hold_clock_for_write"])
+
+
+async def alert_to_acknowledge(conn: asyncpg.Connection, alert_id: uuid.UUID) -> asyncpg.Record | None:
+    """The alert, locked until the transaction ends."""
+    row: asyncpg.Record | None = await conn.fetchrow(Q["alert_to_acknowledge"], alert_id)
+    return row
+
+
+async def acknowledge_alert(conn: asyncpg.Connection, event: AlertAcknowledged, event_id: uuid.UUID) -> None:
+    """Mark the alert acknowledged and put the acknowledgement on the customer's timeline."""
+    await conn.execute(Q["acknowledge_alert"], event.alert_id, event.occurred_at, event.acknowledged_by, event.note)
+    await conn.execute(Q["insert_timeline"], [event_id], [event.customer_id], [type(event).__name__],
+                       [event.ce_type()], [f"/kehu/{event.service}"], [event.occurred_at], [event.occurred_at],
+                       [event.model_dump(mode="json")])
+
+
+async def profiles_page(conn: asyncpg.Connection, *, segment: str | None, stage: str | None, owner: str | None,
+                        has_open_alert: bool | None, ids: Sequence[uuid.UUID] | None, after: uuid.UUID | None,
+                        limit: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["profiles_page"], segment, stage, owner, has_open_alert,
+                                 list(ids) if ids is not None else None, after, limit))
+
+
+async def stages(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["stages"]))
 
 
 async def segments(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -181,6 +217,10 @@ async def copy_rebuilt(conn: asyncpg.Connection, table: str, columns: Sequence[s
 async def insert_rebuilt_model(conn: asyncpg.Connection, version: int, as_of: datetime | None, customers: int,
                                model: dict[str, Any], cuts: dict[str, Any], fit_key: str | None) -> None:
     await conn.execute(Q["insert_rebuilt_model"], version, as_of, customers, model, cuts, fit_key)
+
+
+async def carry_acknowledgements(conn: asyncpg.Connection) -> None:
+    await conn.execute(Q["carry_acknowledgements"])
 
 
 async def swap_in_rebuilt_tables(conn: asyncpg.Connection, watermark: datetime | None) -> None:

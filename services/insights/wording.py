@@ -113,12 +113,29 @@ def _service_request(data: dict[str, Any], lang: Lang) -> str:
     return f"Service request by {_channel(data, lang)}: {data.get('subject', '')}"
 
 
+ALERT_KINDS = {
+    "purchase_overdue": ("purchase overdue", "逾期未购"), "quantity_drop": ("buying fewer items", "购买量下降"),
+    "value_drop": ("spending less", "消费下降"), "churn_risk": ("churn risk", "流失风险"),
+    "stage_decline": ("in decline", "进入衰退期"),
+}
+
+
+def _acknowledged(data: dict[str, Any], lang: Lang) -> str:
+    kind = str(data.get("kind", ""))
+    en, zh = ALERT_KINDS.get(kind, (kind, kind))
+    who, note = data.get("acknowledged_by", ""), data.get("note", "")
+    if lang == "zh":
+        return f"{who} 处理了提醒（{zh}）：{note}"
+    return f"{who} handled the alert ({en}): {note}"
+
+
 _SUMMARIES = {
     "CustomerRegistered": _registered,
     "OrderPlaced": _order,
     "ComplaintFiled": _complaint,
     "FeedbackReceived": _feedback,
     "ServiceRequested": _service_request,
+    "AlertAcknowledged": _acknowledged,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -62,18 +62,27 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = requ
     return json_response(200, ticket.model_dump(mode="json"))
 
 
-@router.get("/tickets", response_model=TicketPage, summary="Tickets, in the order they were recorded")
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    summary="Tickets, in the order they were recorded (oldest first, or newest first)",
+    description="A worklist of open complaints, longest waiting first: `?kind=complaint&status=open&order=oldest`. "
+    "The cursor continues in the order asked for.",
+)
 async def list_tickets(
     request: Request,
     customer_id: uuid.UUID | None = None,
     kind: domain.Kind | None = None,
-    status: str | None = None,
+    status: domain.Status | None = None,
+    order: Annotated[Literal["oldest", "newest"], Query(
+        description="`oldest` (the default, as before this parameter existed): in the order recorded; "
+        "`newest`: the latest first.")] = "oldest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     _: Principal = require("tickets:read"),
 ) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_tickets(conn, after=cursor, customer_id=customer_id, kind=kind,
-                                         status=status, limit=limit)
+                                         status=status, limit=limit, newest_first=order == "newest")
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})

@@ -17,6 +17,7 @@ from shared.events import BusinessTime, Channel, ComplaintFiled, Event, Feedback
 
 Kind = Literal["complaint", "feedback", "service_request"]
 Severity = Literal["low", "normal", "high", "critical"]
+Status = Literal["open", "resolved", "closed"]
 
 RESPONSE_TIME: dict[Severity, timedelta] = {
     "critical": timedelta(hours=4),
@@ -64,7 +65,7 @@ class Ticket(BaseModel):
     description: str
     severity: Severity | None
     satisfaction: int | None
-    status: Literal["open", "resolved", "closed"]
+    status: Status
     occurred_at: datetime
     recorded_at: datetime
     due_at: datetime | None

@@ -27,7 +27,10 @@ async def ticket_by_id(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> Ticket
 
 async def list_tickets(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
-    kind: str | None, status: str | None, limit: int,
+    kind: str | None, status: str | None, limit: int, newest_first: bool = False,
 ) -> list[Ticket]:
-    rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
+    if newest_first:
+        rows = await conn.fetch(Q["list_tickets_newest"], after, customer_id, kind, status, limit)
+    else:
+        rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
     return [Ticket(**dict(r)) for r in rows]

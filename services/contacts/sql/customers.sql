@@ -1,7 +1,8 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
-INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
+                       search)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -15,20 +16,30 @@ FROM customers WHERE external_ref = $1;
 
 -- name: list_customers
 -- Cursor pagination in id order (ids are time-ordered UUIDv7, so this is registration order).
+-- $6 (q) is the query as search.query_pattern gives it: lower-case, LIKE's wildcards escaped;
+-- `search` is lower-case too, so LIKE finds it in any script. A row not yet backfilled (search
+-- NULL) is matched by its name. $7: the digits of a query that reads as a phone number's tail.
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
 FROM customers
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::text IS NULL OR external_ref = $2)
   AND ($3::text IS NULL OR phone = $3)
+  AND ($4::text IS NULL OR category = $4)
+  AND ($5::text IS NULL OR owner = $5)
+  AND ($6::text IS NULL
+       OR search LIKE '%' || $6 || '%'
+       OR (search IS NULL AND name ILIKE '%' || $6 || '%')
+       OR phone LIKE '%' || $7::text)
 ORDER BY id
-LIMIT $4;
+LIMIT $8;
 
 -- name: insert_customers
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
-INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner)
+INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
+                       search)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[], $11::text[])
+                     $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -44,5 +55,25 @@ WHERE id = ANY($1::uuid[])
   AND ($2::uuid IS NULL OR id > $2)
   AND ($3::text IS NULL OR external_ref = $3)
   AND ($4::text IS NULL OR phone = $4)
+  AND ($5::text IS NULL OR category = $5)
+  AND ($6::text IS NULL OR owner = $6)
+  AND ($7::text IS NULL
+       OR search LIKE '%' || $7 || '%'
+       OR (search IS NULL AND name ILIKE '%' || $7 || '%')
+       OR phone LIKE '%' || $8::text)
 ORDER BY id
-LIMIT $5;
+LIMIT $9;
+
+-- name: customers_without_search
+-- Rows registered before customers.search existed (migration 0004), a batch at a time; SKIP
+-- LOCKED lets two replicas backfill side by side.
+SELECT id, name, phone, external_ref FROM customers
+WHERE search IS NULL
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED;
+
+-- name: set_search
+UPDATE customers SET search = s.search
+FROM unnest($1::uuid[], $2::text[]) AS s(id, search)
+WHERE customers.id = s.id;

@@ -33,9 +33,24 @@ ON CONFLICT (customer_id) DO UPDATE SET
     model_version = excluded.model_version;
 
 -- name: raise_alerts
-INSERT INTO alerts (alert_id, customer_id, kind, status, raised_at, rule_version, evidence)
-SELECT a, c, k, 'open', r, v, e
+-- An alert acknowledged before a replay can be raised again after it (a replay folds on the
+-- events' clock, the wall clock's sweep raises it again): it takes back its acknowledgement from
+-- the timeline. Its id is uuid5(customer, kind, raised_at), but raised_at may come out otherwise
+-- than live did, so an acknowledgement also belongs to the customer's alert of that kind raised
+-- by the time it was made, as long as the alert it named is gone (one alert of a kind is open at a time).
+INSERT INTO alerts (alert_id, customer_id, kind, status, raised_at, rule_version, evidence,
+                    acknowledged_at, acknowledged_by, acknowledgement_note)
+SELECT t.a, t.c, t.k, 'open', t.r, t.v, t.e, ack.occurred_at, ack.data ->> 'acknowledged_by', ack.data ->> 'note'
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[]) AS t (a, c, k, r, v, e)
+LEFT JOIN LATERAL (
+    SELECT occurred_at, data FROM timeline k
+    WHERE k.customer_id = t.c AND k.event_type = 'AlertAcknowledged' AND k.data ->> 'kind' = t.k
+      AND ((k.data ->> 'alert_id')::uuid = t.a
+           OR (k.occurred_at >= t.r
+               AND NOT EXISTS (SELECT 1 FROM alerts named WHERE named.alert_id = (k.data ->> 'alert_id')::uuid)))
+    ORDER BY (k.data ->> 'alert_id')::uuid = t.a DESC, k.occurred_at, k.event_id
+    LIMIT 1
+) ack ON true
 ON CONFLICT (alert_id) DO NOTHING;
 
 -- name: clear_alerts
@@ -68,18 +83,56 @@ SELECT fit_key, model, cuts FROM population_model WHERE fit_key IS NOT NULL;
 SELECT customer_id, state, external_ref, owner FROM customer_profile WHERE customer_id = $1;
 
 -- name: alerts_page
--- Newest first; the cursor is the last (raised_at, alert_id) seen.
+-- Newest first; the cursor is the last (raised_at, alert_id) seen. $6: acknowledged or not;
+-- $7: raised before this time (worklists of alerts older than some days).
 SELECT a.alert_id, a.customer_id, a.kind, a.status, a.raised_at, a.cleared_at, a.rule_version, a.evidence,
-       a.cleared_reason, a.cleared_evidence, p.external_ref, p.owner, p.segment, p.stage
+       a.cleared_reason, a.cleared_evidence, a.acknowledged_at, a.acknowledged_by, a.acknowledgement_note,
+       p.external_ref, p.owner, p.segment, p.stage
 FROM alerts a LEFT JOIN customer_profile p USING (customer_id)
 WHERE ($1::text IS NULL OR a.kind = $1)
   AND ($2::text IS NULL OR a.status = $2)
   AND ($3::text IS NULL OR p.segment = $3)
   AND ($4::text IS NULL OR p.owner = $4)
   AND ($5::uuid IS NULL OR a.customer_id = $5)
-  AND ($6::timestamptz IS NULL OR (a.raised_at, a.alert_id) < ($6, $7::uuid))
+  AND ($6::boolean IS NULL OR (a.acknowledged_at IS NOT NULL) = $6)
+  AND ($7::timestamptz IS NULL OR a.raised_at < $7)
+  AND ($8::timestamptz IS NULL OR (a.raised_at, a.alert_id) < ($8, $9::uuid))
 ORDER BY a.raised_at DESC, a.alert_id DESC
-LIMIT $8;
+LIMIT $10;
+
+-- name: alert_by_id
+SELECT a.alert_id, a.customer_id, a.kind, a.status, a.raised_at, a.cleared_at, a.rule_version, a.evidence,
+       a.cleared_reason, a.cleared_evidence, a.acknowledged_at, a.acknowledged_by, a.acknowledgement_note,
+       p.external_ref, p.owner, p.segment, p.stage
+FROM alerts a LEFT JOIN customer_profile p USING (customer_id)
+WHERE a.alert_id = $1;
+
+-- name: alert_to_acknowledge
+-- The row stays locked to the end of the transaction: two acknowledgements of one alert take turns.
+SELECT alert_id, customer_id, kind, acknowledged_at, acknowledged_by FROM alerts WHERE alert_id = $1 FOR UPDATE;
+
+-- name: acknowledge_alert
+UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3, acknowledgement_note = $4 WHERE alert_id = $1;
+
+-- name: profiles_page
+-- Customer summaries in customer_id order; the cursor is the last customer_id seen.
+SELECT customer_id, external_ref, owner, segment, stage, loyal, churn_risk, p_alive, expected_value_90d, spent,
+       purchase_days, last_purchase_at, open_alerts
+FROM customer_profile
+WHERE ($1::text IS NULL OR segment = $1)
+  AND ($2::text IS NULL OR stage = $2)
+  AND ($3::text IS NULL OR owner = $3)
+  AND ($4::boolean IS NULL OR (open_alerts > 0) = $4)
+  AND ($5::uuid[] IS NULL OR customer_id = ANY($5::uuid[]))
+  AND ($6::uuid IS NULL OR customer_id > $6)
+ORDER BY customer_id
+LIMIT $7;
+
+-- name: stages
+SELECT stage, count(*) AS customers, sum(spent) AS spent, sum(expected_value_90d) AS expected_value_90d,
+       avg(churn_risk) AS mean_churn_risk, count(*) FILTER (WHERE loyal) AS loyal,
+       sum(open_alerts) AS open_alerts
+FROM customer_profile GROUP BY stage;
 
 -- name: open_alerts_of
 SELECT alert_id, kind, raised_at, rule_version, evidence FROM alerts
@@ -109,3 +162,9 @@ GROUP BY customer_id;
 
 -- name: all_states
 SELECT customer_id, state FROM customer_profile;
+
+-- name: hold_clock_for_write
+-- A write of the API (an acknowledgement) takes this first: it waits while a replay rebuilds and
+-- swaps the tables (the replay holds EXCLUSIVE), so the write lands in the tables in force, never in
+-- tables about to be dropped. Consumer batches (row locks on the clock) do not block it.
+LOCK TABLE insights_clock IN ROW SHARE MODE;

@@ -19,3 +19,15 @@ WHERE ($1::uuid IS NULL OR id > $1)
   AND ($4::text IS NULL OR status = $4)
 ORDER BY id
 LIMIT $5;
+
+-- name: list_tickets_newest
+-- The same filters as list_tickets, newest first; the cursor is the last (smallest) id seen.
+SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
+       occurred_at, recorded_at, due_at
+FROM tickets
+WHERE ($1::uuid IS NULL OR id < $1)
+  AND ($2::uuid IS NULL OR customer_id = $2)
+  AND ($3::text IS NULL OR kind = $3)
+  AND ($4::text IS NULL OR status = $4)
+ORDER BY id DESC
+LIMIT $5;
