@@ -21,6 +21,7 @@ up: install
 # Everything against the embedded PostgreSQL; then the database tests again against the system
 # PostgreSQL when one answers on 127.0.0.1:5432 (CI machines run one).
 test: install lint
+	@.ci/browser-deps
 	$(BIN)/python -m pytest -q
 	@if $(BIN)/python -m tests.pg_answers "$(SYSTEM_PG)"; then \
 		echo "== database tests against the system PostgreSQL ($(SYSTEM_PG))"; \

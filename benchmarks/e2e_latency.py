@@ -73,7 +73,7 @@ ROLE_LABELS = {"postgres": "pg", "supervisor": "up"}
 # KEHU_* in the environment is passed through (and reported) so tuning can be benchmarked.
 ISOLATING_ENV = (
     "KEHU_HOME", "KEHU_DATABASE_URL", "KEHU_KAFKA_BOOTSTRAP", "KEHU_TOKENS_FILE", "KEHU_SERVICE_TOKEN",
-    "KEHU_CONTACTS_URL", "KEHU_PORT", "KEHU_HTTP_PORT_BASE", "KEHU_EMBEDDED_KAFKA_PORT",
+    "KEHU_CONTACTS_URL", "KEHU_PORT", "KEHU_HTTP_PORT_BASE", "KEHU_EMBEDDED_KAFKA_PORT", "KEHU_CONSOLE_PORT",
 )
 BANNER = "kehu is up"
 STARTUP_TIMEOUT_S = 60.0
@@ -122,12 +122,13 @@ class KehuUp:
             KEHU_HOME=str(self.home),
             KEHU_HTTP_PORT_BASE=str(self.port_base),
             KEHU_EMBEDDED_KAFKA_PORT=str(self.kafka_port),
+            KEHU_CONSOLE_PORT=str(self.port_base - 1),  # 8000 beside 8001-8004, as by default
             PYTHONUNBUFFERED="1",
         )
         return env
 
     def start(self) -> None:
-        taken = [p for p in (*range(self.port_base, self.port_base + len(SERVICES)), self.kafka_port) if port_open(p)]
+        taken = [p for p in (*range(self.port_base - 1, self.port_base + len(SERVICES)), self.kafka_port) if port_open(p)]
         if taken:
             raise RuntimeError(f"port(s) {', '.join(map(str, taken))} already in use; pick --port-base / --kafka-port")
         # Must run on the main thread: PR_SET_PDEATHSIG fires when the *thread* that forked exits.
@@ -925,7 +926,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results: list[RateResult] = []
     print(f"e2e latency: rates {', '.join(f'{r:g}' for r in args.rates)}/s, {args.warmup:g} s warmup + "
-          f"{args.duration:g} s each; ports {args.port_base}-{args.port_base + 3}, broker {args.kafka_port}; "
+          f"{args.duration:g} s each; ports {args.port_base - 1}-{args.port_base + 3}, broker {args.kafka_port}; "
           f"visibility polled every {args.poll_ms:g} ms (adds up to that much)", flush=True)
     try:
         for rate in args.rates:

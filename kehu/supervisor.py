@@ -1,4 +1,4 @@
-"""`kehu up`: start the embedded parts and the four services, watch them, stop them cleanly.
+"""`kehu up`: start the embedded parts, the four services and the console, watch them, stop them cleanly.
 
 The embedded broker keeps every record in memory and never trims a topic (docs/architecture.md §9), so the
 supervisor recycles it before a topic grows too long. The recycle loses and doubles nothing:
@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -63,6 +64,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  # on top of what every process gets
 
 
 @dataclass
@@ -71,8 +73,9 @@ class Supervisor:
     out: object = field(default=sys.stdout)
     postgres: EmbeddedPostgres | None = None
     broker: EmbeddedBroker | None = None
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    services: dict[str, ServiceProcess] = field(default_factory=dict)  # the four services, then the console
     admin_token: str = ""
+    admin_password: str = ""
     recycles: int = 0
     _stopping: bool = False
 
@@ -101,6 +104,7 @@ class Supervisor:
         self.bootstrap = bootstrap
         await ensure_topics(bootstrap, all_topics(), self.settings.topic_partitions)
         self.admin_token = self._dev_token()
+        self.admin_password = self._dev_password()
         service_token = add_token(tokens_path(self.settings), name="kehu-services", role="readonly", replace=True)
         # The console signs person tokens with the private key; the services check them with the public one.
         key, public_key = identity_key_path(self.settings).resolve(), identity_public_key_path(self.settings).resolve()
@@ -113,7 +117,6 @@ class Supervisor:
             "KEHU_KAFKA_BOOTSTRAP": bootstrap,
             "KEHU_TOKENS_FILE": str(tokens_path(self.settings).resolve()),
             "KEHU_SERVICE_TOKEN": service_token,
-            "KEHU_IDENTITY_KEY_FILE": str(key),
             "KEHU_IDENTITY_PUBLIC_KEY_FILE": str(public_key),
             "PYTHONUNBUFFERED": "1",
         }
@@ -121,7 +124,14 @@ class Supervisor:
             port = service_port(self.settings, name)
             self.services[name] = ServiceProcess(name, port, self.home / "logs" / f"{name}.log")
             self._spawn(self.services[name])
-        await self._wait_ready(timeout_s=60)
+        await self._wait_ready(SERVICES, timeout_s=60)
+        # The console last: its pages call the four services. Only it holds the private key.
+        self.services["console"] = ServiceProcess("console", self.settings.console_port,
+                                                  self.home / "logs" / "console.log",
+                                                  env={"KEHU_IDENTITY_KEY_FILE": str(key),
+                                                       "KEHU_CONSOLE_DEV_ADMIN_PASSWORD_FILE": str(self._password_file)})
+        self._spawn(self.services["console"])
+        await self._wait_ready(("console",), timeout_s=60)
         self._write_status()
         elapsed = time.monotonic() - started
         self._banner(elapsed)
@@ -135,8 +145,24 @@ class Supervisor:
         token_file.chmod(0o600)
         return token
 
+    @property
+    def _password_file(self) -> Path:
+        return (self.home / "dev-password").resolve()
+
+    def _dev_password(self) -> str:
+        """The password the console gives the account ``admin`` when it has no account yet; kept
+        across restarts like the dev token (``kehu user passwd admin`` changes the account only)."""
+        path = self._password_file
+        password = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        if not password:
+            password = secrets.token_urlsafe(12)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+                out.write(password + "\n")
+        path.chmod(0o600)
+        return password
+
     def _spawn(self, svc: ServiceProcess) -> None:
-        env = {**self.env, "KEHU_PORT": str(svc.port)}
+        env = {**self.env, **svc.env, "KEHU_PORT": str(svc.port)}
         with svc.log_file.open("ab") as out:
             svc.process = subprocess.Popen(
                 [sys.executable, "-m", "kehu", "serve", svc.name],
@@ -145,9 +171,9 @@ class Supervisor:
             )
         svc.started_at = time.monotonic()
 
-    async def _wait_ready(self, *, timeout_s: float) -> None:
+    async def _wait_ready(self, names: tuple[str, ...], *, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        pending = set(self.services)
+        pending = set(names)
         async with httpx.AsyncClient(timeout=1.0) as http:
             while pending:
                 for name in sorted(pending):
@@ -167,8 +193,12 @@ class Supervisor:
         db = f"embedded PostgreSQL in {self.postgres.datadir}" if self.postgres else "external PostgreSQL"
         kafka = f"embedded broker on {self.bootstrap}" if self.broker else f"Kafka at {self.bootstrap}"
         self.say(f"kehu is up in {elapsed:.1f}s ({db}; {kafka})")
-        for name, svc in self.services.items():
-            self.say(f"  {name:<9} http://127.0.0.1:{svc.port}   (API docs: http://127.0.0.1:{svc.port}/docs)")
+        for name in SERVICES:
+            port = self.services[name].port
+            self.say(f"  {name:<9} http://127.0.0.1:{port}   (API docs: http://127.0.0.1:{port}/docs)")
+        # The file is what the console's first account was made with: `kehu user passwd` leaves it behind.
+        self.say(f"  {'console':<9} http://127.0.0.1:{self.services['console'].port}   (sign in as admin; password in "
+                 f"{self.home / 'dev-password'}: {self.admin_password}, unless changed with kehu user passwd)")
         self.say(f"dev admin token (also in {self.home / 'dev-token'}): {self.admin_token}")
         self.say(f"logs in {self.home / 'logs'}; stop with Ctrl-C")
 

@@ -9,11 +9,13 @@ import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from tests.console_support import PASSWORD, ConsoleCluster, console_cluster, csrf_of, key_of
 
 pytestmark = pytest.mark.database
@@ -210,3 +212,66 @@ async def test_schemathesis_finds_no_failure_on_the_console_api(cc: ConsoleClust
     )
     output, _ = await process.communicate()
     assert await process.wait() == 0, f"schemathesis found failures on the console:\n{output.decode()[-8000:]}"
+
+
+async def _regular_gone_quiet(cc: ConsoleCluster, name: str, owner: str) -> str:
+    """A customer who bought every 12 days and stopped 40 days ago: insights raises alerts on them."""
+    customer = await cc.cluster.customer(name, owner=owner)
+    now = datetime.now(UTC)
+    for i in range(8):
+        when = now - timedelta(days=40 + 12 * (7 - i))
+        response = await cc.cluster.post("orders", "/orders", {
+            "customer_id": customer, "channel": "store", "occurred_at": when.isoformat(),
+            "lines": [{"sku": "茶叶", "quantity": "2", "unit_price": "45.00"}]})
+        assert response.status_code == 201, response.text
+
+    async def overdue() -> bool:
+        alerts = (await cc.cluster.get("insights", "/alerts", customer_id=customer, status="open")).json()["items"]
+        return any(a["kind"] == "purchase_overdue" for a in alerts)
+
+    await eventually(overdue, timeout=20)
+    return customer
+
+
+async def test_search_and_filters_reach_contacts_and_insights(cc: ConsoleCluster) -> None:
+    quiet = await _regular_gone_quiet(cc, "曾小贤", owner="wang")
+    await cc.cluster.customer("Zeng Trading Co", kind="company", external_ref="ZT-0042")
+    async with cc.signed_in("mgr") as client:
+        for query in ("小贤", "zengxiaoxian", "zxx", "cxx"):  # 曾 reads zeng and ceng
+            page = await client.get("/customers", params={"q": query})
+            assert page.status_code == 200 and "曾小贤" in page.text, query
+        by_ref = await client.get("/customers", params={"q": "zt-00"})
+        assert "Zeng Trading Co" in by_ref.text and "曾小贤" not in by_ref.text
+        alerted = await client.get("/customers", params={"alert": "1"})
+        assert f'href="/customers/{quiet}"' in alerted.text and "Zeng Trading Co" not in alerted.text
+        part = await client.get("/customers", params={"q": "zxx"}, headers={"X-Kehu-Fragment": "results"})
+        assert part.text.lstrip().startswith('<div data-part="results">') and "<html" not in part.text
+
+
+async def test_an_alert_handled_in_the_console_shows_who_on_the_list_and_the_timeline(cc: ConsoleCluster) -> None:
+    customer = await _regular_gone_quiet(cc, "孙丽", owner="sun")
+    async with cc.signed_in("wang") as client:
+        today = await client.get("/", params={"everyone": "1"})
+        assert "孙丽" in today.text and "老客逾期未购" in today.text
+        assert "孙丽" not in (await client.get("/")).text  # wang's own customers first
+        worklist = await client.get("/alerts", params={"kind": "purchase_overdue", "owner": "sun"})
+        alert_id = re.search(r'action="/alerts/([0-9a-f-]+)/acknowledge"', worklist.text)
+        assert alert_id
+        action = f"/alerts/{alert_id.group(1)}/acknowledge"
+        done = await client.post(action, data={
+            "csrf": csrf_of(worklist.text), "idempotency_key": key_of(worklist.text, action),
+            "note": "已电话联系，下周来店", "back": "/alerts?kind=purchase_overdue&handled=all"}, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"].startswith("/alerts?kind=purchase_overdue")
+        handled = await client.get("/alerts", params={"kind": "purchase_overdue", "handled": "yes"})
+        assert "已由 wang 处理" in handled.text and "已电话联系，下周来店" in handled.text
+        card = await client.get(f"/customers/{customer}")
+        assert "已电话联系，下周来店" in card.text  # on the customer's timeline
+
+
+async def test_segments_and_stages_as_charts_that_open_the_list(cc: ConsoleCluster) -> None:
+    await _regular_gone_quiet(cc, "周强", owner="zhou")
+    async with cc.signed_in("mgr") as client:
+        page = await client.get("/segments")
+    assert page.status_code == 200
+    assert page.text.count('role="img"') == 4  # customers and value, per segment and per stage
+    assert 'href="/customers?segment=champions"' in page.text and 'href="/customers?stage=decline"' in page.text

@@ -26,6 +26,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 
 # Read by `kehu serve`, not by Settings.
 NOT_SETTINGS = {"KEHU_PORT"}
+# What the image runs: the four services and the console.
+PORTS = {**DEFAULT_PORTS, "console": Settings.model_fields["console_port"].default}
 
 
 def _yaml() -> YAML:
@@ -92,10 +94,11 @@ def test_compose_has_no_version_key() -> None:
     assert "version" not in _load(COMPOSE)
 
 
-def test_compose_runs_each_service_on_its_default_port() -> None:
+def test_compose_runs_each_service_and_the_console_on_its_default_port() -> None:
     services = _compose_services()
     assert set(SERVICES) == set(DEFAULT_PORTS)
-    for name, port in DEFAULT_PORTS.items():
+    assert PORTS["console"] == 8000
+    for name, port in PORTS.items():
         assert name in services, f"compose.yaml has no service {name}"
         service = services[name]
         assert service["command"] == ["serve", name]
@@ -110,7 +113,7 @@ def test_compose_runs_each_service_on_its_default_port() -> None:
     published = sorted(
         int(str(port).split(":")[0]) for service in services.values() for port in service.get("ports", [])
     )
-    assert published == sorted(DEFAULT_PORTS.values())
+    assert published == sorted(PORTS.values())
 
 
 def test_compose_environment_names_are_settings() -> None:
@@ -153,6 +156,22 @@ def test_compose_gives_each_service_the_console_public_key_and_never_its_private
         assert not private, f"{name} mounts {private}"
 
 
+def test_compose_console_has_the_private_key_and_reaches_the_services() -> None:
+    compose = _load(COMPOSE)
+    console = compose["services"]["console"]
+    env = console["environment"]
+    assert compose["secrets"]["kehu_identity_key"]["file"] == "./deploy/identity/console-key.pem"
+    assert "kehu_identity_key" in console["secrets"]
+    assert env["KEHU_IDENTITY_KEY_FILE"] == "/run/secrets/kehu_identity_key"
+    mounting = sorted(n for n, s in compose["services"].items() if "kehu_identity_key" in s.get("secrets", []))
+    assert mounting == ["console"]
+    assert env["KEHU_DATABASE_URL"] == compose["services"]["orders"]["environment"]["KEHU_DATABASE_URL"]
+    for name, port in DEFAULT_PORTS.items():  # its pages call the four services
+        assert env[f"KEHU_{name.upper()}_URL"] == f"http://{name}:{port}"
+        assert name in console["depends_on"]
+    assert "KEHU_CONSOLE_DEV_ADMIN_PASSWORD_FILE" not in env  # the first admin is made with `kehu user add`
+
+
 def test_compose_mounts_files_that_are_in_the_repository() -> None:
     collector = _compose_services()["otel-collector"]
     for volume in collector["volumes"]:
@@ -171,7 +190,9 @@ def test_dockerfile_entrypoint_and_ports() -> None:
     assert re.search(r'^ENTRYPOINT \["kehu"\]$', text, re.M)
     assert re.search(r'^CMD \["serve", "contacts"\]$', text, re.M)
     exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", text, re.M) for p in line.split()}
-    assert exposed == set(DEFAULT_PORTS.values())
+    assert exposed == set(PORTS.values())
+    for package in ("shared", "services", "kehu", "console"):
+        assert re.search(rf"^COPY {package}/ {package}/$", text, re.M), f"the image lacks {package}/"
     assert re.search(r"^USER (?!root|0\b)", text, re.M), "the image must not run as root"
 
 
@@ -201,12 +222,12 @@ def test_k8s_documents_parse_and_are_listed_in_the_kustomization() -> None:
     assert listed == present
 
 
-def test_k8s_deployments_run_each_service_on_its_default_port() -> None:
+def test_k8s_deployments_run_each_service_and_the_console_on_its_default_port() -> None:
     deployments = _of_kind("Deployment")
     services = _of_kind("Service")
-    assert set(deployments) == set(DEFAULT_PORTS)
-    assert set(services) == set(DEFAULT_PORTS)
-    for name, port in DEFAULT_PORTS.items():
+    assert set(deployments) == set(PORTS)
+    assert set(services) == set(PORTS)
+    for name, port in PORTS.items():
         pod = deployments[name]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         command = container.get("command")
@@ -236,11 +257,31 @@ def test_k8s_deployments_run_each_service_on_its_default_port() -> None:
         public_key_file = _of_kind("ConfigMap")["kehu-config"]["data"]["KEHU_IDENTITY_PUBLIC_KEY_FILE"]
         assert f"{mounts['kehu-identity'].rstrip('/')}/{key['path']}" == public_key_file
         assert key["key"].endswith(".pub.pem")
-        assert "KEHU_IDENTITY_KEY_FILE" not in env
+        assert ("KEHU_IDENTITY_KEY_FILE" in env) == (name == "console")
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
         selector = services[name]["spec"]["selector"]
         labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items()
+
+
+def test_k8s_console_alone_mounts_the_private_key_and_reaches_the_services() -> None:
+    deployments = _of_kind("Deployment")
+    mounting = sorted(name for name, d in deployments.items() for v in d["spec"]["template"]["spec"]["volumes"]
+                      if v.get("secret", {}).get("secretName") == "kehu-identity-key")
+    assert mounting == ["console"]
+    pod = deployments["console"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "kehu-identity-key"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    (item,) = volume["secret"]["items"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KEHU_IDENTITY_KEY_FILE"] == f"{mount['mountPath'].rstrip('/')}/{item['path']}"
+    assert volume["secret"]["defaultMode"] & 0o007 == 0, "the private key must not be world-readable"
+    config = _of_kind("ConfigMap")["kehu-config"]["data"]
+    services = _of_kind("Service")
+    for name, port in DEFAULT_PORTS.items():  # its pages call the four services through their Services
+        assert config[f"KEHU_{name.upper()}_URL"] == f"http://{name}:{port}"
+        assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
 
 
 def test_k8s_environment_names_are_settings() -> None:
@@ -267,4 +308,4 @@ def test_k8s_kustomization_builds() -> None:
     )
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in _yaml().load_all(result.stdout) if d]
-    assert kinds.count("Deployment") == len(DEFAULT_PORTS)
+    assert kinds.count("Deployment") == len(PORTS)

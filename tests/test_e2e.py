@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.e2e
 class Running:
     process: subprocess.Popen[str]
     home: Path
-    urls: dict[str, str]
+    urls: dict[str, str]  # the four services and the console
     token: str
     startup_s: float
     output: list[str]
@@ -65,9 +67,9 @@ def _is_free(port: int) -> bool:
 
 
 def start_kehu(home: Path, **env: str) -> Running:
-    base = _free_port_base()
+    base, console_port = _free_port_base(), free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("KEHU_")}
-    environment.update(KEHU_HOME=str(home), KEHU_HTTP_PORT_BASE=str(base),
+    environment.update(KEHU_HOME=str(home), KEHU_HTTP_PORT_BASE=str(base), KEHU_CONSOLE_PORT=str(console_port),
                        KEHU_EMBEDDED_KAFKA_PORT=str(free_port()), **env)
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "kehu", "up"], env=environment, stdout=subprocess.PIPE,
@@ -87,6 +89,7 @@ def start_kehu(home: Path, **env: str) -> Running:
         process.kill()
         raise AssertionError("kehu up did not come up:\n" + "\n".join(output))
     urls = {name: f"http://127.0.0.1:{base + i}" for i, name in enumerate(("contacts", "orders", "tickets", "insights"))}
+    urls["console"] = f"http://127.0.0.1:{console_port}"
     token = (home / "dev-token").read_text().strip()
     return Running(process, home, urls, token, time.monotonic() - started, output)
 
@@ -131,6 +134,73 @@ async def _person_reads(kehu: Running, http: httpx.AsyncClient, customer_id: str
         assert response.status_code == 200, (url, response.text)
 
 
+async def _console_sign_in(kehu: Running, name: str, password: str) -> None:
+    """As a browser does: the sign-in page (its CSRF field and cookie), the form, then Today."""
+    async with httpx.AsyncClient(base_url=kehu.urls["console"], timeout=10) as browser:
+        page = await browser.get("/sign-in")
+        assert page.status_code == 200
+        found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+        assert found, page.text
+        signed_in = await browser.post("/sign-in", data={"name": name, "password": password,
+                                                          "csrf": found.group(1), "next": "/"})
+        assert (signed_in.status_code, signed_in.headers.get("location")) == (303, "/"), signed_in.text
+        today = await browser.get("/")
+        assert today.status_code == 200 and "今日" in today.text
+
+
+def _kehu_user(kehu: Running, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`kehu user ...` as someone in the repository runs it: the dev token from KEHU_HOME."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KEHU_")}, "KEHU_HOME": str(kehu.home),
+           "KEHU_CONSOLE_URL": kehu.urls["console"]}
+    return subprocess.run([sys.executable, "-m", "kehu", "user", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+async def _console_and_kehu_user(kehu: Running) -> None:
+    password = (kehu.home / "dev-password").read_text().strip()
+    assert stat.S_IMODE((kehu.home / "dev-password").stat().st_mode) == 0o600
+    assert any(line.startswith(f"  console   {kehu.urls['console']}   (sign in as admin;") and password in line
+               for line in kehu.output), kehu.output
+    await _console_sign_in(kehu, "admin", password)
+    added = await asyncio.to_thread(_kehu_user, kehu, "add", "wang", "--role", "sales", "--owner", "wang",
+                                    "--password-stdin", stdin="wang's password 1\n")
+    assert added.returncode == 0, added.stderr
+    await _console_sign_in(kehu, "wang", "wang's password 1")
+    listed = await asyncio.to_thread(_kehu_user, kehu, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[:4] for line in listed.stdout.splitlines()[1:]] == [
+        ["admin", "admin", "-", "active"], ["wang", "sales", "wang", "active"]]
+    disabled = await asyncio.to_thread(_kehu_user, kehu, "disable", "wang")
+    assert disabled.returncode == 0 and "disabled wang (sales)" in disabled.stdout, disabled.stderr
+    listed = await asyncio.to_thread(_kehu_user, kehu, "list")
+    assert "disabled" in next(line for line in listed.stdout.splitlines() if line.startswith("wang "))
+    # a console that dies is started again, like the services
+    (console,) = _consoles(kehu)
+    console.kill()
+    await eventually(lambda: _console_ready(kehu, console.pid), timeout=60, interval=0.2)
+    assert any(line.startswith("console exited with code -9; restarting") for line in kehu.output), kehu.output
+    await _console_sign_in(kehu, "admin", password)
+
+
+def _consoles(kehu: Running) -> list[psutil.Process]:
+    found = []
+    for process in kehu.descendants():
+        with contextlib.suppress(psutil.Error):  # one that just exited
+            if process.cmdline()[-2:] == ["serve", "console"] and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+    return found
+
+
+async def _console_ready(kehu: Running, killed: int) -> bool:
+    if not [p for p in _consoles(kehu) if p.pid != killed]:
+        return False
+    async with httpx.AsyncClient(timeout=2) as http:
+        try:
+            return (await http.get(kehu.urls["console"] + "/health/ready")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
 async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_cleanly(home: Path) -> None:
     kehu = start_kehu(home)
     print(f"kehu up: all four services ready in {kehu.startup_s:.1f}s")
@@ -144,12 +214,17 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
             # kehu up made the console's key pair, and every service trusts it
             assert stat.S_IMODE((home / "identity" / "console-key.pem").stat().st_mode) == 0o600
             await _person_reads(kehu, http, customer_id)
+        # the console runs beside the services: the admin `kehu up` made signs in, `kehu user` manages accounts
+        assert json.loads((home / "status.json").read_text())["services"]["console"] == int(
+            kehu.urls["console"].rsplit(":", 1)[1])
+        await _console_and_kehu_user(kehu)
     finally:
         code = kehu.stop()
     assert code == 0, "\n".join(kehu.output)
     assert kehu.output[-1] == "kehu stopped"
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not (home / "pgdata" / "postmaster.pid").exists(), "the embedded PostgreSQL was left running"
+    password = (home / "dev-password").read_text().strip()
 
     again = start_kehu(home)
     try:
@@ -159,6 +234,7 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
             assert (await http.get(f"{again.urls['orders']}/orders/{order_id}", headers=again.headers)).status_code == 200
             assert len(await _timeline(again, http, customer_id)) == 3
             await _person_reads(again, http, customer_id)  # the key pair was kept, not made anew
+            await _console_sign_in(again, "admin", password)  # and the console's first password
             # the broker came back empty; new events still flow (and old ones are not doubled)
             order = await http.post(again.urls["orders"] + "/orders", headers=again.headers, json={
                 "customer_id": customer_id, "channel": "wechat",
@@ -168,6 +244,7 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
             assert [i["type"] for i in items].count("OrderPlaced") == 2
     finally:
         assert again.stop() == 0
+    assert (home / "dev-password").read_text().strip() == password
 
 
 async def test_a_planned_broker_recycle_under_load_loses_and_doubles_nothing(home: Path) -> None:
