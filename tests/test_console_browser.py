@@ -14,6 +14,7 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,10 +42,17 @@ expect.set_options(timeout=WAIT_MS)
 
 
 def chromium() -> str:
+    """Debian's Chromium, and a font with Chinese glyphs (else the screenshots show boxes)."""
     found = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(found).exists():
         pytest.fail("no Chromium for the browser tests: install Debian's chromium: "
                     "apt-get install chromium fonts-noto-cjk", pytrace=False)
+    fc_list = shutil.which("fc-list")  # fontconfig's tool; without it the screenshots are the check
+    fonts = subprocess.run([fc_list, ":lang=zh-cn", "family"], capture_output=True, text=True, check=False).stdout \
+        if fc_list else "unknown"
+    if not fonts.strip():
+        pytest.fail("no Chinese font for the browser tests (pages would show boxes): "
+                    "apt-get install fonts-noto-cjk", pytrace=False)
     return found
 
 
@@ -379,7 +387,7 @@ async def test_the_language_switch_turns_every_page_english_and_back(browser: Br
             await english_only(page)
             await shoot(page, shot_name("today-english", view))
             for path, heading in ((f"/customers/{shop.regular}", "张伟"), ("/alerts", "Alerts"),
-                                  ("/segments", "Segments"), ("/customers", "Customers")):
+                                  ("/segments", "Segments and lifecycle"), ("/customers", "Customers")):
                 await page.goto(path)
                 await expect(page.locator("html")).to_have_attribute("lang", "en")
                 await expect(page.locator("h1")).to_contain_text(heading)
@@ -414,7 +422,7 @@ async def english_only(page: Page) -> None:
 async def test_every_page_fits_a_390_px_phone(browser: Browser, console: ConsoleCluster, shop: Shop) -> None:
     async with person(browser, console, "boss", view="phone") as page:
         pages = (("/", "今日", "today"), (f"/customers/{shop.regular}", "张伟", "customer-360"),
-                 ("/alerts", "提醒", "alerts"), ("/segments", "客户分群", "segments"), ("/customers", "客户", "customers"))
+                 ("/alerts", "提醒", "alerts"), ("/segments", "分群与生命周期", "segments"), ("/customers", "客户", "customers"))
         for path, heading, name in pages:
             await page.goto(path)
             await expect(page.locator("h1")).to_contain_text(heading)
