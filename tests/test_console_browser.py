@@ -239,6 +239,7 @@ async def test_search_by_chinese_name_and_pinyin_initials_opens_the_360(browser:
         await expect(page.locator("h1")).to_have_text("客户")
         results = page.locator('[data-part="results"]')
         await expect(results).to_contain_text("李娜")  # everyone, before a search
+        await shoot(page, shot_name("customers", view))
         search = page.locator("#f-q")
         await search.press_sequentially("张", delay=40)  # as typed: the list follows without a submit
         await expect(results).to_contain_text("张伟")
@@ -249,7 +250,7 @@ async def test_search_by_chinese_name_and_pinyin_initials_opens_the_360(browser:
         await search.press_sequentially("zw", delay=40)  # pinyin initials of 张伟
         await expect(results).to_contain_text("张伟")
         await expect(results).not_to_contain_text("李娜")
-        await shoot(page, shot_name("customers", view))
+        await shoot(page, shot_name("customers-search-pinyin", view))
         await results.get_by_role("link", name="张伟").click()
         await expect(page).to_have_url(console.url + f"/customers/{shop.regular}")
         await expect(page.locator("h1")).to_contain_text("张伟")
@@ -294,7 +295,7 @@ async def test_the_360_shows_the_timeline_and_the_rhythm(browser: Browser, conso
 @pytest.mark.parametrize("view", VIEWS)
 async def test_a_complaint_appears_on_an_open_today_by_itself(browser: Browser, console: ConsoleCluster, shop: Shop,
                                                               view: str) -> None:
-    subject = f"茶叶受潮 ({view})"
+    subject = {"desktop": "龙井受潮，要求换货", "phone": "礼盒包装破损"}[view]
     async with person(browser, console, "zhao", view=view) as today:
         board = today.locator('[data-part="board"]')
         await expect(board).to_be_visible()
@@ -428,7 +429,7 @@ async def test_every_page_fits_a_390_px_phone(browser: Browser, console: Console
             await expect(page.locator("h1")).to_contain_text(heading)
             await no_sideways_scroll(page)
             await accessible(page)
-            await shoot(page, f"{name}-phone")
+            await shoot(page, f"fit-{name}-phone")
         # the nav: every link inside the screen, big enough for a thumb, and it works
         await page.goto("/")
         links = page.locator("header nav a")
