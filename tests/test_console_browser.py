@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, StorageState, async_playwright, expect
 
 from tests.conftest import eventually
 from tests.console_support import PASSWORD, ConsoleCluster, console_cluster
@@ -112,18 +112,28 @@ async def browser(console: ConsoleCluster) -> AsyncIterator[Browser]:
             await launched.close()
 
 
+_SIGNED_IN: dict[str, StorageState] = {}  # a session per person, reused by later tests (signing in costs a hash)
+
+
 @contextlib.asynccontextmanager
 async def person(browser: Browser, console: ConsoleCluster, name: str | None = "boss", *,
-                 view: str = "desktop") -> AsyncIterator[Page]:
-    """A fresh browser profile (zh-CN, Shanghai), signed in through the form as ``name`` (None: not signed in)."""
+                 view: str = "desktop", fresh: bool = False) -> AsyncIterator[Page]:
+    """A fresh browser profile (zh-CN, Shanghai) on Today, signed in as ``name`` (None: not signed in):
+    through the form the first time (or when ``fresh``), then with that session's cookies."""
+    kept = _SIGNED_IN.get(name or "") if not fresh else None
     context = await browser.new_context(viewport=VIEWPORTS[view], locale="zh-CN", timezone_id=ZONE,  # type: ignore[arg-type]
-                                        base_url=console.url)
+                                        base_url=console.url, storage_state=kept)
     context.set_default_timeout(WAIT_MS)
     try:
         page = await context.new_page()
         if name is not None:
-            await sign_in(page, name)
+            if kept:
+                await page.goto("/")
+            else:
+                await sign_in(page, name)
             await expect(page).to_have_url(console.url + "/")
+            if not fresh:
+                _SIGNED_IN[name] = await context.storage_state()
         yield page
     finally:
         await context.close()
@@ -448,7 +458,7 @@ async def test_every_page_fits_a_390_px_phone(browser: Browser, console: Console
 
 @pytest.mark.parametrize("view", VIEWS)
 async def test_after_sign_out_the_pages_ask_for_sign_in(browser: Browser, console: ConsoleCluster, view: str) -> None:
-    async with person(browser, console, "wang", view=view) as page:
+    async with person(browser, console, "wang", view=view, fresh=True) as page:  # a session of its own to end
         await page.get_by_role("button", name="退出登录").click()
         await expect(page).to_have_url(re.compile(r"/sign-in$"))
         await page.goto("/")
