@@ -185,7 +185,7 @@ A11Y = """() => {
       problems.push((el.name || el.outerHTML.slice(0, 60)) + " has no label");
   });
   document.querySelectorAll("img").forEach(el => {
-    if (!el.hasAttribute("alt")) problems.push("img " + el.src + " has no alt");
+    if (!el.hasAttribute("alt")) problems.push("img " + el.getAttribute("src") + " has no alt");
   });
   document.querySelectorAll("svg").forEach(el => {
     if (el.parentElement.closest("svg") || el.getAttribute("aria-hidden") === "true") return;
@@ -205,13 +205,26 @@ async def accessible(page: Page) -> None:
 
 
 async def no_sideways_scroll(page: Page) -> None:
-    width = VIEWPORTS["phone"]["width"] if page.viewport_size and page.viewport_size["width"] < 600 else None
+    width: int = await page.evaluate("window.innerWidth")
     scroll: int = await page.evaluate("document.documentElement.scrollWidth")
     wide = await page.evaluate("""() => Array.from(document.querySelectorAll("body *"))
         .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
         .slice(0, 5).map(el => el.tagName + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))""")
-    limit = (width or await page.evaluate("window.innerWidth")) + 1
-    assert scroll <= limit, f"{page.url}: {scroll} px wide in a {limit - 1} px window; sticking out: {wide}"
+    assert scroll <= width + 1, f"{page.url}: {scroll} px wide in a {width} px window; sticking out: {wide}"
+
+
+async def test_the_page_checks_find_what_is_wrong(browser: Browser, console: ConsoleCluster) -> None:
+    """The two checks above fail on a page that has the faults they look for."""
+    async with person(browser, console, None, view="phone") as page:
+        await page.set_content("""<html><body><h1>一</h1><h1>二</h1><input id="q"><label for="x">名</label>
+            <select id="x"></select><select id="x"></select><svg role="img"></svg><img src="/a.png">
+            <button></button><div style="width: 600px">宽</div></body></html>""")
+        problems = await page.evaluate(A11Y)
+        assert problems == ["<html> has no lang", "2 h1 elements", "id x is used 2 times", "<input id=\"q\"> has no label",
+                            "img /a.png has no alt",
+                            "an svg has no title", "<button></button> has no text"], problems
+        with pytest.raises(AssertionError, match=r"6\d\d px wide in a 390 px window"):
+            await no_sideways_scroll(page)
 
 
 # --- 1. sign in -------------------------------------------------------------------------------
