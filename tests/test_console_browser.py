@@ -121,7 +121,9 @@ async def person(browser: Browser, console: ConsoleCluster, name: str | None = "
     """A fresh browser profile (zh-CN, Shanghai) on Today, signed in as ``name`` (None: not signed in):
     through the form the first time (or when ``fresh``), then with that session's cookies."""
     kept = _SIGNED_IN.get(name or "") if not fresh else None
+    # a phone is a mobile browser: it honours <meta name="viewport"> (without it a page is laid out 980 px wide)
     context = await browser.new_context(viewport=VIEWPORTS[view], locale="zh-CN", timezone_id=ZONE,  # type: ignore[arg-type]
+                                        is_mobile=view == "phone", has_touch=view == "phone",
                                         base_url=console.url, storage_state=kept)
     context.set_default_timeout(WAIT_MS)
     try:
@@ -205,7 +207,8 @@ async def accessible(page: Page) -> None:
 
 
 async def no_sideways_scroll(page: Page) -> None:
-    width: int = await page.evaluate("window.innerWidth")
+    assert page.viewport_size
+    width = page.viewport_size["width"]  # the screen's; a page without <meta name="viewport"> is laid out wider
     scroll: int = await page.evaluate("document.documentElement.scrollWidth")
     wide = await page.evaluate("""() => Array.from(document.querySelectorAll("body *"))
         .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -216,13 +219,13 @@ async def no_sideways_scroll(page: Page) -> None:
 async def test_the_page_checks_find_what_is_wrong(browser: Browser, console: ConsoleCluster) -> None:
     """The two checks above fail on a page that has the faults they look for."""
     async with person(browser, console, None, view="phone") as page:
-        await page.set_content("""<html><body><h1>一</h1><h1>二</h1><input id="q"><label for="x">名</label>
-            <select id="x"></select><select id="x"></select><svg role="img"></svg><img src="/a.png">
-            <button></button><div style="width: 600px">宽</div></body></html>""")
+        await page.set_content("""<html><head><meta name="viewport" content="width=device-width"></head><body>
+            <h1>一</h1><h1>二</h1><input id="q"><label for="x">名</label><select id="x"></select><select id="x">
+            </select><svg role="img"></svg><img src="/a.png"><button></button><div style="width: 600px">宽</div>
+            </body></html>""")
         problems = await page.evaluate(A11Y)
-        assert problems == ["<html> has no lang", "2 h1 elements", "id x is used 2 times", "<input id=\"q\"> has no label",
-                            "img /a.png has no alt",
-                            "an svg has no title", "<button></button> has no text"], problems
+        assert problems == ["<html> has no lang", "2 h1 elements", "id x is used 2 times", '<input id="q"> has no label',
+                            "img /a.png has no alt", "an svg has no title", "<button></button> has no text"], problems
         with pytest.raises(AssertionError, match=r"6\d\d px wide in a 390 px window"):
             await no_sideways_scroll(page)
 
