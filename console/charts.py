@@ -7,7 +7,7 @@ the page shows the numbers behind it in a table. No I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -173,5 +173,3 @@ _STYLE = """<style>
 a:focus .bar,a:hover .bar{fill:#083f78}
 </style>"""
 
-
-FormatValue = Callable[[float], str]

@@ -11,8 +11,7 @@ import asyncpg
 from console.accounts import NewSession, Person
 from shared.sql import load_queries
 
-_SQL = Path(__file__).parent / "sql"
-Q = load_queries(_SQL / "people.sql") | load_queries(_SQL / "sessions.sql")
+Q = load_queries(Path(__file__).parent / "sql" / "people.sql") | load_queries(Path(__file__).parent / "sql" / "sessions.sql")
 
 
 def _person(row: asyncpg.Record) -> Person:

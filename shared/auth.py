@@ -111,6 +111,29 @@ def file_signature(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+class WatchedFile:
+    """A file looked at (its stat) at most once per ``recheck_s``: ``changed()`` is true once after
+    each rewrite. What the tokens file and the console's public key share (``shared.identity``)."""
+
+    def __init__(self, path: Path, *, recheck_s: float, clock: Callable[[], float]) -> None:
+        self.path = path
+        self._recheck_s = recheck_s
+        self._clock = clock
+        self._signature = file_signature(path)
+        self._checked = clock()
+
+    def changed(self) -> bool:
+        now = self._clock()
+        if now - self._checked < self._recheck_s:
+            return False
+        self._checked = now
+        signature = file_signature(self.path)
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        return True
+
+
 class TokenStore:
     """The tokens of a file, kept current: a change of the file counts within ``recheck_s`` seconds.
 
@@ -122,11 +145,8 @@ class TokenStore:
         self, path: Path, *, recheck_s: float = RECHECK_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.path = path
-        self._recheck_s = recheck_s
-        self._clock = clock
-        self._signature = file_signature(path)
+        self._watch = WatchedFile(path, recheck_s=recheck_s, clock=clock)
         self._by_digest = _principals(path)
-        self._checked = clock()
 
     @classmethod
     def load(cls, path: Path, *, recheck_s: float = RECHECK_S) -> TokenStore:
@@ -139,18 +159,12 @@ class TokenStore:
         return self._by_digest.get(digest(token))
 
     def _refresh(self) -> None:
-        now = self._clock()
-        if now - self._checked < self._recheck_s:
-            return
-        self._checked = now
-        signature = file_signature(self.path)
-        if signature == self._signature:
+        if not self._watch.changed():
             return
         try:
             self._by_digest = _principals(self.path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.error("tokens file %s unreadable, keeping the tokens read before: %s", self.path, exc)
-        self._signature = signature
 
 
 # --- changing the file (the `kehu token` command, `kehu up`) --------------------------------------

@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.auth import RECHECK_S, ROLES, file_signature
+from shared.auth import RECHECK_S, ROLES, WatchedFile, file_signature
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +178,8 @@ class TrustedKey:
         self, path: Path | None, *, recheck_s: float = RECHECK_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.path = path
-        self._recheck_s = recheck_s
-        self._clock = clock
-        self._signature = file_signature(path) if path is not None else None
-        self._key = load_public_key(path) if path is not None and self._signature is not None else None
-        self._checked = clock()
+        self._watch = WatchedFile(path, recheck_s=recheck_s, clock=clock) if path is not None else None
+        self._key = load_public_key(path) if path is not None and file_signature(path) is not None else None
         self._warned = False
         if self._key is None:
             log.info("no console public key at %s: person tokens are refused until it exists", path)
@@ -201,20 +198,14 @@ class TrustedKey:
         return verify(token, self._key, now=now)
 
     def _refresh(self) -> None:
-        now = self._clock()
-        if self.path is None or now - self._checked < self._recheck_s:
-            return
-        self._checked = now
-        signature = file_signature(self.path)
-        if signature == self._signature:
+        if self._watch is None or not self._watch.changed():
             return
         try:
-            self._key = load_public_key(self.path)
+            self._key = load_public_key(self._watch.path)
             self._warned = False
-            log.info("console public key read from %s", self.path)
+            log.info("console public key read from %s", self._watch.path)
         except (OSError, ValueError) as exc:
-            log.error("console public key %s unreadable, keeping the key read before: %s", self.path, exc)
-        self._signature = signature
+            log.error("console public key %s unreadable, keeping the key read before: %s", self._watch.path, exc)
 
 
 # --- key files (PEM: PKCS8 private, SubjectPublicKeyInfo public) -----------------------------------

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import uvicorn
 
-from console.accounts import NewPerson
+from console.accounts import NewPerson, hash_password
 from console.app import create_app
 from console.people_api import add_person
 from shared.db import database_url
@@ -63,6 +63,12 @@ class ConsoleCluster:
             yield client
         finally:
             await client.aclose()
+
+    async def restore_people(self) -> None:
+        """The accounts as the fixture made them (after a test that may change any, such as schemathesis)."""
+        password_hash = hash_password(PASSWORD)
+        await self.sql("UPDATE people SET password_hash = $1, disabled_at = NULL WHERE name = ANY($2::text[])",
+                       password_hash, list(PEOPLE))
 
     async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)

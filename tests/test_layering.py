@@ -32,8 +32,8 @@ _SQL_ANYWHERE = re.compile(r"\b(FROM|INTO|WHERE|SET|VALUES)\b[^\n]*\$\d")  # a b
 
 
 def _product_python(root: Path = ROOT) -> list[Path]:
-    """Every .py of shared/ and services/ but their tests."""
-    return sorted(p for top in ("shared", "services") for p in (root / top).rglob("*.py")
+    """Every .py of shared/, services/, the console and the command, but their tests."""
+    return sorted(p for top in ("shared", "services", "console", "kehu") for p in (root / top).rglob("*.py")
                   if "tests" not in p.relative_to(root).parts)
 
 
