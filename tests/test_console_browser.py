@@ -523,3 +523,26 @@ async def test_every_page_passes_the_accessibility_check(browser: Browser, conso
                 await shoot(page, name)
             else:
                 await shoot(page, shot_name(f"a11y-{name}", view))
+
+
+# --- 11. handling an alert: in place, and on to the next ---------------------------------------------------
+
+
+@pytest.mark.parametrize("view", ["phone"])
+async def test_marking_an_alert_handled_moves_on_to_the_next(browser: Browser, console: ConsoleCluster, shop: Shop,
+                                                             view: str) -> None:
+    """Runs last: the other tests' pictures show the open alerts."""
+    async with person(browser, console, "zhao", view=view) as page:
+        await page.goto("/alerts")
+        items = page.locator('[data-part="worklist"] li[id^="alert-"]')
+        await expect(items).to_have_count(2)  # 曾小明: overdue, and in decline
+        first, second = [await items.nth(i).get_attribute("id") for i in range(2)]
+        await page.locator(f"#{first} textarea, #{first} input[name=note]").fill("已电话回访，下周来店")
+        await page.locator(f"#{first}").get_by_role("button", name="标记为已处理").click()
+        await expect(page).to_have_url(re.compile(f"/alerts(\\?handled=no)?#{second}$"))
+        await expect(page.locator(f"#{first}")).to_have_count(0)  # handled: off the "not yet" list
+        await expect(page.locator(f"#{second}")).to_be_focused()  # the next one, no dialog in between
+        await shoot(page, shot_name("alert-handled", view))
+        await page.goto("/alerts?handled=yes")
+        await expect(page.locator(f"#{first}")).to_contain_text("已电话回访，下周来店")
+        await expect(page.locator(f"#{first}")).to_contain_text("zhao")  # who handled it
