@@ -131,6 +131,7 @@ def test_plurals_in_english_and_one_form_in_chinese() -> None:
 def test_words_with_a_context_are_told_apart() -> None:
     assert ZH.pgettext("category", "potential") == "潜在客户"
     assert ZH.pgettext("segment", "potential") == "潜力客户"
+    assert (ZH.gettext("Name"), ZH.pgettext("customer", "Name")) == ("用户名", "客户名称")  # sign-in vs a customer's
 
 
 # --- charts ----------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ async def customer_360(
     type: Annotated[str, Query(max_length=64)] = "",
     days: Annotated[int | None, Query(ge=1, le=3650)] = None,
     shown: Annotated[int, Query(ge=1, le=TIMELINE_FETCH)] = TIMELINE_STEP,
+    # where the forms land after a write (the template says what was done); the edge refuses unknown ones
+    done: Annotated[str, Query(max_length=16)] = "",
+    registered: Annotated[str, Query(max_length=1)] = "",
     who: Viewer = Depends(viewer),
 ) -> HTMLResponse:
     require_page(who, "customers:read")
