@@ -142,9 +142,9 @@ def pick_customers(counts: Counter[str], rng: random.Random, n: int) -> list[tup
         "repeat": sorted(r for r, c in counts.items() if 1 < c < HEAVY_ORDERS),
         "one-time": sorted(r for r, c in counts.items() if c == 1),
     }
-    shares = {"heavy": 0.4, "repeat": 0.3, "one-time": 0.3}
-    picked = [(kind, rng.choice(pools[kind])) for kind, share in shares.items() if pools[kind]
-              for _ in range(round(n * share))]
+    heavy, repeat = round(n * 0.4), round(n * 0.3)
+    sizes = {"heavy": heavy, "repeat": repeat, "one-time": n - heavy - repeat}
+    picked = [(kind, rng.choice(pools[kind])) for kind, size in sizes.items() if pools[kind] for _ in range(size)]
     rng.shuffle(picked)
     return picked
 
