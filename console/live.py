@@ -141,19 +141,21 @@ async def live(request: Request, who: Viewer = Depends(viewer)) -> StreamingResp
         with feed.subscription() as queue:
             yield "retry: 3000\n\n"
             closing = asyncio.ensure_future(feed.closing.wait())
+            getting: asyncio.Future[Change] | None = None
             try:
                 while not await request.is_disconnected() and not feed.closing.is_set():
-                    getting = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait({getting, closing}, timeout=HEARTBEAT_S,
-                                                 return_when=asyncio.FIRST_COMPLETED)
+                    getting = getting or asyncio.ensure_future(queue.get())  # kept across heartbeats
+                    waiters: set[asyncio.Future[Any]] = {getting, closing}
+                    done, _ = await asyncio.wait(waiters, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED)
                     if getting in done:
                         yield getting.result().sse()
-                    else:
-                        getting.cancel()
-                        if not feed.closing.is_set():
-                            yield ": still here\n\n"
-            finally:
-                closing.cancel()
+                        getting = None
+                    elif not feed.closing.is_set():
+                        yield ": still here\n\n"
+            finally:  # the page went away or the process stops: leave no waiting task behind
+                for waiting in (getting, closing):
+                    if waiting is not None and not waiting.done():
+                        waiting.cancel()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

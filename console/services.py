@@ -47,13 +47,13 @@ class ServiceRefused(Exception):
     def detail(self) -> str:
         return str(self.problem.get("detail") or self.problem.get("title") or self.status)
 
-    def field_errors(self) -> dict[str, str]:
-        """``body.lines[0].sku`` → ``lines[0].sku``: the form's own field names."""
-        errors: dict[str, str] = {}
+    def field_errors(self) -> dict[str, dict[str, Any]]:
+        """Each field's problem (``message``, ``code``, ``context``) by the form's field name:
+        ``body.lines[0].sku`` → ``lines[0].sku``."""
+        errors: dict[str, dict[str, Any]] = {}
         for item in self.problem.get("errors") or []:
-            name = str(item.get("field", ""))
-            name = name.removeprefix("body.").removeprefix("query.")
-            errors.setdefault(name, str(item.get("message", "")))
+            name = str(item.get("field", "")).removeprefix("body.").removeprefix("query.")
+            errors.setdefault(name, dict(item))
         return errors
 
 

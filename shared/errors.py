@@ -18,6 +18,7 @@ class FieldProblem:
 
     field: str
     message: str
+    code: str | None = None  # what kind of problem, for clients that word it themselves (the console)
 
 
 class KehuError(Exception):
@@ -70,7 +71,7 @@ class InFuture(Invalid):
 
     def __init__(self, when: datetime) -> None:
         message = f"{self.field_name} {when.isoformat()} is in the future"
-        super().__init__(message, errors=[FieldProblem(self.field_name, message)])
+        super().__init__(message, errors=[FieldProblem(self.field_name, message, "in_future")])
 
 
 class Unauthorized(KehuError):

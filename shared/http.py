@@ -48,6 +48,10 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
 class FieldError(BaseModel):
     field: str = Field(description="Where in the request: `lines[0].quantity`, `body`, `header.Idempotency-Key`.")
     message: str
+    code: str | None = Field(None, description="The kind of problem, for a client that words it in its own "
+                             "language: pydantic's error type (`missing`, `string_too_short`, "
+                             "`decimal_parsing`, ...) or kehu's (`phone_invalid`, `in_future`).")
+    context: dict[str, Any] | None = Field(None, description="The rule's values, e.g. `{\"min_length\": 1}`.")
 
 
 class Problem(BaseModel):
@@ -66,7 +70,7 @@ def problem_response(
     detail: str,
     *,
     headers: Mapping[str, str] | None = None,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
@@ -95,13 +99,16 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 async def _on_validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = []
+    errors: list[dict[str, Any]] = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         if err.get("type") == "json_invalid":
             errors.append({"field": "body", "message": f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}"})
         else:
-            errors.append({"field": field_path(loc), "message": err["msg"]})
+            context = {k: v if isinstance(v, int | float | str | bool) else str(v)
+                       for k, v in (err.get("ctx") or {}).items() if k != "error"}
+            errors.append({"field": field_path(loc), "message": err["msg"], "code": err.get("type"),
+                           **({"context": context} if context else {})})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(422, "Invalid request", detail, errors=errors)
 
@@ -109,7 +116,8 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
 async def _on_problem(_: Request, exc: Exception) -> Response:
     """The one place an expected failure (``shared.errors.KehuError``) becomes an HTTP answer."""
     assert isinstance(exc, KehuError)
-    errors = [{"field": e.field, "message": e.message} for e in exc.errors] if exc.errors is not None else None
+    errors = ([{"field": e.field, "message": e.message, **({"code": e.code} if e.code else {})} for e in exc.errors]
+              if exc.errors is not None else None)
     return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, errors=errors, extra=exc.extra)
 
 

@@ -158,6 +158,8 @@ async def test_a_validation_error_is_shown_at_its_field_with_what_was_typed(cc: 
     html = response.text
     assert re.search(r'id="f-lines\[0\]\.quantity"[^>]*value="abc"[^>]*aria-invalid="true"', html, re.S)
     assert 'id="e-f-lines[0].quantity" role="alert"' in html
+    found = re.search(r'id="e-f-lines\[0\]\.quantity" role="alert">([^<]*)<', html)
+    assert found and found.group(1) == "请填写有效的数字。", found  # the service says it in English, with a code
     assert 'value="茶叶-001"' in html and 'value="12.50"' in html
     orders = (await cc.cluster.get("orders", "/orders", customer_id=customer)).json()["items"]
     assert orders == []

@@ -180,13 +180,18 @@ def test_chart_text_is_escaped() -> None:
 def test_service_errors_land_at_their_fields_and_the_rest_in_the_summary() -> None:
     refused = ServiceRefused("orders", 422, {"detail": "invalid", "errors": [
         {"field": "body.lines[0].quantity", "message": "not a number"},
+        {"field": "lines[0].sku", "message": "String should have at least 1 character", "code": "string_too_short",
+         "context": {"min_length": 1}},
+        {"field": "name", "message": "String should have at most 200 characters", "code": "string_too_long",
+         "context": {"max_length": 200}},
         {"field": "body.currency", "message": "not taken"},
     ]})
-    errors, summary = form_errors(refused, ["lines[0].quantity", "channel"])
-    assert errors == {"lines[0].quantity": "not a number"}
+    errors, summary = form_errors(refused, ["lines[0].quantity", "lines[0].sku", "name", "channel"], ZH)
+    assert errors == {"lines[0].quantity": "not a number", "lines[0].sku": "必填。", "name": "最多 200 个字符。"}
     assert summary == "currency: not taken"
+    assert form_errors(refused, ["lines[0].sku"], EN)[0] == {"lines[0].sku": "Required."}
     only_detail = ServiceRefused("orders", 409, {"detail": "external_ref taken"})
-    assert form_errors(only_detail, ["channel"]) == ({}, "external_ref taken")
+    assert form_errors(only_detail, ["channel"], ZH) == ({}, "external_ref taken")
 
 
 def test_purchases_are_summed_per_shop_day() -> None:

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.pages.common import ALERT_KINDS, alert_kind_label, customer_names, days_between, now
+from console.forms import worded
+from console.pages.common import (
+    ALERT_KINDS,
+    alert_kind_label,
+    customer_names,
+    days_between,
+    display_names,
+    last_purchases,
+    now,
+)
 from console.services import Missing, ServiceRefused, parts
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
 
@@ -54,10 +63,13 @@ async def alerts(
     got = await parts(alerts=api.get("insights", "/alerts", who.person, who.texts.accept_language, params=params))
     items: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     names = await customer_names(api, who, [a["customer_id"] for a in items])
+    last_bought = await last_purchases(api, who, [a["customer_id"] for a in items])
     zone = ZoneInfo(request.app.state.settings.timezone)
     moment = now()
     for alert in items:
         alert["age_days"] = days_between(alert["raised_at"], moment, zone)
+        bought = last_bought.get(alert["customer_id"])
+        alert["days_since_purchase"] = days_between(bought, moment, zone) if bought else None
     t = who.texts
     filters = {"kind": kind if kind in ALERT_KINDS else "", "owner": owner.strip(),
                "older_than": str(older_than or ""), "handled": handled if handled in ("yes", "no", "all") else "no"}
@@ -67,6 +79,7 @@ async def alerts(
                   next_cursor=None if isinstance(got["alerts"], Missing) else got["alerts"]["next_cursor"],
                   query=query, back=request.url.path + ("?" + urlencode(query) if query else ""),
                   kind_label=lambda k: alert_kind_label(who.texts, k), first_page=not cursor,
+                  people=await display_names(request),
                   kind_options=[("", t.gettext("Any"))] + [(k, alert_kind_label(t, k)) for k in ALERT_KINDS],
                   age_options=[("", t.gettext("Any time"))] + [
                       (str(d), t.ngettext("%(num)d day", "%(num)d days", d)) for d in AGES])
@@ -86,6 +99,7 @@ async def acknowledge(request: Request, alert_id: uuid.UUID, who: Viewer = Depen
     except ServiceRefused as refused:
         if refused.status != 409:  # acknowledged by someone else meanwhile: the list shows who
             return render(request, "error.html", who, status=refused.status, kind="problem",
-                          detail=refused.field_errors().get("note") or refused.detail)
+                          detail=worded(refused.field_errors()["note"], who.texts)
+                          if "note" in refused.field_errors() else refused.detail)
     anchor = form.get("next_anchor", "")
     return RedirectResponse(back + (f"#{anchor}" if anchor else ""), status_code=303)

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Request
+
+from console import store
 from console.i18n import Texts
 from console.services import ServiceDown, ServiceRefused, Services
 from console.web import Viewer
@@ -37,6 +40,27 @@ async def customer_names(services: Services, who: Viewer, ids: Iterable[str]) ->
         except (ServiceDown, ServiceRefused):
             return found
         found.update({c["id"]: c for c in page["items"]})
+    return found
+
+
+async def display_names(request: Request) -> dict[str, str]:
+    """Sign-in name → how the console names the person: services record who acted by sign-in name."""
+    async with request.app.state.pool.acquire() as conn:
+        return {p.name: p.display_name for p in await store.people(conn)}
+
+
+async def last_purchases(services: Services, who: Viewer, ids: Iterable[str]) -> dict[str, str | None]:
+    """Each customer's last purchase now (insights' profiles): an alert's evidence is what held when
+    it was raised, the page also says how things stand today."""
+    wanted = sorted(set(ids))
+    found: dict[str, str | None] = {}
+    for start in range(0, len(wanted), 500):
+        try:
+            page = await services.get("insights", "/profiles", who.person, who.texts.accept_language,
+                                      params=[("id", i) for i in wanted[start:start + 500]] + [("limit", "500")])
+        except (ServiceDown, ServiceRefused):
+            return found
+        found.update({p["customer_id"]: p["last_purchase_at"] for p in page["items"]})
     return found
 
 

@@ -152,7 +152,7 @@ async def place_order(request: Request, customer_id: uuid.UUID, who: Viewer = De
         await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
                                      idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref"])
+        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref"], who.texts)
         return await _render_360(request, who, customer_id, status=422,
                                  forms={"order": {"values": form, "errors": errors, "problem": problem}})
     return RedirectResponse(f"/customers/{customer_id}?done=order#orders", status_code=303)
@@ -173,7 +173,7 @@ async def file_ticket(request: Request, customer_id: uuid.UUID, who: Viewer = De
         await services(request).post("tickets", "/tickets", who.person, who.texts.accept_language, body,
                                      idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, ["kind", "channel", "subject", "description", "severity", "satisfaction"])
+        errors, problem = form_errors(refused, ["kind", "channel", "subject", "description", "severity", "satisfaction"], who.texts)
         return await _render_360(request, who, customer_id, status=422,
                                  forms={"ticket": {"values": form, "errors": errors, "problem": problem}})
     return RedirectResponse(f"/customers/{customer_id}?done=ticket#tickets", status_code=303)

@@ -113,7 +113,7 @@ async def register_customer(request: Request, who: Viewer = Depends(viewer)) -> 
         created = await services(request).post("contacts", "/customers", who.person, who.texts.accept_language,
                                                 body, idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, body)
+        errors, problem = form_errors(refused, body, who.texts)
         return render(request, "customer_new.html", who, status=422, values=form, errors=errors, problem=problem,
                       channels=CHANNELS, categories=CATEGORIES)
     return RedirectResponse(f"/customers/{created['id']}?registered=1", status_code=303)

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from console.pages.common import ALERT_KINDS, alert_kind_label, customer_names, days_between, now
+from console.pages.common import (
+    ALERT_KINDS,
+    alert_kind_label,
+    customer_names,
+    days_between,
+    display_names,
+    last_purchases,
+    now,
+)
 from console.services import Missing, parts
 from console.web import Viewer, render, require_page, services, viewer
 
@@ -36,11 +44,14 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
     names = await customer_names(api, who, [a["customer_id"] for a in alerts] + [c["customer_id"] for c in complaints])
+    last_bought = await last_purchases(api, who, [a["customer_id"] for a in alerts])
     zone = ZoneInfo(request.app.state.settings.timezone)
     moment = now()
     by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ALERT_KINDS}
     for alert in alerts:
         alert["age_days"] = days_between(alert["raised_at"], moment, zone)
+        bought = last_bought.get(alert["customer_id"])
+        alert["days_since_purchase"] = days_between(bought, moment, zone) if bought else None
         by_kind.setdefault(alert["kind"], []).append(alert)
     complaints.sort(key=lambda c: (c["due_at"] is None, c["due_at"] or "", c["occurred_at"]))
     for complaint in complaints:
@@ -52,5 +63,5 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         complaints_missing=got["complaints"] if isinstance(got["complaints"], Missing) else None,
         by_kind=by_kind, counts=counts, complaints=complaints, names=names, limit=LIMIT,
         kind_label=lambda k: alert_kind_label(who.texts, k),
-        total=len(alerts) + len(complaints), mine=mine,
+        total=len(alerts) + len(complaints), mine=mine, people=await display_names(request),
     )

@@ -104,7 +104,7 @@ class PhoneInvalid(Invalid):
     """Not a phone number, or not a valid one (422 naming ``phone``)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, errors=[FieldProblem("phone", message)])
+        super().__init__(message, errors=[FieldProblem("phone", message, "phone_invalid")])
 
 
 def normalise_phone(text: str, region: str) -> str:
