@@ -546,3 +546,31 @@ async def test_marking_an_alert_handled_moves_on_to_the_next(browser: Browser, c
         await page.goto("/alerts?handled=yes")
         await expect(page.locator(f"#{first}")).to_contain_text("已电话回访，下周来店")
         await expect(page.locator(f"#{first}")).to_contain_text("赵客服")  # who handled it, by the name the console shows
+
+
+# --- 11. a session that ended while a form was being typed ------------------------------------------
+
+
+async def test_what_was_typed_survives_a_session_that_ended(browser: Browser, console: ConsoleCluster,
+                                                            shop: Shop) -> None:
+    """The session ends (idle too long) while a clerk types a complaint: sending it leads to sign-in,
+    and after signing in the form is back with what was typed; nothing was filed meanwhile."""
+    async with person(browser, console, "mgr", fresh=True) as page:
+        await page.goto(f"/customers/{shop.other}")
+        await page.locator("#ticket-form summary").click()
+        await page.locator("#ticket-form [name=subject]").fill("快递送错地址")
+        await page.locator("#ticket-form [name=description]").fill("客户来电说包裹送到了隔壁小区")
+        await console.sql("DELETE FROM sessions WHERE person_id = (SELECT id FROM people WHERE name = 'mgr')")
+        await page.locator("#ticket-form button[type=submit]").click()
+        await expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+        await sign_in(page, "mgr")
+        await expect(page).to_have_url(re.compile(f"/customers/{shop.other}$"))
+        await page.locator("#ticket-form summary").click()
+        await expect(page.locator("#ticket-form [name=subject]")).to_have_value("快递送错地址")
+        await expect(page.locator("#ticket-form [name=description]")).to_have_value("客户来电说包裹送到了隔壁小区")
+        tickets = (await console.cluster.get("tickets", "/tickets", customer_id=shop.other)).json()["items"]
+        assert all(t["subject"] != "快递送错地址" for t in tickets)
+        await page.locator("#ticket-form button[type=submit]").click()
+        await expect(page.locator(".notice")).to_contain_text("工单已登记")
+        tickets = (await console.cluster.get("tickets", "/tickets", customer_id=shop.other)).json()["items"]
+        assert [t["subject"] for t in tickets].count("快递送错地址") == 1
