@@ -3,6 +3,7 @@ insights publishes and puts on the customer's timeline, so the team sees who han
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
@@ -62,8 +63,9 @@ async def alerts(
         params.append(("cursor", cursor))
     got = await parts(alerts=api.get("insights", "/alerts", who.person, who.texts.accept_language, params=params))
     items: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
-    names = await customer_names(api, who, [a["customer_id"] for a in items])
-    last_bought = await last_purchases(api, who, [a["customer_id"] for a in items])
+    names, last_bought = await asyncio.gather(  # both need only the ids: asked at once
+        customer_names(api, who, [a["customer_id"] for a in items]),
+        last_purchases(api, who, [a["customer_id"] for a in items]))
     zone = ZoneInfo(request.app.state.settings.timezone)
     moment = now()
     for alert in items:

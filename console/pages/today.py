@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -43,8 +44,9 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
-    names = await customer_names(api, who, [a["customer_id"] for a in alerts] + [c["customer_id"] for c in complaints])
-    last_bought = await last_purchases(api, who, [a["customer_id"] for a in alerts])
+    names, last_bought = await asyncio.gather(  # both need only the ids: asked at once
+        customer_names(api, who, [a["customer_id"] for a in alerts] + [c["customer_id"] for c in complaints]),
+        last_purchases(api, who, [a["customer_id"] for a in alerts]))
     zone = ZoneInfo(request.app.state.settings.timezone)
     moment = now()
     by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ALERT_KINDS}
