@@ -3,12 +3,10 @@ insights publishes and puts on the customer's timeline, so the team sees who han
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,10 +15,8 @@ from console.forms import worded
 from console.pages.common import (
     ALERT_KINDS,
     alert_kind_label,
-    customer_names,
-    days_between,
+    alerts_in_context,
     display_names,
-    last_purchases,
     now,
 )
 from console.services import Missing, ServiceRefused, parts
@@ -63,15 +59,7 @@ async def alerts(
         params.append(("cursor", cursor))
     got = await parts(alerts=api.get("insights", "/alerts", who.person, who.texts.accept_language, params=params))
     items: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
-    names, last_bought = await asyncio.gather(  # both need only the ids: asked at once
-        customer_names(api, who, [a["customer_id"] for a in items]),
-        last_purchases(api, who, [a["customer_id"] for a in items]))
-    zone = ZoneInfo(request.app.state.settings.timezone)
-    moment = now()
-    for alert in items:
-        alert["age_days"] = days_between(alert["raised_at"], moment, zone)
-        bought = last_bought.get(alert["customer_id"])
-        alert["days_since_purchase"] = days_between(bought, moment, zone) if bought else None
+    names = await alerts_in_context(request, who, items)
     t = who.texts
     filters = {"kind": kind if kind in ALERT_KINDS else "", "owner": owner.strip(),
                "older_than": str(older_than or ""), "handled": handled if handled in ("yes", "no", "all") else "no"}

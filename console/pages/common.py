@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,22 @@ async def last_purchases(services: Services, who: Viewer, ids: Iterable[str]) ->
             return found
         found.update({p["customer_id"]: p["last_purchase_at"] for p in page["items"]})
     return found
+
+
+async def alerts_in_context(request: Request, who: Viewer, alerts: list[dict[str, Any]],
+                            also: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """The names of the alerts' customers (and of the ``also`` ids), asked at once with their last
+    purchases; each alert gets ``age_days`` and ``days_since_purchase`` in the shop's days."""
+    api: Services = request.app.state.services
+    ids = [a["customer_id"] for a in alerts]
+    names, last_bought = await asyncio.gather(customer_names(api, who, [*ids, *also]), last_purchases(api, who, ids))
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    moment = now()
+    for alert in alerts:
+        alert["age_days"] = days_between(alert["raised_at"], moment, zone)
+        bought = last_bought.get(alert["customer_id"])
+        alert["days_since_purchase"] = days_between(bought, moment, zone) if bought else None
+    return names
 
 
 def days_between(earlier: str | datetime, now: datetime, zone: ZoneInfo) -> int:

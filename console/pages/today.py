@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -13,10 +11,8 @@ from fastapi.responses import HTMLResponse
 from console.pages.common import (
     ALERT_KINDS,
     alert_kind_label,
-    customer_names,
-    days_between,
+    alerts_in_context,
     display_names,
-    last_purchases,
     now,
 )
 from console.services import Missing, parts
@@ -44,16 +40,10 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
-    names, last_bought = await asyncio.gather(  # both need only the ids: asked at once
-        customer_names(api, who, [a["customer_id"] for a in alerts] + [c["customer_id"] for c in complaints]),
-        last_purchases(api, who, [a["customer_id"] for a in alerts]))
-    zone = ZoneInfo(request.app.state.settings.timezone)
+    names = await alerts_in_context(request, who, alerts, also=[c["customer_id"] for c in complaints])
     moment = now()
     by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ALERT_KINDS}
     for alert in alerts:
-        alert["age_days"] = days_between(alert["raised_at"], moment, zone)
-        bought = last_bought.get(alert["customer_id"])
-        alert["days_since_purchase"] = days_between(bought, moment, zone) if bought else None
         by_kind.setdefault(alert["kind"], []).append(alert)
     complaints.sort(key=lambda c: (c["due_at"] is None, c["due_at"] or "", c["occurred_at"]))
     for complaint in complaints:
