@@ -173,7 +173,9 @@ class Cluster:
         module = __import__(f"services.{service}.app", fromlist=["create_app"])
         app = module.create_app(settings, database=database)
         port = int(self.urls[service].rsplit(":", 1)[1])
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False)
+        # A stop never waits for ever on a connection left open (as `kehu serve` bounds it too).
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,
+                                timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.servers[service] = server

@@ -105,7 +105,7 @@ async def console_cluster(pg_url: str, home: Path, **settings: Any) -> AsyncIter
         app = create_app(config, database=database)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
-                                               access_log=False))
+                                               access_log=False, timeout_graceful_shutdown=5))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         task = asyncio.create_task(server.serve())
         url = database_url(pg_url, database)
