@@ -27,19 +27,24 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# Ownership scopes (docs/architecture.md §11): ``customers:all`` lets a person see every customer;
+# a signed-in person without it (a salesperson) sees and changes only their own customers and the
+# public pool. API tokens act for the shop (a till, a mini-program) and are not scoped.
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
     "manager": frozenset({
-        "customers:read", "customers:write", "orders:read", "orders:write",
+        "customers:read", "customers:write", "customers:all", "customers:assign", "customers:merge",
+        "customers:claim", "pool:rules", "reports:read", "orders:read", "orders:write",
         "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
     }),
     "sales": frozenset({
-        "customers:read", "customers:write", "orders:read", "orders:write",
+        "customers:read", "customers:write", "customers:claim", "orders:read", "orders:write",
         "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
     }),
-    "service": frozenset({"customers:read", "orders:read", "tickets:read", "tickets:write", "insights:read",
-                          "alerts:acknowledge"}),
-    "readonly": frozenset({"customers:read", "orders:read", "tickets:read", "insights:read"}),
+    "service": frozenset({"customers:read", "customers:all", "orders:read", "tickets:read", "tickets:write",
+                          "insights:read", "alerts:acknowledge"}),
+    "readonly": frozenset({"customers:read", "customers:all", "orders:read", "tickets:read", "insights:read",
+                           "reports:read"}),
 }
 PREFIX_CHARS = 9  # "kehu_" and 4 of the 32 random characters: enough to tell tokens apart, not to guess one
 RECHECK_S = 1.0

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -183,6 +183,151 @@ class CustomerRegistered(Event):
     lead_source: str | None = None
     channel: str | None = None
     owner: str | None = Field(None, description="The staff member who looks after the customer.")
+    lead_source_detail: str | None = Field(None, description="Free detail of the lead source (which fair, which ad).")
+    referred_by: uuid.UUID | None = Field(None, description="The customer who referred this one.")
+    tags: list[str] = Field(default_factory=list, description="The shop's own labels.")
+
+
+# What contacts knows and says of customers beyond their registration (issue 11). The words of
+# each Literal are the API's words too: contacts' request models use these types.
+IdentityKind = Literal[
+    "phone", "email", "wechat_openid", "wechat_unionid", "web_account", "membership_card", "fair_badge", "other"]
+LeadSource = Literal["web", "fair", "referral", "relationship", "directory", "advertising", "walk_in", "other"]
+ContactRole = Literal["decision_maker", "purchaser", "user", "payer"]
+CustomerCategory = Literal["potential", "prospective", "current", "lost"]
+LossReason = Literal["moved_away", "closed_down", "price", "service", "quality", "competitor", "other"]
+LossKind = Literal["objective", "subjective"]
+OwnerChange = Literal["assigned", "claimed", "handover", "merge", "merge_undone"]
+PoolRule = Literal["no_follow_up", "no_order", "released", "over_limit", "owner_left"]
+FollowUpOutcome = Literal["reached", "no_answer", "interested", "not_interested", "order_expected", "complaint", "other"]
+
+
+class FieldChange(BaseModel):
+    """One field of a customer record, before and after a change."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    field: str = Field(description="The field's name as the API spells it (name, email, tags, ...).")
+    old: Any = Field(None, description="Its value before (JSON).")
+    new: Any = Field(None, description="Its value after (JSON).")
+
+
+class CustomerProfileUpdated(Event):
+    """Fields of a customer's record changed (``PATCH /customers/{id}``): each with old and new value."""
+
+    service: ClassVar[str] = "contacts"
+
+    changes: list[FieldChange] = Field(min_length=1)
+    revision: int = Field(ge=1, description="The record's revision after the change (its ETag).")
+    changed_by: str = Field(min_length=1, max_length=200, description="Who changed it: a person or a token.")
+
+
+class CustomerCategoryChanged(Event):
+    service: ClassVar[str] = "contacts"
+
+    previous_category: CustomerCategory
+    category: CustomerCategory
+    reason: str = Field(min_length=1, max_length=1000, description="Why, in the words of who changed it.")
+    loss_reason: LossReason | None = Field(None, description="Why the customer was lost (category lost only).")
+    loss_kind: LossKind | None = Field(
+        None, description="objective (moved away, closed down: nothing to win back) or subjective (price, "
+        "service, quality, competitor: worth a win-back).")
+    changed_by: str = Field(min_length=1, max_length=200)
+    automatic: bool = Field(False, description="True when kehu changed it by a rule (a first order makes current).")
+    order_id: uuid.UUID | None = Field(None, description="The order that made the customer current, if one did.")
+
+
+class CustomerOwnerAssigned(Event):
+    service: ClassVar[str] = "contacts"
+
+    owner: str = Field(min_length=1, max_length=64)
+    previous_owner: str | None = None
+    how: OwnerChange
+    assigned_by: str = Field(min_length=1, max_length=200)
+    handover_id: uuid.UUID | None = Field(None, description="The handover that moved this customer, if one did.")
+
+
+class CustomerReturnedToPool(Event):
+    """A customer no longer has an owner: they sit in the public pool (公海) for anyone to claim."""
+
+    service: ClassVar[str] = "contacts"
+
+    previous_owner: str | None = None
+    rule: PoolRule = Field(description="no_follow_up / no_order: a pool rule ran out; released: by hand.")
+    days_without: int | None = Field(None, description="Days without a follow-up (or an order) at as_of.")
+    limit_days: int | None = Field(None, description="The rule's limit for the customer's category.")
+    reclaim_after: AwareDatetime | None = Field(None, description="Before this the previous owner cannot claim them back.")
+    returned_by: str = Field(min_length=1, max_length=200, description="The sweeper, or who released them.")
+
+
+class ChannelIdentityLinked(Event):
+    service: ClassVar[str] = "contacts"
+
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=200, description="Normalised: E.164 phone, lower-case email, ...")
+    label: str | None = Field(None, max_length=100, description="For `other`: what the identity is (QQ, Douyin, ...).")
+    linked_by: str = Field(min_length=1, max_length=200)
+
+
+class ChannelIdentityUnlinked(Event):
+    service: ClassVar[str] = "contacts"
+
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=200)
+    unlinked_by: str = Field(min_length=1, max_length=200)
+
+
+class ContactPersonAdded(Event):
+    """A person became a contact person of a company (``customer_id``) in a role."""
+
+    service: ClassVar[str] = "contacts"
+
+    person_id: uuid.UUID
+    role: ContactRole
+    title: str | None = Field(None, max_length=100, description="Job title, as the company says it.")
+    added_by: str = Field(min_length=1, max_length=200)
+
+
+class ContactPersonRemoved(Event):
+    service: ClassVar[str] = "contacts"
+
+    person_id: uuid.UUID
+    role: ContactRole
+    removed_by: str = Field(min_length=1, max_length=200)
+
+
+class FollowUpLogged(Event):
+    """Someone followed a customer up (定人定时): who, when (``occurred_at``), how and what came of it."""
+
+    service: ClassVar[str] = "contacts"
+
+    follow_up_id: uuid.UUID
+    by: str = Field(min_length=1, max_length=200, description="Who followed up.")
+    channel: Channel
+    note: str = Field("", max_length=4000)
+    outcome: FollowUpOutcome
+    next_due: date | None = Field(None, description="When the next follow-up is due (the shop's calendar day).")
+
+
+class CustomersMerged(Event):
+    """``merged_id`` was a duplicate of ``customer_id`` (the survivor): its identities, contact persons,
+    follow-ups, referrals, orders, tickets and history now belong to the survivor."""
+
+    service: ClassVar[str] = "contacts"
+
+    merged_id: uuid.UUID
+    merge_id: uuid.UUID
+    merged_by: str = Field(min_length=1, max_length=200)
+
+
+class CustomerMergeUndone(Event):
+    """A merge taken back: ``merged_id`` exists again with what it had before the merge."""
+
+    service: ClassVar[str] = "contacts"
+
+    merged_id: uuid.UUID
+    merge_id: uuid.UUID
+    undone_by: str = Field(min_length=1, max_length=200)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -311,7 +456,10 @@ class AlertAcknowledged(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.ce_type(): cls
     for cls in (
-        CustomerRegistered, OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested,
+        CustomerRegistered, CustomerProfileUpdated, CustomerCategoryChanged, CustomerOwnerAssigned,
+        CustomerReturnedToPool, ChannelIdentityLinked, ChannelIdentityUnlinked, ContactPersonAdded,
+        ContactPersonRemoved, FollowUpLogged, CustomersMerged, CustomerMergeUndone,
+        OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested,
         CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged, AlertAcknowledged,
     )
 }

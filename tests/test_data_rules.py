@@ -17,7 +17,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from kehu.importer import ImportOptions, run_import
-from services.contacts.domain import NewCustomer
+from services.contacts.domain.customers import NewCustomer
 from shared.events import BUSINESS_TIME_PATTERN, BusinessTime, Money, Quantity
 from tests.conftest import Cluster, eventually, own_cluster
 

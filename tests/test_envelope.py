@@ -6,7 +6,7 @@ import dataclasses
 import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -17,13 +17,25 @@ from shared.events import (
     EVENT_TYPES,
     AlertAcknowledged,
     AlertEvidence,
+    ChannelIdentityLinked,
+    ChannelIdentityUnlinked,
     ComplaintFiled,
+    ContactPersonAdded,
+    ContactPersonRemoved,
     CustomerAlertCleared,
     CustomerAlertRaised,
+    CustomerCategoryChanged,
+    CustomerMergeUndone,
+    CustomerOwnerAssigned,
+    CustomerProfileUpdated,
     CustomerRegistered,
+    CustomerReturnedToPool,
+    CustomersMerged,
     Envelope,
     Event,
     FeedbackReceived,
+    FieldChange,
+    FollowUpLogged,
     LifecycleStageChanged,
     MalformedEvent,
     OrderLine,
@@ -53,8 +65,31 @@ def sample_events() -> dict[str, Event]:
         CustomerRegistered(
             customer_id=CUSTOMER, occurred_at=OCCURRED, name="王芳", kind="person", phone="+8613800138000",
             email="wang@example.cn", external_ref="CARD-0042", category="current", lead_source="fair",
-            channel="store",
+            channel="store", lead_source_detail="广交会 2026", referred_by=uuid.UUID(int=3), tags=["VIP", "茶"],
         ),
+        CustomerProfileUpdated(customer_id=CUSTOMER, occurred_at=OCCURRED, revision=3, changed_by="王经理",
+                               changes=[FieldChange(field="email", old=None, new="wang@example.cn")]),
+        CustomerCategoryChanged(customer_id=CUSTOMER, occurred_at=OCCURRED, previous_category="current",
+                                category="lost", reason="买了别家的", loss_reason="competitor", loss_kind="subjective",
+                                changed_by="王经理", order_id=uuid.UUID(int=42)),
+        CustomerOwnerAssigned(customer_id=CUSTOMER, occurred_at=OCCURRED, owner="li", previous_owner="wang",
+                              how="handover", assigned_by="王经理", handover_id=uuid.UUID(int=5)),
+        CustomerReturnedToPool(customer_id=CUSTOMER, occurred_at=OCCURRED, previous_owner="wang", rule="no_follow_up",
+                               days_without=31, limit_days=30, reclaim_after=OCCURRED, returned_by="sweeper"),
+        ChannelIdentityLinked(customer_id=CUSTOMER, occurred_at=OCCURRED, kind="other", value="qq:12345",
+                              label="QQ", linked_by="王芳"),
+        ChannelIdentityUnlinked(customer_id=CUSTOMER, occurred_at=OCCURRED, kind="phone", value="+8613800138000",
+                                unlinked_by="王芳"),
+        ContactPersonAdded(customer_id=CUSTOMER, occurred_at=OCCURRED, person_id=uuid.UUID(int=6),
+                           role="decision_maker", title="总经理", added_by="王芳"),
+        ContactPersonRemoved(customer_id=CUSTOMER, occurred_at=OCCURRED, person_id=uuid.UUID(int=6), role="payer",
+                             removed_by="王芳"),
+        FollowUpLogged(customer_id=CUSTOMER, occurred_at=OCCURRED, follow_up_id=uuid.UUID(int=8), by="王芳",
+                       channel="phone", note="想要新茶", outcome="order_expected", next_due=date(2025, 3, 8)),
+        CustomersMerged(customer_id=CUSTOMER, occurred_at=OCCURRED, merged_id=uuid.UUID(int=4),
+                        merge_id=uuid.UUID(int=10), merged_by="王经理"),
+        CustomerMergeUndone(customer_id=CUSTOMER, occurred_at=OCCURRED, merged_id=uuid.UUID(int=4),
+                            merge_id=uuid.UUID(int=10), undone_by="王经理"),
         OrderPlaced(
             customer_id=CUSTOMER, occurred_at=OCCURRED, order_id=uuid.UUID(int=42), channel="store", currency="CNY",
             lines=[

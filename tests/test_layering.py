@@ -92,9 +92,10 @@ def test_sql_scan_leaves_prose_alone(tmp_path: Path, text: str) -> None:
 
 
 def _loaded_sql_files(path: Path) -> list[Path]:
-    names = re.findall(r"""load_queries\(Path\(__file__\)\.parent\s*/\s*"sql"\s*/\s*"([^"]+)"\)""",
+    # Path(__file__).parent / "sql" / "x.sql", or .parent.parent from a package (store/customers.py)
+    found = re.findall(r"""load_queries\(Path\(__file__\)((?:\.parent)+)\s*/\s*"sql"\s*/\s*"([^"]+)"\)""",
                        path.read_text(encoding="utf-8"))
-    return [path.parent / "sql" / name for name in names]
+    return [path.parents[parents.count(".parent") - 1] / "sql" / name for parents, name in found]
 
 
 @pytest.mark.parametrize("path", _product_python(), ids=lambda p: str(p.relative_to(ROOT)))

@@ -11,7 +11,7 @@ import logging
 
 from fastapi import FastAPI
 
-from services.contacts import store
+from services.contacts.store import customers as store
 from shared.backoff import Backoff
 from shared.db import database_unavailable, describe
 

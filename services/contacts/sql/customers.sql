@@ -7,11 +7,15 @@ ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
 -- name: customer_by_id
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
+       revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
+       first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers WHERE id = $1;
 
 -- name: customer_by_external_ref
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
+       revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
+       first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers WHERE external_ref = $1;
 
 -- name: list_customers
@@ -19,7 +23,9 @@ FROM customers WHERE external_ref = $1;
 -- $6 (q) is the query as search.query_pattern gives it: lower-case, LIKE's wildcards escaped;
 -- `search` is lower-case too, so LIKE finds it in any script. A row not yet backfilled (search
 -- NULL) is matched by its name. $7: the digits of a query that reads as a phone number's tail.
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
+       revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
+       first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::text IS NULL OR external_ref = $2)
@@ -49,7 +55,9 @@ SELECT external_ref, id FROM customers WHERE external_ref = ANY($1::text[]);
 -- name: customers_by_ids
 -- The customers among the given ids (what orders and tickets ask to confirm many ids at once),
 -- with the other filters of list_customers.
-SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
+       revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
+       first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers
 WHERE id = ANY($1::uuid[])
   AND ($2::uuid IS NULL OR id > $2)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.contacts.domain import (
+from services.contacts.domain.customers import (
     MAX_BATCH,
     ItemProblem,
     NewCustomer,

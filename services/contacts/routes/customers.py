@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.contacts import domain, search, store
-from services.contacts.domain import Category
+from services.contacts import search
+from services.contacts.domain import customers as domain
+from services.contacts.domain.customers import Category
+from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
 from shared.errors import Invalid, NotFound

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import asyncpg
 
-from services.contacts.domain import Customer
+from services.contacts.domain.customers import Customer
 from services.contacts.search import search_text
 from shared.sql import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "customers.sql")
+Q = load_queries(Path(__file__).parent.parent / "sql" / "customers.sql")
 
 
 async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:

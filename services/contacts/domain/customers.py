@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -88,6 +88,20 @@ class Customer(BaseModel):
     channel: str | None
     owner: str | None = None
     created_at: datetime
+    revision: int = Field(1, description="The record's revision: its ETag, for If-Match on PATCH.")
+    lead_source_detail: str | None = None
+    referred_by: uuid.UUID | None = None
+    tags: list[str] = Field(default_factory=list)
+    address: str | None = None
+    notes: str | None = None
+    loss_reason: str | None = None
+    loss_kind: Literal["objective", "subjective"] | None = None
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    last_follow_up_at: datetime | None = None
+    next_follow_up_due: date | None = None
+    owner_since: datetime | None = None
+    merged_into: uuid.UUID | None = Field(None, description="Set when this record was merged into another.")
 
 
 class NewCustomerBatch(BaseModel):
