@@ -19,6 +19,8 @@ MAX_NAME = 100
 FIELD = "competitors"
 CATEGORIES: tuple[CustomerCategory, ...] = ("potential", "prospective", "current", "lost")
 _BLANKS = re.compile(r"\s+")
+NAME_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+"""Something besides blanks (and no NUL, which the edge refuses anyway)."""
 
 
 class CompetitorNote(BaseModel):

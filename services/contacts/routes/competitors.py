@@ -26,8 +26,9 @@ from shared.scopes import ensure_covers, scope_of
 from shared.writes import write_once
 
 router = APIRouter(tags=["competitors"])
-CompetitorName = Annotated[str, Path(max_length=200, description="The competitor's name (URL-encoded; blanks "
-                                                                  "trimmed, at most 100 characters).")]
+CompetitorName = Annotated[str, Path(
+    max_length=domain.MAX_NAME, pattern=domain.NAME_PATTERN,
+    description="The competitor's name (URL-encoded; blanks around it trimmed, inner blanks as one space).")]
 
 
 async def _locked(conn: asyncpg.Connection, customer_id: uuid.UUID, principal: Principal) -> Customer:

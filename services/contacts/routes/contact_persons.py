@@ -24,7 +24,7 @@ router = APIRouter(tags=["contact persons"])
 
 
 @router.post(
-    "/customers/{company_id:uuid}/contacts",
+    "/customers/{customer_id:uuid}/contacts",
     response_model=domain.ContactLink,
     status_code=201,
     summary="Make a person a contact person of a company, in a role",
@@ -37,12 +37,14 @@ router = APIRouter(tags=["contact persons"])
     },
 )
 async def add_contact_person(
-    company_id: uuid.UUID,
+    customer_id: uuid.UUID,
     body: domain.NewContactPerson,
     request: Request,
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    company_id = customer_id  # the company whose contact person this is
+
     async def write(conn: asyncpg.Connection) -> Reply:
         found = await store.customers_for_share(conn, [company_id, body.person_id])
         company, person = found.get(company_id), found.get(body.person_id)
@@ -66,20 +68,22 @@ async def add_contact_person(
 
 
 @router.delete(
-    "/customers/{company_id:uuid}/contacts/{person_id:uuid}/{role}",
+    "/customers/{customer_id:uuid}/contacts/{person_id:uuid}/{role}",
     summary="A person no longer speaks for a company in this role",
     description="`ContactPersonRemoved` when the link existed; removing one that does not is harmless "
     "(`removed: false`, no event).",
     responses={404: {"model": Problem}},
 )
 async def remove_contact_person(
-    company_id: uuid.UUID,
+    customer_id: uuid.UUID,
     person_id: uuid.UUID,
     role: ContactRole,
     request: Request,
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    company_id = customer_id
+
     async def write(conn: asyncpg.Connection) -> Reply:
         company = await customers_store.customer_by_id(conn, company_id)
         if company is None:
