@@ -37,7 +37,11 @@ DATA_WORDS: dict[str | None, tuple[str, ...]] = {
     "stage": ("exploration", "formation", "stability", "decline", "lost"),
     "event": ("CustomerRegistered", "OrderPlaced", "ComplaintFiled", "FeedbackReceived", "ServiceRequested",
               "CustomerAlertRaised", "CustomerAlertCleared", "LifecycleStageChanged", "SegmentChanged",
-              "AlertAcknowledged"),
+              "AlertAcknowledged", "CustomerProfileUpdated", "ContactPersonAdded", "ContactPersonRemoved"),
+    "lead_source": ("web", "fair", "referral", "relationship", "directory", "advertising", "walk_in", "other"),
+    "contact_role": ("decision_maker", "purchaser", "user", "payer"),
+    "field": ("name", "kind", "email", "address", "notes", "tags", "lead_source", "lead_source_detail", "referred_by",
+              "external_ref", "competitors"),
 }
 
 Key = str | tuple[str, str]  # a message id, or (singular, plural)

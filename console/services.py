@@ -107,14 +107,22 @@ class Services:
                    *, idempotency_key: str) -> Any:
         return await self._call("POST", service, path, person, language, json=body, idempotency_key=idempotency_key)
 
+    async def send(self, method: str, service: str, path: str, person: Person, language: str,
+                   body: Mapping[str, Any] | None = None, *, idempotency_key: str, if_match: str | None = None) -> Any:
+        """A PATCH, PUT or DELETE; ``if_match``: the ETag of the record as the page read it."""
+        return await self._call(method, service, path, person, language, json=body, idempotency_key=idempotency_key,
+                                extra_headers={"If-Match": if_match} if if_match else None)
+
     async def _call(self, method: str, service: str, path: str, person: Person, language: str, *,
-                    params: Any = None, json: Any = None, idempotency_key: str | None = None) -> Any:
+                    params: Any = None, json: Any = None, idempotency_key: str | None = None,
+                    extra_headers: Mapping[str, str] | None = None) -> Any:
         url = self.urls[service] + path
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
                 response = await self.http.request(method, url, params=params, json=json,
-                                                   headers=self._headers(person, language, idempotency_key))
+                                                   headers={**self._headers(person, language, idempotency_key),
+                                                            **(extra_headers or {})})
             except httpx.TimeoutException as exc:
                 raise ServiceDown(service, f"no answer within {self.http.timeout.read}s") from exc
             except httpx.HTTPError as exc:

@@ -67,6 +67,9 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     lang = who.texts.accept_language
     cid = str(customer_id)
     calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang)}
+    # the record's contact persons and competitors (customer_profile.html)
+    calls["contact_persons"] = api.get("contacts", f"/customers/{cid}/contacts", who.person, lang)
+    calls["competitors"] = api.get("contacts", f"/customers/{cid}/competitors", who.person, lang)
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,

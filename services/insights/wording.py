@@ -129,8 +129,49 @@ def _acknowledged(data: dict[str, Any], lang: Lang) -> str:
     return f"{who} handled the alert ({en}): {note}"
 
 
+FIELDS_ZH = {
+    "name": "名称", "kind": "类型", "email": "邮箱", "address": "地址", "notes": "备注", "tags": "标签",
+    "lead_source": "客户来源", "lead_source_detail": "来源说明", "referred_by": "介绍人", "external_ref": "编号",
+    "competitors": "竞争对手",
+}
+CONTACT_ROLES = {"decision_maker": ("decision maker", "决策人"), "purchaser": ("purchaser", "采购"),
+                 "user": ("user", "使用人"), "payer": ("payer", "付款人")}
+
+
+def _profile_updated(data: dict[str, Any], lang: Lang) -> str:
+    fields = [str(c.get("field", "")) for c in data.get("changes", [])]
+    who = data.get("changed_by", "")
+    if lang == "zh":
+        return f"{who} 修改了资料：" + "、".join(FIELDS_ZH.get(f, f) for f in fields)
+    return f"{who} changed " + ", ".join(f.replace("_", " ") for f in fields)
+
+
+def _role(data: dict[str, Any], lang: Lang) -> str:
+    role = str(data.get("role", ""))
+    en, zh = CONTACT_ROLES.get(role, (role, role))
+    title = data.get("title")
+    if lang == "zh":
+        return zh + (f"（{title}）" if title else "")
+    return en + (f" ({title})" if title else "")
+
+
+def _contact_added(data: dict[str, Any], lang: Lang) -> str:
+    if lang == "zh":
+        return f"{data.get('added_by', '')} 添加了联系人：{_role(data, lang)}"
+    return f"{data.get('added_by', '')} added a contact person: {_role(data, lang)}"
+
+
+def _contact_removed(data: dict[str, Any], lang: Lang) -> str:
+    if lang == "zh":
+        return f"{data.get('removed_by', '')} 移除了联系人：{_role(data, lang)}"
+    return f"{data.get('removed_by', '')} removed a contact person: {_role(data, lang)}"
+
+
 _SUMMARIES = {
     "CustomerRegistered": _registered,
+    "CustomerProfileUpdated": _profile_updated,
+    "ContactPersonAdded": _contact_added,
+    "ContactPersonRemoved": _contact_removed,
     "OrderPlaced": _order,
     "ComplaintFiled": _complaint,
     "FeedbackReceived": _feedback,

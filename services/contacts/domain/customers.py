@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.batches import ItemProblem, take_all
 from shared.errors import FieldProblem, InFuture, Invalid
-from shared.events import BusinessTime, CustomerRegistered
+from shared.events import BusinessTime, CustomerRegistered, LeadSource
 
 # An address as far as a shop can tell: something@domain.tld, no blanks (or NUL) inside; blanks
 # around it are dropped and an empty text means none. The OpenAPI document gives the same pattern.
@@ -48,7 +48,7 @@ class NewCustomer(BaseModel):
         None, min_length=1, max_length=100, description="The shop's own reference (card or ERP number); unique."
     )
     category: Category = "potential"
-    lead_source: str | None = Field(None, max_length=64, description="web, fair, referral, network, ads, ...")
+    lead_source: LeadSource | None = Field(None, description="Where the lead came from.")
     channel: str | None = Field(None, max_length=32, description="Where the customer was first met.")
     owner: str | None = Field(
         None, min_length=1, max_length=64, description="The staff member who looks after the customer (name or id)."

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
+from services.contacts.domain.profile import etag
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -96,7 +97,8 @@ async def get_customer(
         customer = await store.customer_by_id(conn, customer_id)
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
-    return json_response(200, customer.model_dump(mode="json"))
+    # The ETag names the revision: PATCH takes it back as If-Match (routes/profile.py).
+    return json_response(200, customer.model_dump(mode="json"), {"ETag": etag(customer.revision)})
 
 
 @router.get(
