@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from console import live, pages, people_api, signin
+from console.forms import refusal
 from console.live import LiveFeed
 from console.people_api import ensure_dev_admin
 from console.services import PersonTokens, ServiceDown, ServiceRefused, Services
@@ -105,6 +106,9 @@ def _page_errors(app: FastAPI) -> None:
         """A service said no to something the page asked on its own (not a form): say what it said."""
         assert isinstance(exc, ServiceRefused)
         log.warning("page %s: %s", request.url.path, exc)
+        if exc.out_of_scope:  # another owner's customer: say whose, and whom to ask, in the person's words
+            return render(request, "error.html", None, status=403, kind="out_of_scope",
+                          detail=refusal(exc.problem, texts_for(request)), owner=exc.problem.get("owner"))
         return render(request, "error.html", None, status=exc.status, kind="problem", detail=exc.detail)
 
     async def problem(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 
 from console.i18n import Texts
 from console.services import ServiceRefused
+from shared.scopes import OUT_OF_SCOPE
 
 _NUMBER_CODES = ("decimal_parsing", "float_parsing", "int_parsing", "decimal_type", "float_type", "int_type",
                  "int_from_float", "decimal_max_digits", "decimal_max_places", "decimal_whole_digits")
@@ -43,7 +44,18 @@ def worded(problem: Mapping[str, Any], t: Texts) -> str:
         return t.gettext("Not a phone number that exists (mainland numbers without +86 are fine).")
     if code == "in_future":
         return t.gettext("Later than now.")
+    if code == OUT_OF_SCOPE:
+        return t.gettext("A customer of another owner: you work on your own customers and the public pool.")
     return str(problem.get("message", ""))
+
+
+def refusal(problem: Mapping[str, Any], t: Texts) -> str:
+    """A service's whole refusal in the person's language where its code is known (else its ``detail``)."""
+    if problem.get("code") == OUT_OF_SCOPE:
+        return t.gettext("This customer is looked after by %(owner)s. A salesperson sees and changes only their "
+                         "own customers and those in the public pool: ask %(owner)s or a manager to hand the "
+                         "customer over.", owner=problem.get("owner") or "?")
+    return str(problem.get("detail") or problem.get("title") or "")
 
 
 def form_errors(refused: ServiceRefused, fields: Iterable[str] | Mapping[str, Any],
@@ -58,7 +70,7 @@ def form_errors(refused: ServiceRefused, fields: Iterable[str] | Mapping[str, An
         else:
             elsewhere.append(f"{name}: {worded(problem, t)}" if name else worded(problem, t))
     if not errors and not elsewhere:
-        return {}, refused.detail
+        return {}, refusal(refused.problem, t) or refused.detail
     return errors, "; ".join(elsewhere) if elsewhere else None
 
 

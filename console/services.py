@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from console.accounts import Person
 from console.timing import record
 from shared.identity import PERSON_TOKEN_LIFETIME_S, PersonClaims, load_private_key, mint
+from shared.scopes import OUT_OF_SCOPE
 
 SERVICE_TIMEOUT_S = 5.0
 
@@ -46,6 +47,12 @@ class ServiceRefused(Exception):
     @property
     def detail(self) -> str:
         return str(self.problem.get("detail") or self.problem.get("title") or self.status)
+
+    @property
+    def out_of_scope(self) -> bool:
+        """A salesperson asked for another owner's customer (``shared.scopes``): the whole page is
+        refused, saying whose customer it is, rather than showing it with parts missing."""
+        return self.status == 403 and self.problem.get("code") == OUT_OF_SCOPE
 
     def field_errors(self) -> dict[str, dict[str, Any]]:
         """Each field's problem (``message``, ``code``, ``context``) by the form's field name:
@@ -173,6 +180,8 @@ async def parts(**calls: Awaitable[Any]) -> dict[str, Any]:
     for name, result in zip(names, results, strict=True):
         if isinstance(result, ServiceDown):
             out[name] = Missing(result.service)
+        elif isinstance(result, ServiceRefused) and result.out_of_scope:
+            raise result
         elif isinstance(result, ServiceRefused) and result.status == 403:
             out[name] = Missing(result.service, forbidden=True)
         elif isinstance(result, BaseException):

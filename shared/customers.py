@@ -18,27 +18,42 @@ hold the service's connections or keep a transaction open.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from fastapi import Request
+from fastapi import FastAPI, Request
 
+from shared.auth import Principal
+from shared.backoff import Backoff
 from shared.consumer import Delivery
-from shared.errors import FieldProblem, Invalid, Unavailable
+from shared.errors import FieldProblem, Forbidden, Invalid, Unavailable
 from shared.events import CustomerRegistered
 from shared.http import Problem
+from shared.owners import OwnerFact, latest_owner_facts
+from shared.scopes import OUT_OF_SCOPE, Scope, ensure_covers, scope_of
 from shared.sql import load_queries
 
+log = logging.getLogger(__name__)
 Q = load_queries(Path(__file__).parent / "sql" / "known_customers.sql")
+OQ = load_queries(Path(__file__).parent / "sql" / "known_owners.sql")
 
 # What a write route that checks its customer may answer besides success (its `responses=`).
 CHECKED_CUSTOMER_ANSWERS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "invalid fields, or a customer contacts never registered"},
     503: {"model": Problem, "description": "contacts unreachable and the customer not yet known here"},
+    403: {"model": Problem, "description": "a salesperson's customer outside their scope (`code: out_of_scope`, "
+                                           "naming the `owner`)"},
+}
+# What a read route of one customer's records may answer besides success.
+SCOPED_ANSWERS: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem, "description": "the customer is outside a salesperson's scope (`code: out_of_scope`, "
+                                           "naming the `owner`)"},
 }
 RETRY_AFTER_S = 5
 LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
@@ -70,14 +85,20 @@ class CustomerDirectory:
         if await pool.fetchval(Q["is_known"], customer_id):
             self._remember(customer_id)
             return
+        await self._look_up(pool, customer_id)
+
+    async def _look_up(self, pool: asyncpg.Pool, customer_id: uuid.UUID) -> str | None:
+        """Ask contacts for one customer; remember them and their owner (returned; None: the pool)."""
+        asked_at = datetime.now(UTC)  # the answer holds every owner change recorded before this
         try:
             response = await self._http.get(f"/customers/{customer_id}")
         except httpx.HTTPError as exc:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code == 200:
-            await pool.execute(Q["remember"], customer_id, "lookup")
+            owner = response.json().get("owner")
+            await pool.execute(OQ["record_owners"], [customer_id], [owner], [asked_at], "lookup")
             self._remember(customer_id)
-            return
+            return owner if isinstance(owner, str) else None
         if response.status_code == 404:
             raise Invalid(
                 f"customer {customer_id} is not registered in contacts", title="Unknown customer",
@@ -106,15 +127,24 @@ class CustomerDirectory:
         chunks = [ordered[i:i + LOOKUP_CHUNK] for i in range(0, len(ordered), LOOKUP_CHUNK)]
         found: set[uuid.UUID] = set()
         for chunk in chunks:  # one request at a time: contacts is busy enough during an import
-            found |= await self._registered(chunk)
-        if found:
-            await pool.execute(Q["remember_lookups"], sorted(found))
-            for customer_id in found:
-                self._remember(customer_id)
+            found |= await self._look_up_many(pool, chunk)
+        for customer_id in found:
+            self._remember(customer_id)
         return pending - found
 
-    async def _registered(self, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        """Which of these ids contacts has registered (one request)."""
+    async def _look_up_many(self, pool: asyncpg.Pool, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Ask contacts for up to ``LOOKUP_CHUNK`` customers; remember those it registered, with their
+        owners, and return their ids."""
+        asked_at = datetime.now(UTC)
+        owners = await self._registered(customer_ids)
+        if owners:
+            ordered = sorted(owners)
+            await pool.execute(OQ["record_owners"], ordered, [owners[c] for c in ordered], [asked_at] * len(ordered),
+                               "lookup")
+        return set(owners)
+
+    async def _registered(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        """Which of these ids contacts has registered, with their owners (one request)."""
         params: dict[str, list[str] | int] = {"id": [str(c) for c in customer_ids], "limit": len(customer_ids)}
         try:
             response = await self._http.get("/customers", params=params)
@@ -122,7 +152,48 @@ class CustomerDirectory:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code != 200:
             raise _unavailable(f"contacts answered {response.status_code}")
-        return {uuid.UUID(item["id"]) for item in response.json()["items"]} & set(customer_ids)
+        asked = set(customer_ids)
+        return {cid: item.get("owner") for item in response.json()["items"] if (cid := uuid.UUID(item["id"])) in asked}
+
+    # --- owners, for ownership scopes (shared.scopes) ------------------------------------------
+
+    async def owner_of(self, pool: asyncpg.Pool, customer_id: uuid.UUID) -> str | None:
+        """The customer's owner (None: the pool), from the replica, or from contacts when the replica
+        has no owner fact yet; raises ``Invalid`` (422) or ``Unavailable`` (503) as ``ensure_known``."""
+        row = await pool.fetchrow(OQ["owner_of"], customer_id)
+        if row is not None and row["owner_at"] is not None:
+            self._remember(customer_id)
+            owner: str | None = row["owner"]
+            return owner
+        return await self._look_up(pool, customer_id)
+
+    async def owners_among(self, pool: asyncpg.Pool, customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        """The owners of those customers contacts registered (the others are left out), asking
+        contacts for those without an owner fact here (``LOOKUP_CHUNK`` ids a request)."""
+        wanted = set(customer_ids)
+        owners: dict[uuid.UUID, str | None] = {}
+        for row in await pool.fetch(OQ["owners_among"], list(wanted)):
+            if row["owner_at"] is not None:
+                owners[uuid.UUID(bytes=row["customer_id"].bytes)] = row["owner"]
+        ordered = sorted(wanted - set(owners))
+        for i in range(0, len(ordered), LOOKUP_CHUNK):
+            chunk = ordered[i:i + LOOKUP_CHUNK]
+            asked_at = datetime.now(UTC)
+            found = await self._registered(chunk)
+            if found:
+                ids = sorted(found)
+                await pool.execute(OQ["record_owners"], ids, [found[c] for c in ids], [asked_at] * len(ids), "lookup")
+            owners.update(found)
+        return owners
+
+    async def backfill_owners(self, pool: asyncpg.Pool) -> int:
+        """Learn the owners of customers known before owners were replicated; returns how many."""
+        after, learnt = uuid.UUID(int=0), 0
+        while ids := [uuid.UUID(bytes=r["customer_id"].bytes)
+                      for r in await pool.fetch(OQ["owners_unknown"], after, LOOKUP_CHUNK)]:
+            learnt += len(await self.owners_among(pool, ids))
+            after = ids[-1]
+        return learnt
 
     def _remember(self, customer_id: uuid.UUID) -> None:
         if len(self._confirmed) >= self._cache_size:
@@ -134,6 +205,52 @@ async def check_customer(request: Request, customer_id: uuid.UUID) -> None:
     """A write route's customer check, before its transaction (``CustomerDirectory.ensure_known``)."""
     directory: CustomerDirectory = request.app.state.directory
     await directory.ensure_known(request.app.state.runtime.pool, customer_id)
+
+
+async def check_customer_in_scope(request: Request, principal: Principal, customer_id: uuid.UUID) -> None:
+    """``check_customer`` for a write, and for a salesperson also the ownership scope (403 ``OutOfScope``)."""
+    await ensure_in_scope(request, scope_of(principal), customer_id)
+
+
+async def ensure_in_scope(request: Request, scope: Scope, customer_id: uuid.UUID) -> None:
+    """The customer exists (422/503 as ``check_customer``) and, for a salesperson, is theirs or the pool's."""
+    directory: CustomerDirectory = request.app.state.directory
+    pool = request.app.state.runtime.pool
+    if scope.everyone:
+        await directory.ensure_known(pool, customer_id)
+        return
+    ensure_covers(scope, customer_id, await directory.owner_of(pool, customer_id))
+
+
+async def ensure_may_see(request: Request, principal: Principal, customer_id: uuid.UUID) -> None:
+    """For a read of one customer's records: a salesperson's own customer or the pool's, else 403.
+    Everyone else passes without a check (a read must not depend on contacts)."""
+    scope = scope_of(principal)
+    if not scope.everyone:
+        await ensure_in_scope(request, scope, customer_id)
+
+
+async def ensure_all_in_scope(request: Request, principal: Principal, customer_ids: Sequence[uuid.UUID],
+                              field: str) -> None:
+    """A batch's customers all in the principal's scope (those contacts never registered are the
+    batch check's to refuse); else a 403 naming each item (``field`` as ``orders[{}].customer_id``)."""
+    scope = scope_of(principal)
+    if scope.everyone:
+        return
+    directory: CustomerDirectory = request.app.state.directory
+    owners = await directory.owners_among(request.app.state.runtime.pool, set(customer_ids))
+    outside = [(i, c) for i, c in enumerate(customer_ids) if c in owners and not scope.covers(owners[c])]
+    if not outside:
+        return
+    first = outside[0][1]
+    raise Forbidden(
+        f"{len(outside)} customer(s) of this batch are looked after by other owners (the first, {first}, by "
+        f"{owners[first]}); a salesperson places records only for their own customers (owner {scope.owner}) "
+        "and the public pool. Nothing was written.",
+        code=OUT_OF_SCOPE, customer_id=str(first), owner=owners[first],
+        errors=[FieldProblem(field.format(i), f"customer {c} is looked after by {owners[c]}", OUT_OF_SCOPE)
+                for i, c in outside],
+    )
 
 
 def _unavailable(why: str) -> Unavailable:
@@ -150,3 +267,40 @@ async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[D
         # In id order, like the batch check's lookups: two transactions that insert overlapping ids
         # in different orders deadlock (seen when an import's orders overtook its customers' events).
         await conn.execute(Q["remember_registered"], sorted(ids))
+    await apply_owner_events(conn, deliveries)
+
+
+async def apply_owner_events(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """Projection of ``kehu.contacts`` into the replica of owners (``shared.owners``): the newest
+    owner fact of each customer, by the time contacts recorded it."""
+    facts = latest_owner_facts((d.event, d.envelope.time) for d in deliveries)
+    if facts:
+        await record_owner_facts(conn, facts, "event")
+
+
+async def record_owner_facts(conn: asyncpg.Connection, facts: Sequence[OwnerFact], source: str) -> None:
+    await conn.execute(OQ["record_owners"], [f.customer_id for f in facts], [f.owner for f in facts],
+                       [f.at for f in facts], source)
+
+
+OWNER_BACKFILL_RETRY_S = 30.0
+
+
+async def backfill_owners_forever(app: FastAPI) -> None:
+    """A background loop of orders and tickets: once at start, ask contacts for the owners of
+    customers known before owners were replicated (until then a salesperson's lists leave them
+    out, and single reads ask contacts). Retries while contacts is down."""
+    directory: CustomerDirectory | None = app.state.directory
+    if directory is None:
+        return
+    backoff = Backoff(first=1.0, cap=OWNER_BACKFILL_RETRY_S)
+    while True:
+        try:
+            learnt = await directory.backfill_owners(app.state.runtime.pool)
+        except Exception as exc:  # contacts or the database down: try again later, never give up silently
+            log.warning("owner backfill failed (%s); retrying", exc)
+            await backoff.wait()
+            continue
+        if learnt:
+            log.info("owner backfill: learnt the owners of %d customer(s) from contacts", learnt)
+        return

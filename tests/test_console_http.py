@@ -255,10 +255,12 @@ async def test_search_and_filters_reach_contacts_and_insights(cc: ConsoleCluster
 
 async def test_an_alert_handled_in_the_console_shows_who_on_the_list_and_the_timeline(cc: ConsoleCluster) -> None:
     customer = await _regular_gone_quiet(cc, "孙丽", owner="sun")
-    async with cc.signed_in("wang") as client:
+    async with cc.signed_in("wang") as client:  # sun's customer: outside a salesperson's scope, even on everyone's
+        assert "孙丽" not in (await client.get("/", params={"everyone": "1"})).text
+        assert "孙丽" not in (await client.get("/")).text
+    async with cc.signed_in("mgr") as client:
         today = await client.get("/", params={"everyone": "1"})
         assert "孙丽" in today.text and "老客逾期未购" in today.text
-        assert "孙丽" not in (await client.get("/")).text  # wang's own customers first
         worklist = await client.get("/alerts", params={"kind": "purchase_overdue", "owner": "sun"})
         alert_id = re.search(r'action="/alerts/([0-9a-f-]+)/acknowledge"', worklist.text)
         assert alert_id
@@ -268,7 +270,7 @@ async def test_an_alert_handled_in_the_console_shows_who_on_the_list_and_the_tim
             "note": "已电话联系，下周来店", "back": "/alerts?kind=purchase_overdue&handled=all"}, follow_redirects=False)
         assert done.status_code == 303 and done.headers["location"].startswith("/alerts?kind=purchase_overdue")
         handled = await client.get("/alerts", params={"kind": "purchase_overdue", "handled": "yes"})
-        assert "已由 王芳 处理" in handled.text  # the name the console shows for wang and "已电话联系，下周来店" in handled.text
+        assert "已由 Manager Liu 处理" in handled.text  # the name the console shows for mgr
         card = await client.get(f"/customers/{customer}")
         assert "已电话联系，下周来店" in card.text  # on the customer's timeline
 

@@ -25,6 +25,7 @@ from shared.auth import Principal
 from shared.errors import Conflict, FieldProblem, Invalid, NotFound
 from shared.events import BUSINESS_TIME_PATTERN, BusinessTime
 from shared.http import Problem, json_response, require
+from shared.scopes import ensure_covers, scope_of
 
 router = APIRouter(tags=["insights"])
 
@@ -34,7 +35,18 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
-UNKNOWN_CUSTOMER: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "insights has seen no event of this customer"}}
+UNKNOWN_CUSTOMER: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "insights has seen no event of this customer"},
+    403: {"model": Problem, "description": "the customer is outside a salesperson's scope (`code: out_of_scope`, "
+                                           "naming the `owner`)"},
+}
+
+
+async def ensure_sees(conn: asyncpg.Connection, principal: Principal, customer_id: uuid.UUID) -> None:
+    """A salesperson reads and acts on their own customers and the pool's only (403 ``OutOfScope``)."""
+    scope = scope_of(principal)
+    if not scope.everyone:
+        ensure_covers(scope, customer_id, await store.owner_of(conn, customer_id))
 
 
 async def _known(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bool:
@@ -60,10 +72,11 @@ async def customer_timeline(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
     accept_language: Annotated[str | None, Header()] = None,
-    _: Principal = require("insights:read"),
+    principal: Principal = require("insights:read"),
 ) -> Response:
     lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
+        await ensure_sees(conn, principal, customer_id)
         rows = await store.timeline_page(
             conn, customer_id, after=_decode_cursor(cursor), event_type=type, limit=limit
         )
@@ -208,11 +221,13 @@ async def customer_insights(
     as_of: Annotated[AsOfText | None, _as_of("Evaluate at this time (default: now); not before the customer's "
                                         "last event.")] = None,
     accept_language: Annotated[str | None, Header()] = None,
-    _: Principal = require("insights:read"),
+    principal: Principal = require("insights:read"),
 ) -> Response:
     projector = request.app.state.projector
     lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
+        await ensure_sees(conn, principal, customer_id)
+        owner = await store.owner_of(conn, customer_id)
         row = await store.profile_by_id(conn, customer_id)
         if row is None and not await _known(conn, customer_id):
             raise _unknown(customer_id)
@@ -229,17 +244,21 @@ async def customer_insights(
                       f"({pf.to_datetime(last_event).isoformat()})",
                       errors=[FieldProblem("query.as_of", "before the customer's last event")])
     a = domain.assess(profile, when, population, projector.zone)
-    return json_response(200, insights_body(profile, a, lang, population, projector.zone),
+    body = insights_body(profile, a, lang, population, projector.zone)
+    body["owner"] = owner  # today's, not the one the customer was registered with
+    return json_response(200, body,
                          {"Content-Language": "zh-CN" if lang == "zh" else "en"})
 
 
-@router.get("/segments", response_model=out.Segments, summary="Customers and value per segment")
+@router.get("/segments", response_model=out.Segments, summary="Customers and value per segment",
+            description="A salesperson counts their own customers and the pool's.")
 async def list_segments(
-    request: Request, accept_language: Annotated[str | None, Header()] = None, _: Principal = require("insights:read")
+    request: Request, accept_language: Annotated[str | None, Header()] = None,
+    principal: Principal = require("insights:read"),
 ) -> Response:
     lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await store.segments(conn)
+        rows = await store.segments(conn, scope_of(principal).owner_filter)
     items = [
         {
             "segment": r["segment"],
@@ -261,12 +280,13 @@ EXPORT_COLUMNS = ("customer_id", "customer_ref", "churn_risk", "p_alive", "expec
 
 
 @router.get("/export/insights.csv", summary="Every customer's scores as of a time, as CSV",
-            response_class=StreamingResponse)
+            description="A salesperson exports their own customers and the pool's.", response_class=StreamingResponse)
 async def export_insights(
     request: Request,
     as_of: Annotated[AsOfText | None, _as_of("Score as of this time (default: now).")] = None,
-    _: Principal = require("insights:read"),
+    principal: Principal = require("insights:read"),
 ) -> Response:
+    owner_filter = scope_of(principal).owner_filter
     projector = request.app.state.projector
     pool = request.app.state.runtime.pool
     when = _parse_as_of(as_of, request)
@@ -283,7 +303,7 @@ async def export_insights(
         after = uuid.UUID(int=0)
         while True:
             async with pool.acquire() as conn:
-                page = await store.all_profiles(conn, after, 2000)
+                page = await store.all_profiles(conn, after, 2000, owner_filter)
                 open_counts = await store.open_alerts_at(conn, [r["customer_id"] for r in page], as_of_dt)
             if not page:
                 return

@@ -23,6 +23,7 @@ from shared.consumer import Delivery
 from shared.db import database_unavailable, describe
 from shared.events import Event
 from shared.outbox import append
+from shared.owners import latest_owner_facts
 from shared.runtime import ConsumerSpec
 from shared.settings import Settings
 
@@ -54,6 +55,8 @@ class Projector:
         # The clock lock first: a replay swapping tables holds it, and must not wait on our rows.
         await store.lock_clock(conn)
         new = await store.add_to_timeline(conn, deliveries)
+        # Who looks after each customer, for ownership scopes (redelivered facts change nothing).
+        await store.record_owners(conn, latest_owner_facts((d.event, d.envelope.time) for d in deliveries))
         facts = engine.in_time_order(
             f for d in deliveries
             if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event, self.currency)) is not None

@@ -13,6 +13,7 @@ import asyncpg
 from services.insights.engine import PROFILE_COLUMNS
 from shared.consumer import Delivery
 from shared.events import AlertAcknowledged
+from shared.owners import OwnerFact
 from shared.sql import load_queries
 
 Q = load_queries(Path(__file__).parent / "sql" / "timeline.sql")
@@ -127,10 +128,12 @@ async def profile_by_id(conn: asyncpg.Connection, customer_id: uuid.UUID) -> asy
 async def alerts_page(conn: asyncpg.Connection, *, kind: str | None, status: str | None, segment: str | None,
                       owner: str | None, customer_id: uuid.UUID | None, acknowledged: bool | None = None,
                       raised_before: datetime | None = None,
-                      after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
+                      after: tuple[datetime, uuid.UUID] | None, limit: int,
+                      owner_filter: str | None = None) -> list[asyncpg.Record]:
+    """``owner_filter`` (``Scope.owner_filter``): only this owner's customers and the pool's."""
     after_time, after_id = after if after else (None, None)
     return list(await conn.fetch(Q["alerts_page"], kind, status, segment, owner, customer_id, acknowledged,
-                                 raised_before, after_time, after_id, limit))
+                                 raised_before, after_time, after_id, limit, owner_filter))
 
 
 async def alert_by_id(conn: asyncpg.Connection, alert_id: uuid.UUID) -> asyncpg.Record | None:
@@ -158,21 +161,22 @@ async def acknowledge_alert(conn: asyncpg.Connection, event: AlertAcknowledged, 
 
 async def profiles_page(conn: asyncpg.Connection, *, segment: str | None, stage: str | None, owner: str | None,
                         has_open_alert: bool | None, ids: Sequence[uuid.UUID] | None, after: uuid.UUID | None,
-                        limit: int) -> list[asyncpg.Record]:
+                        limit: int, owner_filter: str | None = None) -> list[asyncpg.Record]:
     return list(await conn.fetch(Q["profiles_page"], segment, stage, owner, has_open_alert,
-                                 list(ids) if ids is not None else None, after, limit))
+                                 list(ids) if ids is not None else None, after, limit, owner_filter))
 
 
-async def stages(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return list(await conn.fetch(Q["stages"]))
+async def stages(conn: asyncpg.Connection, owner_filter: str | None = None) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["stages"], owner_filter))
 
 
-async def segments(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return list(await conn.fetch(Q["segments"]))
+async def segments(conn: asyncpg.Connection, owner_filter: str | None = None) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["segments"], owner_filter))
 
 
-async def all_profiles(conn: asyncpg.Connection, after: uuid.UUID, limit: int) -> list[asyncpg.Record]:
-    return list(await conn.fetch(Q["all_profiles"], after, limit))
+async def all_profiles(conn: asyncpg.Connection, after: uuid.UUID, limit: int,
+                       owner_filter: str | None = None) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q["all_profiles"], after, limit, owner_filter))
 
 
 async def clock(conn: asyncpg.Connection) -> tuple[datetime | None, datetime | None]:
@@ -191,6 +195,23 @@ async def open_alerts_at(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], as_
 
 async def all_states(conn: asyncpg.Connection) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     return [(r["customer_id"], r["state"]) for r in await conn.fetch(Q["all_states"])]
+
+
+# --- owners, for ownership scopes (see sql/owners.sql) ------------------------------------------
+
+Q.update(load_queries(Path(__file__).parent / "sql" / "owners.sql"))
+
+
+async def record_owners(conn: asyncpg.Connection, facts: Sequence[OwnerFact]) -> None:
+    if facts:
+        await conn.execute(Q["record_owners"], [f.customer_id for f in facts], [f.owner for f in facts],
+                           [f.at for f in facts])
+
+
+async def owner_of(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str | None:
+    """The customer's owner today; None for the pool, and for a customer of whom no owner fact arrived."""
+    owner: str | None = await conn.fetchval(Q["owner_of"], customer_id)
+    return owner
 
 
 # --- a replay's rebuild (see sql/replay.sql) --------------------------------------------------

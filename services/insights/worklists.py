@@ -14,12 +14,22 @@ from fastapi.responses import Response
 from services.insights import acknowledgements, store, wording
 from services.insights import profile as pf
 from services.insights import responses as out
-from services.insights.api import AsOfText, _as_of, _decode_cursor, _encode_cursor, _parse_as_of, _round
+from services.insights.api import (
+    UNKNOWN_CUSTOMER,
+    AsOfText,
+    _as_of,
+    _decode_cursor,
+    _encode_cursor,
+    _parse_as_of,
+    _round,
+    ensure_sees,
+)
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.events import AlertKind, LifecycleStage, Segment
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.scopes import scope_of
 from shared.writes import write_once
 
 router = APIRouter(tags=["insights"])
@@ -44,7 +54,9 @@ def alert_item(r: asyncpg.Record, lang: wording.Lang) -> dict[str, Any]:
     }
 
 
-@router.get("/alerts", response_model=out.AlertPage, summary="Alerts, newest first, with their evidence")
+@router.get("/alerts", response_model=out.AlertPage, summary="Alerts, newest first, with their evidence",
+            description="A salesperson sees the alerts of their own customers and of the pool's; another owner's "
+            "`customer_id` is a 403 naming the owner.", responses={403: UNKNOWN_CUSTOMER[403]})
 async def list_alerts(
     request: Request,
     kind: AlertKind | None = None,
@@ -59,15 +71,18 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     accept_language: Annotated[str | None, Header()] = None,
-    _: Principal = require("insights:read"),
+    principal: Principal = require("insights:read"),
 ) -> Response:
     lang = wording.preferred_language(accept_language)
     before = _parse_as_of(raised_before, request, "raised_before")
     async with request.app.state.runtime.pool.acquire() as conn:
+        if customer_id is not None:
+            await ensure_sees(conn, principal, customer_id)
         rows = await store.alerts_page(conn, kind=kind, status=status, segment=segment, owner=owner,
                                        customer_id=customer_id, acknowledged=acknowledged,
                                        raised_before=pf.to_datetime(before) if before is not None else None,
-                                       after=_decode_cursor(cursor), limit=limit)
+                                       after=_decode_cursor(cursor), limit=limit,
+                                       owner_filter=scope_of(principal).owner_filter)
     next_cursor = _encode_cursor(rows[-1]["raised_at"], rows[-1]["alert_id"]) if len(rows) == limit else None
     return json_response(200, {"items": [alert_item(r, lang) for r in rows], "next_cursor": next_cursor},
                          _language(lang))
@@ -81,7 +96,7 @@ async def list_alerts(
     "and puts it on the customer's timeline. The alert stays open until its condition clears. An alert is "
     "acknowledged once: a second acknowledgement is a 409 naming who acknowledged it and when (the same "
     "`Idempotency-Key` again returns the first answer instead).",
-    responses={404: {"model": Problem, "description": "No such alert"},
+    responses={404: {"model": Problem, "description": "No such alert"}, 403: UNKNOWN_CUSTOMER[403],
                409: {"model": Problem, "description": "Already acknowledged (`acknowledged_by`, `acknowledged_at`)"}},
 )
 async def acknowledge_alert(
@@ -99,6 +114,7 @@ async def acknowledge_alert(
         alert = await store.alert_to_acknowledge(conn, alert_id)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")
+        await ensure_sees(conn, principal, alert["customer_id"])
         held = (alert["acknowledged_by"], alert["acknowledged_at"]) if alert["acknowledged_at"] else None
         event = acknowledgements.acknowledge(
             alert_id=alert_id, customer_id=alert["customer_id"], kind=alert["kind"], acknowledged=held,
@@ -111,7 +127,8 @@ async def acknowledge_alert(
 
 
 @router.get("/profiles", response_model=out.ProfilePage,
-            summary="Customer summaries: segment, stage, value, risk, open alerts; filtered, in customer id order")
+            summary="Customer summaries: segment, stage, value, risk, open alerts; filtered, in customer id order",
+            description="A salesperson sees their own customers and the pool's.")
 async def list_profiles(
     request: Request,
     segment: Segment | None = None,
@@ -124,11 +141,12 @@ async def list_profiles(
                          "ids insights has no profile of are left out.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[uuid.UUID | None, Query(description="The last customer_id of the page before.")] = None,
-    _: Principal = require("insights:read"),
+    principal: Principal = require("insights:read"),
 ) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.profiles_page(conn, segment=segment, stage=stage, owner=owner,
-                                         has_open_alert=has_open_alert, ids=ids, after=cursor, limit=limit)
+                                         has_open_alert=has_open_alert, ids=ids, after=cursor, limit=limit,
+                                         owner_filter=scope_of(principal).owner_filter)
     items = [
         {
             "customer_id": str(r["customer_id"]), "external_ref": r["external_ref"], "owner": r["owner"],
@@ -145,13 +163,15 @@ async def list_profiles(
     return json_response(200, {"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/stages", response_model=out.Stages, summary="Customers and value per lifecycle stage")
+@router.get("/stages", response_model=out.Stages, summary="Customers and value per lifecycle stage",
+            description="A salesperson counts their own customers and the pool's.")
 async def list_stages(
-    request: Request, accept_language: Annotated[str | None, Header()] = None, _: Principal = require("insights:read")
+    request: Request, accept_language: Annotated[str | None, Header()] = None,
+    principal: Principal = require("insights:read"),
 ) -> Response:
     lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
-        found = {r["stage"]: r for r in await store.stages(conn)}
+        found = {r["stage"]: r for r in await store.stages(conn, scope_of(principal).owner_filter)}
     items = []
     for stage in get_args(LifecycleStage):
         r = found.get(stage)

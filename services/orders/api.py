@@ -14,11 +14,19 @@ from pydantic import BaseModel, Field
 from services.orders import domain, store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
-from shared.customers import CHECKED_CUSTOMER_ANSWERS, CustomerDirectory, check_customer
+from shared.customers import (
+    CHECKED_CUSTOMER_ANSWERS,
+    SCOPED_ANSWERS,
+    CustomerDirectory,
+    check_customer_in_scope,
+    ensure_all_in_scope,
+    ensure_may_see,
+)
 from shared.errors import FieldProblem, Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.scopes import scope_of
 from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["orders"])
@@ -45,8 +53,9 @@ async def place_order(
     order, event = domain.place(
         body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     # Before the write's transaction, holding no connection while contacts is asked: a slow
-    # contacts must not hold this service's connections (or an open transaction).
-    await check_customer(request, body.customer_id)
+    # contacts must not hold this service's connections (or an open transaction). A salesperson
+    # places orders only for their own customers and the pool's (403 naming the owner otherwise).
+    await check_customer_in_scope(request, principal, body.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         if not await store.insert_order(conn, order):
@@ -69,6 +78,8 @@ async def place_order(
         422: {"model": Problem, "description": "invalid items (named `orders[3].lines[0].quantity`), or customers "
                                                "contacts never registered (`orders[3].customer_id`)"},
         503: {"model": Problem, "description": "contacts unreachable and some customer not yet known here"},
+        403: {"model": Problem, "description": "a salesperson's batch with customers of other owners (`code: "
+                                               "out_of_scope`, each item named)"},
     },
 )
 async def place_orders(
@@ -92,6 +103,7 @@ async def place_orders(
             errors=[FieldProblem(f"orders[{i}].customer_id", "no such customer in contacts")
                     for i, o in enumerate(body.orders) if o.customer_id in unknown],
         )
+    await ensure_all_in_scope(request, principal, [o.customer_id for o in body.orders], "orders[{}].customer_id")
 
     async def write(conn: asyncpg.Connection) -> Reply:
         return await insert_batch(conn, placed, insert=store.insert_orders, holders=store.order_ids_by_external_refs)
@@ -110,24 +122,31 @@ async def shop_currencies(request: Request, _: Principal = require("orders:read"
     return json_response(200, {"currencies": list(accepted), "default": accepted[0]})
 
 
-@router.get("/orders/{order_id:uuid}", response_model=domain.Order, summary="One order", responses={404: {"model": Problem}})
-async def get_order(order_id: uuid.UUID, request: Request, _: Principal = require("orders:read")) -> Response:
+@router.get("/orders/{order_id:uuid}", response_model=domain.Order, summary="One order",
+            responses={404: {"model": Problem}, **SCOPED_ANSWERS})
+async def get_order(order_id: uuid.UUID, request: Request, principal: Principal = require("orders:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         order = await store.order_by_id(conn, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
+    await ensure_may_see(request, principal, order.customer_id)
     return json_response(200, order.model_dump(mode="json"))
 
 
-@router.get("/orders", response_model=OrderPage, summary="Orders, in the order they were recorded")
+@router.get("/orders", response_model=OrderPage, summary="Orders, in the order they were recorded",
+            description="A salesperson sees the orders of their own customers and of the pool's; asking for "
+            "another owner's customer (`customer_id`) is a 403 naming the owner.", responses=SCOPED_ANSWERS)
 async def list_orders(
     request: Request,
     customer_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
-    _: Principal = require("orders:read"),
+    principal: Principal = require("orders:read"),
 ) -> Response:
+    if customer_id is not None:
+        await ensure_may_see(request, principal, customer_id)
     async with request.app.state.runtime.pool.acquire() as conn:
-        items = await store.list_orders(conn, after=cursor, customer_id=customer_id, limit=limit)
+        items = await store.list_orders(conn, after=cursor, customer_id=customer_id, limit=limit,
+                                        owner_filter=scope_of(principal).owner_filter)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [o.model_dump(mode="json") for o in items], "next_cursor": next_cursor})

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.orders import api, handlers
+from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -23,5 +24,6 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,
+        background=[backfill_owners_forever],
         database=database,
     )

@@ -72,9 +72,11 @@ async def order_by_id(conn: asyncpg.Connection, order_id: uuid.UUID) -> Order | 
 
 
 async def list_orders(
-    conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None, limit: int
+    conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None, limit: int,
+    owner_filter: str | None = None,
 ) -> list[Order]:
-    return await _with_lines(conn, await conn.fetch(Q["list_orders"], after, customer_id, limit))
+    """``owner_filter`` (``Scope.owner_filter``): only orders of this owner's customers and the pool's."""
+    return await _with_lines(conn, await conn.fetch(Q["list_orders"], after, customer_id, limit, owner_filter))
 
 
 async def _with_lines(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Order]:

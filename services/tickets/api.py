@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import CHECKED_CUSTOMER_ANSWERS, check_customer
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see
 from shared.errors import NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.scopes import scope_of
 from shared.writes import write_once
 
 router = APIRouter(tags=["tickets"])
@@ -41,8 +42,9 @@ async def open_ticket(
     principal: Principal = require("tickets:write"),
 ) -> Response:
     ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
-    # Before the write's transaction, holding no connection while contacts is asked (as orders).
-    await check_customer(request, body.customer_id)
+    # Before the write's transaction, holding no connection while contacts is asked (as orders);
+    # a salesperson logs tickets only for their own customers and the pool's.
+    await check_customer_in_scope(request, principal, body.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         await store.insert_ticket(conn, ticket)
@@ -53,12 +55,13 @@ async def open_ticket(
 
 
 @router.get("/tickets/{ticket_id:uuid}", response_model=domain.Ticket, summary="One ticket",
-            responses={404: {"model": Problem}})
-async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = require("tickets:read")) -> Response:
+            responses={404: {"model": Problem}, **SCOPED_ANSWERS})
+async def get_ticket(ticket_id: uuid.UUID, request: Request, principal: Principal = require("tickets:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         ticket = await store.ticket_by_id(conn, ticket_id)
     if ticket is None:
         raise NotFound(f"no ticket {ticket_id}")
+    await ensure_may_see(request, principal, ticket.customer_id)
     return json_response(200, ticket.model_dump(mode="json"))
 
 
@@ -67,7 +70,9 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, _: Principal = requ
     response_model=TicketPage,
     summary="Tickets, in the order they were recorded (oldest first, or newest first)",
     description="A worklist of open complaints, longest waiting first: `?kind=complaint&status=open&order=oldest`. "
-    "The cursor continues in the order asked for.",
+    "The cursor continues in the order asked for. A salesperson sees the tickets of their own customers and "
+    "of the pool's (service staff see all); another owner's `customer_id` is a 403 naming the owner.",
+    responses=SCOPED_ANSWERS,
 )
 async def list_tickets(
     request: Request,
@@ -79,10 +84,13 @@ async def list_tickets(
         "`newest`: the latest first.")] = "oldest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
-    _: Principal = require("tickets:read"),
+    principal: Principal = require("tickets:read"),
 ) -> Response:
+    if customer_id is not None:
+        await ensure_may_see(request, principal, customer_id)
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_tickets(conn, after=cursor, customer_id=customer_id, kind=kind,
-                                         status=status, limit=limit, newest_first=order == "newest")
+                                         status=status, limit=limit, newest_first=order == "newest",
+                                         owner_filter=scope_of(principal).owner_filter)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})

@@ -27,10 +27,11 @@ async def ticket_by_id(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> Ticket
 
 async def list_tickets(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
-    kind: str | None, status: str | None, limit: int, newest_first: bool = False,
+    kind: str | None, status: str | None, limit: int, newest_first: bool = False, owner_filter: str | None = None,
 ) -> list[Ticket]:
+    """``owner_filter`` (``Scope.owner_filter``): only tickets of this owner's customers and the pool's."""
     if newest_first:
-        rows = await conn.fetch(Q["list_tickets_newest"], after, customer_id, kind, status, limit)
+        rows = await conn.fetch(Q["list_tickets_newest"], after, customer_id, kind, status, limit, owner_filter)
     else:
-        rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit)
+        rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit, owner_filter)
     return [Ticket(**dict(r)) for r in rows]

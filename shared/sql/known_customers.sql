@@ -3,18 +3,8 @@
 -- name: is_known
 SELECT 1 FROM known_customers WHERE customer_id = $1;
 
--- name: remember
-INSERT INTO known_customers (customer_id, source) VALUES ($1, $2)
-ON CONFLICT (customer_id) DO NOTHING;
-
 -- name: known_among
 SELECT customer_id FROM known_customers WHERE customer_id = ANY($1::uuid[]);
-
--- name: remember_lookups
--- Ids contacts confirmed over HTTP.
-INSERT INTO known_customers (customer_id, source)
-SELECT id, 'lookup' FROM unnest($1::uuid[]) AS id
-ON CONFLICT (customer_id) DO NOTHING;
 
 -- name: remember_registered
 -- Ids of CustomerRegistered events.

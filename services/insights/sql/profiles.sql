@@ -84,15 +84,17 @@ SELECT customer_id, state, external_ref, owner FROM customer_profile WHERE custo
 
 -- name: alerts_page
 -- Newest first; the cursor is the last (raised_at, alert_id) seen. $6: acknowledged or not;
--- $7: raised before this time (worklists of alerts older than some days).
+-- $7: raised before this time (worklists of alerts older than some days). The owner is today's
+-- (customer_owners); $11, a salesperson's owner id: only their customers and the pool's.
 SELECT a.alert_id, a.customer_id, a.kind, a.status, a.raised_at, a.cleared_at, a.rule_version, a.evidence,
        a.cleared_reason, a.cleared_evidence, a.acknowledged_at, a.acknowledged_by, a.acknowledgement_note,
-       p.external_ref, p.owner, p.segment, p.stage
-FROM alerts a LEFT JOIN customer_profile p USING (customer_id)
+       p.external_ref, o.owner, p.segment, p.stage
+FROM alerts a LEFT JOIN customer_profile p USING (customer_id) LEFT JOIN customer_owners o USING (customer_id)
 WHERE ($1::text IS NULL OR a.kind = $1)
   AND ($2::text IS NULL OR a.status = $2)
   AND ($3::text IS NULL OR p.segment = $3)
-  AND ($4::text IS NULL OR p.owner = $4)
+  AND ($4::text IS NULL OR o.owner = $4)
+  AND ($11::text IS NULL OR o.owner IS NULL OR o.owner = $11)
   AND ($5::uuid IS NULL OR a.customer_id = $5)
   AND ($6::boolean IS NULL OR (a.acknowledged_at IS NOT NULL) = $6)
   AND ($7::timestamptz IS NULL OR a.raised_at < $7)
@@ -103,8 +105,8 @@ LIMIT $10;
 -- name: alert_by_id
 SELECT a.alert_id, a.customer_id, a.kind, a.status, a.raised_at, a.cleared_at, a.rule_version, a.evidence,
        a.cleared_reason, a.cleared_evidence, a.acknowledged_at, a.acknowledged_by, a.acknowledgement_note,
-       p.external_ref, p.owner, p.segment, p.stage
-FROM alerts a LEFT JOIN customer_profile p USING (customer_id)
+       p.external_ref, o.owner, p.segment, p.stage
+FROM alerts a LEFT JOIN customer_profile p USING (customer_id) LEFT JOIN customer_owners o USING (customer_id)
 WHERE a.alert_id = $1;
 
 -- name: alert_to_acknowledge
@@ -115,37 +117,48 @@ SELECT alert_id, customer_id, kind, acknowledged_at, acknowledged_by FROM alerts
 UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3, acknowledgement_note = $4 WHERE alert_id = $1;
 
 -- name: profiles_page
--- Customer summaries in customer_id order; the cursor is the last customer_id seen.
-SELECT customer_id, external_ref, owner, segment, stage, loyal, churn_risk, p_alive, expected_value_90d, spent,
-       purchase_days, last_purchase_at, open_alerts
-FROM customer_profile
-WHERE ($1::text IS NULL OR segment = $1)
-  AND ($2::text IS NULL OR stage = $2)
-  AND ($3::text IS NULL OR owner = $3)
-  AND ($4::boolean IS NULL OR (open_alerts > 0) = $4)
+-- Customer summaries in customer_id order; the cursor is the last customer_id seen. The owner is
+-- today's (customer_owners); $8, a salesperson's owner id: only their customers and the pool's.
+SELECT customer_id, p.external_ref, o.owner, p.segment, p.stage, p.loyal, p.churn_risk, p.p_alive,
+       p.expected_value_90d, p.spent, p.purchase_days, p.last_purchase_at, p.open_alerts
+FROM customer_profile p LEFT JOIN customer_owners o USING (customer_id)
+WHERE ($1::text IS NULL OR p.segment = $1)
+  AND ($2::text IS NULL OR p.stage = $2)
+  AND ($3::text IS NULL OR o.owner = $3)
+  AND ($4::boolean IS NULL OR (p.open_alerts > 0) = $4)
   AND ($5::uuid[] IS NULL OR customer_id = ANY($5::uuid[]))
   AND ($6::uuid IS NULL OR customer_id > $6)
+  AND ($8::text IS NULL OR o.owner IS NULL OR o.owner = $8)
 ORDER BY customer_id
 LIMIT $7;
 
 -- name: stages
+-- $1, a salesperson's owner id: only their customers and the pool's.
 SELECT stage, count(*) AS customers, sum(spent) AS spent, sum(expected_value_90d) AS expected_value_90d,
        avg(churn_risk) AS mean_churn_risk, count(*) FILTER (WHERE loyal) AS loyal,
        sum(open_alerts) AS open_alerts
-FROM customer_profile GROUP BY stage;
+FROM customer_profile p LEFT JOIN customer_owners o USING (customer_id)
+WHERE ($1::text IS NULL OR o.owner IS NULL OR o.owner = $1)
+GROUP BY stage;
 
 -- name: open_alerts_of
 SELECT alert_id, kind, raised_at, rule_version, evidence FROM alerts
 WHERE customer_id = $1 AND status = 'open' ORDER BY raised_at;
 
 -- name: segments
+-- $1, a salesperson's owner id: only their customers and the pool's.
 SELECT segment, count(*) AS customers, sum(spent) AS spent, sum(expected_value_90d) AS expected_value_90d,
        avg(churn_risk) AS mean_churn_risk, count(*) FILTER (WHERE loyal) AS loyal,
        sum(open_alerts) AS open_alerts
-FROM customer_profile GROUP BY segment ORDER BY segment;
+FROM customer_profile p LEFT JOIN customer_owners o USING (customer_id)
+WHERE ($1::text IS NULL OR o.owner IS NULL OR o.owner = $1)
+GROUP BY segment ORDER BY segment;
 
 -- name: all_profiles
-SELECT customer_id, state FROM customer_profile WHERE customer_id > $1 ORDER BY customer_id LIMIT $2;
+-- $3, a salesperson's owner id: only their customers and the pool's.
+SELECT customer_id, state FROM customer_profile p LEFT JOIN customer_owners o USING (customer_id)
+WHERE customer_id > $1 AND ($3::text IS NULL OR o.owner IS NULL OR o.owner = $3)
+ORDER BY customer_id LIMIT $2;
 
 -- name: clock
 SELECT watermark, swept_to FROM insights_clock WHERE id;

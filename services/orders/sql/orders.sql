@@ -28,11 +28,15 @@ FROM order_lines WHERE order_id = ANY($1::uuid[])
 ORDER BY order_id, line_no;
 
 -- name: list_orders
--- Cursor pagination in id order (UUIDv7: the order they were recorded in).
+-- Cursor pagination in id order (UUIDv7: the order they were recorded in). $4: a salesperson's
+-- owner id: only their customers' orders and the pool's (an unknown owner, owner_at NULL, is neither).
 SELECT id, customer_id, channel, currency, total, occurred_at, recorded_at, external_ref
 FROM orders
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
+  AND ($4::text IS NULL OR customer_id IN (
+      SELECT k.customer_id FROM known_customers k
+      WHERE k.owner = $4 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
 ORDER BY id
 LIMIT $3;
 

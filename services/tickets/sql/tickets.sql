@@ -9,7 +9,8 @@ SELECT id, customer_id, kind, channel, subject, description, severity, satisfact
 FROM tickets WHERE id = $1;
 
 -- name: list_tickets
--- Cursor pagination in id order (UUIDv7: the order they were recorded in).
+-- Cursor pagination in id order (UUIDv7: the order they were recorded in). $6: a salesperson's
+-- owner id: only their customers' tickets and the pool's (an unknown owner, owner_at NULL, is neither).
 SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
        occurred_at, recorded_at, due_at
 FROM tickets
@@ -17,6 +18,9 @@ WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::text IS NULL OR status = $4)
+  AND ($6::text IS NULL OR customer_id IN (
+      SELECT k.customer_id FROM known_customers k
+      WHERE k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
 ORDER BY id
 LIMIT $5;
 
@@ -29,5 +33,8 @@ WHERE ($1::uuid IS NULL OR id < $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::text IS NULL OR status = $4)
+  AND ($6::text IS NULL OR customer_id IN (
+      SELECT k.customer_id FROM known_customers k
+      WHERE k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
 ORDER BY id DESC
 LIMIT $5;
