@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
+from services.contacts.routes import identities
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -35,7 +36,13 @@ class CustomerPage(BaseModel):
     status_code=201,
     response_model=domain.Customer,
     summary="Register a customer",
-    responses={409: {"model": Problem, "description": "external_ref already belongs to another customer"}},
+    description="The phone and e-mail become the customer's channel identities (`/customers/{id}/identities`). "
+    "An identity belongs to one customer at most: a phone or e-mail another customer holds refuses the "
+    "registration with a 409 naming the holder (`holder`: id and name), so the caller can open that customer "
+    "instead of creating a duplicate. Likely duplicates without a shared identity (a similar name) are only "
+    "warned about.",
+    responses={409: {"model": Problem, "description": "external_ref, phone or e-mail already belongs to another "
+                                                      "customer (`holder`)"}},
 )
 async def register_customer(
     body: domain.NewCustomer,
@@ -50,6 +57,7 @@ async def register_customer(
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
+        await identities.link_registered(conn, customer, by=principal.name)
         await append(conn, event)
         return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
 
@@ -77,7 +85,8 @@ async def register_customers(
         raise invalid_items("customers", problems)
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        return await insert_batch(conn, registered, insert=store.insert_customers,
+        insert = identities.linking(store.insert_customers, by=principal.name)
+        return await insert_batch(conn, registered, insert=insert,
                                   holders=store.customer_ids_by_external_refs)
 
     return await write_once(request, principal, idempotency_key, write)
