@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from services.orders import domain, store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
-from shared.customers import CHECKED_CUSTOMER_ANSWERS, CustomerDirectory, check_customer
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, CustomerDirectory, check_customer, customer_id_of
 from shared.errors import FieldProblem, Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -42,11 +42,13 @@ async def place_order(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
-    order, event = domain.place(
-        body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     # Before the write's transaction, holding no connection while contacts is asked: a slow
     # contacts must not hold this service's connections (or an open transaction).
-    await check_customer(request, body.customer_id)
+    customer_id = await customer_id_of(request, body, idempotency_key, service="orders")
+    body = body.model_copy(update={"customer_id": customer_id, "customer": None})
+    order, event = domain.place(
+        body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
+    await check_customer(request, order.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         if not await store.insert_order(conn, order):
@@ -77,6 +79,10 @@ async def place_orders(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
+    resolved = [await customer_id_of(request, o, idempotency_key, service="orders", field=f"orders[{i}]")
+                for i, o in enumerate(body.orders)]  # one contacts call per order named by an identity
+    body = body.model_copy(update={"orders": [o.model_copy(update={"customer_id": c, "customer": None})
+                                              for o, c in zip(body.orders, resolved, strict=True)]})
     placed, problems = domain.place_batch(
         body, new_id=new_id, now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     if problems:
@@ -85,12 +91,12 @@ async def place_orders(
     # registered, and ids confirmed by contacts enter the replica at once instead of staying
     # locked (the contacts consumer inserting the same ids would wait) until the batch commits.
     directory: CustomerDirectory = request.app.state.directory
-    unknown = await directory.ensure_all_known(request.app.state.runtime.pool, {o.customer_id for o in body.orders})
+    unknown = await directory.ensure_all_known(request.app.state.runtime.pool, set(resolved))
     if unknown:
         raise Invalid(
             f"{len(unknown)} customer(s) of this batch are not registered in contacts", title="Unknown customer",
             errors=[FieldProblem(f"orders[{i}].customer_id", "no such customer in contacts")
-                    for i, o in enumerate(body.orders) if o.customer_id in unknown],
+                    for i, c in enumerate(resolved) if c in unknown],
         )
 
     async def write(conn: asyncpg.Connection) -> Reply:

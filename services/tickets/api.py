@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import CHECKED_CUSTOMER_ANSWERS, check_customer
+from shared.customers import CHECKED_CUSTOMER_ANSWERS, check_customer, customer_id_of
 from shared.errors import NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -40,9 +40,11 @@ async def open_ticket(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("tickets:write"),
 ) -> Response:
-    ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
     # Before the write's transaction, holding no connection while contacts is asked (as orders).
-    await check_customer(request, body.customer_id)
+    customer_id = await customer_id_of(request, body, idempotency_key, service="tickets")
+    body = body.model_copy(update={"customer_id": customer_id, "customer": None})
+    ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
+    await check_customer(request, ticket.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         await store.insert_ticket(conn, ticket)
