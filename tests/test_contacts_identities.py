@@ -153,3 +153,30 @@ async def test_a_salesperson_cannot_read_identities_of_another_owners_customer(c
     assert listed.status_code == 200
     missing = await contacts.get("contacts", "/customers/0190f0c0-0000-7000-8000-000000000009/identities")
     assert missing.status_code == 404
+
+
+async def test_search_finds_by_any_identity_and_filters_by_identity_source_and_tag(contacts: Cluster) -> None:
+    ann = await contacts.customer("王芳", phone="13800138000", lead_source="fair")
+    bob = await contacts.customer("Bob", email="bob@shop.example", lead_source="web")
+    await _link(contacts, ann, {"kind": "membership_card", "value": "VIP 0042"})
+    await _link(contacts, bob, {"kind": "wechat_openid", "value": "oBobWechat_0001"})
+    await contacts.sql("contacts", "UPDATE customers SET tags = '{vip}' WHERE id = $1::uuid", ann)
+
+    async def found(**params: Any) -> list[str]:
+        response = await contacts.get("contacts", "/customers", **params)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["items"]]
+
+    assert await found(q="vip0042") == [ann]
+    assert await found(q="0042") == [ann]
+    assert await found(q="obobwechat") == [bob]
+    assert await found(q="shop.example") == [bob]
+    assert await found(q="wangf") == [ann]
+    assert await found(identity="phone:138 0013 8000") == [ann]
+    assert await found(identity="membership_card:vip0042") == [ann]
+    assert await found(identity="membership_card:VIP9999") == []
+    assert await found(source="web") == [bob]
+    assert await found(tag="vip") == [ann]
+    assert await found(q="b", source="fair") == []
+    refused = await contacts.get("contacts", "/customers", identity="13800138000")
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.identity"

@@ -116,7 +116,8 @@ async def get_customer(
     "(any script, any case: 张, 张伟, acme), the name's pinyin with or without spaces (zhangwei, zhang wei, "
     "every reading of a polyphonic character: 曾 zeng or ceng) or its initials (zw), the digits of the phone "
     "(a query of 4 or more digits, spaces and dashes allowed, also finds the numbers ending with them: 8000), "
-    "or the external_ref (its start, or any part of it).",
+    "or the external_ref (its start, or any part of it), or any part of any of their identities' values (a "
+    "membership card, a WeChat id, an e-mail address). `identity=kind:value` finds the one holder of an identity.",
 )
 async def list_customers(
     request: Request,
@@ -127,6 +128,11 @@ async def list_customers(
     category: Annotated[Category | None, Query(description="Only customers of this category.")] = None,
     owner: Annotated[str | None, Query(max_length=64, description="Only customers this staff member looks after "
                                        "(exactly as registered).")] = None,
+    identity: Annotated[str | None, Query(max_length=240, description="Only the customer holding this identity, "
+                                          "as kind:value in any spelling (phone:138 0013 8000, "
+                                          "membership_card:VIP0001).")] = None,
+    source: Annotated[str | None, Query(max_length=64, description="Only customers of this lead source.")] = None,
+    tag: Annotated[str | None, Query(max_length=64, description="Only customers carrying this tag.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     ids: Annotated[
@@ -141,10 +147,15 @@ async def list_customers(
         except domain.PhoneInvalid as exc:
             raise Invalid.field("query.phone", str(exc)) from exc
     pattern = search.query_pattern(q) if q else None
+    tail = search.phone_tail(q) if pattern and q else None
     where = store.CustomerFilter(
         external_ref=external_ref, phone=phone, category=category, owner=owner,
-        q=pattern or None, phone_tail=search.phone_tail(q) if pattern and q else None)
+        q=pattern or None, phone_tail=tail, lead_source=source, tag=tag,
+        q_grams=tuple(search.query_grams(search.query_text(q or ""))), tail_grams=tuple(search.query_grams(tail)))
     async with request.app.state.runtime.pool.acquire() as conn:
+        if identity is not None:
+            ids = await identities.narrowed_to_holder(
+                conn, identity, ids, phone_region=request.app.state.runtime.settings.phone_region)
         items = await store.list_customers(conn, after=cursor, where=where, limit=limit, ids=ids)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [c.model_dump(mode="json") for c in items], "next_cursor": next_cursor})

@@ -126,6 +126,17 @@ def linking(
     return insert_and_link
 
 
+async def narrowed_to_holder(
+    conn: asyncpg.Connection, text: str, ids: Sequence[uuid.UUID] | None, *, phone_region: str
+) -> list[uuid.UUID]:
+    """``GET /customers?identity=kind:value``: the list narrowed to the identity's holder (none if nobody)."""
+    identity = domain.parse_identity_query(text, phone_region=phone_region, field="query.identity")
+    held = await store.holder(conn, identity)
+    if held is None or (ids is not None and held.id not in ids):
+        return []
+    return [held.id]
+
+
 @router.post(
     "/customers/{customer_id:uuid}/identities",
     status_code=201,

@@ -168,3 +168,13 @@ def test_link_and_unlink_events_carry_the_normal_form_and_the_actor() -> None:
         ANN, "other", "12345", "QQ", "till-1")
     unlinked = unlinked_event(card, ANN, by="ann", now=NOW)
     assert (unlinked.value, unlinked.unlinked_by, unlinked.occurred_at) == ("12345", "ann", NOW)
+
+
+def test_a_search_query_is_cut_into_the_pieces_its_index_holds() -> None:
+    from services.contacts.search import query_grams, query_text
+
+    assert query_grams("张") == ["张"]
+    assert query_grams("wf") == ["wf"]
+    assert query_grams("zhangw") == ["ang", "han", "ngw", "zha"]
+    assert query_grams(query_text("  Zhang  Wei ")) == sorted({"zha", "han", "ang", "ng ", "g w", " we", "wei"})
+    assert query_grams(None) == [] and query_grams("") == []
