@@ -37,7 +37,7 @@ DATA_WORDS: dict[str | None, tuple[str, ...]] = {
     "stage": ("exploration", "formation", "stability", "decline", "lost"),
     "event": ("CustomerRegistered", "OrderPlaced", "ComplaintFiled", "FeedbackReceived", "ServiceRequested",
               "CustomerAlertRaised", "CustomerAlertCleared", "LifecycleStageChanged", "SegmentChanged",
-              "AlertAcknowledged"),
+              "AlertAcknowledged", "ChannelIdentityLinked", "ChannelIdentityUnlinked"),
 }
 
 Key = str | tuple[str, str]  # a message id, or (singular, plural)
