@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 from kehu.embedded import EmbeddedBroker
 from shared.db import database_url
+from shared.identity import PersonClaims, generate_keypair, load_private_key, mint
 from shared.settings import Settings
 from tests.conftest import Cluster, free_port
 
@@ -23,6 +26,8 @@ pytestmark = pytest.mark.database
 @pytest.fixture
 async def contacts(pg_url: str, broker: EmbeddedBroker, tokens: dict[str, str], tmp_path: Path,
                    fresh_databases: Callable[[str], str]) -> AsyncIterator[Cluster]:
+    identity = tmp_path / "identity"  # the console's key pair, where `kehu up` makes it: person tokens work
+    generate_keypair(identity / "console-key.pem", identity / "console-key.pub.pem")
     database = fresh_databases("contacts")
     running = Cluster(urls={"contacts": f"http://127.0.0.1:{free_port()}"}, tokens=tokens,
                       database_urls={"contacts": database_url(pg_url, database)}, broker=broker)
@@ -146,13 +151,51 @@ async def test_registering_a_held_phone_is_a_409_and_registrations_link_phone_an
     assert rows[0]["n"] == 1  # nothing of the refused registration stays
 
 
-async def test_a_salesperson_cannot_read_identities_of_another_owners_customer(contacts: Cluster) -> None:
-    ann = await contacts.customer("Ann", owner="li")
-    # API tokens act for the shop and are not scoped: the sales token still reads them.
-    listed = await contacts.get("contacts", f"/customers/{ann}/identities", role="sales")
-    assert listed.status_code == 200
+def _salesperson(tmp_path: Path, owner: str) -> dict[str, str]:
+    """Headers of a salesperson signed in to the console (a person token), looking after ``owner``'s customers."""
+    key = load_private_key(tmp_path / "identity" / "console-key.pem")
+    claims = PersonClaims.issue(sub=str(uuid.uuid4()), name=f"{owner}.sales", role="sales", owner=owner, now=time.time())
+    return {"Authorization": f"Bearer {mint(claims, key)}"}
+
+
+async def test_a_salesperson_reaches_only_their_own_customers_identities_but_resolves_anyone(
+    contacts: Cluster, tmp_path: Path,
+) -> None:
+    theirs = await contacts.customer("Wang's customer", owner="wang", phone="13800138000")
+    mine = await contacts.customer("Li's customer", owner="li")
+    li = _salesperson(tmp_path, "li")
+    base = contacts.urls["contacts"]
+    read = await contacts.http.get(f"{base}/customers/{theirs}/identities", headers=li)
+    assert read.status_code == 403 and read.json()["code"] == "out_of_scope" and read.json()["owner"] == "wang"
+    write = await contacts.http.post(f"{base}/customers/{theirs}/identities", headers=li,
+                                     json={"kind": "membership_card", "value": "VIP-9"})
+    assert write.status_code == 403
+    own = await contacts.http.post(f"{base}/customers/{mine}/identities", headers=li,
+                                   json={"kind": "membership_card", "value": "VIP-9"})
+    assert own.status_code == 201 and own.json()["linked_by"] == "li.sales"
+    # A till must find anyone: resolve answers across owners, saying only who and whose.
+    resolved = await contacts.http.post(f"{base}/identities/resolve", headers=li,
+                                        json={"kind": "phone", "value": "138 0013 8000"})
+    assert resolved.status_code == 200
+    assert resolved.json() == {"customer_id": theirs, "name": "Wang's customer", "owner": "wang",
+                               "category": "potential", "registered": False}
     missing = await contacts.get("contacts", "/customers/0190f0c0-0000-7000-8000-000000000009/identities")
     assert missing.status_code == 404
+
+
+async def test_a_batch_links_the_free_phones_and_leaves_held_ones_with_their_holder(contacts: Cluster) -> None:
+    ann = await contacts.customer("Ann", phone="13800138000")
+    batch = await contacts.post("contacts", "/customers/batch", {"customers": [
+        {"name": "Ann twin", "phone": "+86 138 0013 8000", "external_ref": "IMP-1"},
+        {"name": "Cai", "phone": "13900000001", "email": "Cai@Example.com", "external_ref": "IMP-2"}]})
+    assert batch.status_code == 200, batch.text
+    twin, cai = (item["id"] for item in batch.json()["items"])
+    held = await contacts.post("contacts", "/identities/resolve", {"kind": "phone", "value": "13800138000"})
+    assert held.json()["customer_id"] == ann
+    linked = await contacts.get("contacts", f"/customers/{cai}/identities")
+    assert {(i["kind"], i["value"]) for i in linked.json()["items"]} == {
+        ("phone", "+8613900000001"), ("email", "cai@example.com")}
+    assert (await contacts.get("contacts", f"/customers/{twin}/identities")).json()["items"] == []
 
 
 async def test_search_finds_by_any_identity_and_filters_by_identity_source_and_tag(contacts: Cluster) -> None:
