@@ -18,12 +18,13 @@ hold the service's connections or keep a transaction open.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -32,6 +33,7 @@ from fastapi import FastAPI, Request
 from shared.auth import Principal
 from shared.backoff import Backoff
 from shared.consumer import Delivery
+from shared.customer_ref import CustomerByIdentity, IdentityRef
 from shared.errors import FieldProblem, Forbidden, Invalid, Unavailable
 from shared.events import CustomerRegistered
 from shared.http import Problem
@@ -57,6 +59,16 @@ SCOPED_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 RETRY_AFTER_S = 5
 LOOKUP_CHUNK = 100  # ids per contacts request: a URL of ~4 KB
+
+
+class NamesCustomer(Protocol):
+    """A request naming its customer by id or by identity (exactly one of the two)."""
+
+    @property
+    def customer_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def customer(self) -> CustomerByIdentity | None: ...
 
 
 class CustomerDirectory:
@@ -195,6 +207,49 @@ class CustomerDirectory:
             after = ids[-1]
         return learnt
 
+    async def resolve(
+        self, pool: asyncpg.Pool, identity: IdentityRef, register: bool, name: str | None, *,
+        field: str = "customer", idempotency_key: str | None = None, authorization: str | None = None,
+    ) -> uuid.UUID:
+        """The id of the customer holding ``identity`` (``POST /identities/resolve`` of contacts), or,
+        with ``register``, of a potential customer contacts registers holding it.
+
+        A lookup asks with the service's token; a registration with the caller's ``authorization``
+        (registering needs their customers:write, and it is theirs) and ``idempotency_key``, so a
+        retried request registers nothing twice. Raises ``Invalid`` naming ``<field>.identity``
+        (unknown, not registering) or ``<field>.identity.value`` (malformed), ``Forbidden`` (the
+        caller may not register), ``Unavailable`` (503: contacts cannot be asked)."""
+        body: dict[str, Any] = {"kind": identity.kind, "value": identity.value}
+        headers: dict[str, str] = {}
+        if register:
+            body["register"] = {"name": name} if name else True
+            if authorization:
+                headers["Authorization"] = authorization
+            if idempotency_key:
+                headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = await self._http.post("/identities/resolve", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
+        if response.status_code in (200, 201):
+            customer_id = uuid.UUID(response.json()["customer_id"])
+            await pool.execute(Q["remember"], customer_id, "lookup")
+            self._remember(customer_id)
+            return customer_id
+        if response.status_code == 404:
+            message = f"nobody holds the {identity.kind} {identity.value} in contacts"
+            raise Invalid(f"{field}.identity: {message}", title="Unknown customer",
+                          errors=[FieldProblem(f"{field}.identity", message, "identity_unknown")])
+        if response.status_code == 422:
+            problems = response.json().get("errors") or [{"message": response.json().get("detail", "invalid")}]
+            first = problems[0]
+            raise Invalid(f"{field}.identity.value: {first['message']}", errors=[
+                FieldProblem(f"{field}.identity.value", str(first["message"]), first.get("code"))])
+        if response.status_code == 403:
+            raise Forbidden(f"registering the customer: {response.json().get('detail', 'forbidden')}",
+                            missing_permission="customers:write")
+        raise _unavailable(f"contacts answered {response.status_code}")
+
     def _remember(self, customer_id: uuid.UUID) -> None:
         if len(self._confirmed) >= self._cache_size:
             self._confirmed.clear()  # crude but bounded; the replica answers meanwhile
@@ -251,6 +306,35 @@ async def ensure_all_in_scope(request: Request, principal: Principal, customer_i
         errors=[FieldProblem(field.format(i), f"customer {c} is looked after by {owners[c]}", OUT_OF_SCOPE)
                 for i, c in outside],
     )
+def derived_key(idempotency_key: str | None, service: str, identity: IdentityRef) -> str | None:
+    """The Idempotency-Key of the registration a request asks of contacts: one per request key and
+    identity, so a retried order registers nothing twice, and two identities of one batch differ."""
+    if idempotency_key is None:
+        return None
+    seed = f"{service}\n{idempotency_key}\n{identity.kind}\n{identity.value}".encode()
+    return f"{service}-customer-{hashlib.sha256(seed).hexdigest()[:40]}"
+
+
+async def customer_id_of(
+    request: Request, named: NamesCustomer, idempotency_key: str | None, *, service: str, field: str = ""
+) -> uuid.UUID:
+    """The customer a request names: its ``customer_id``, or the id of the customer its ``customer``
+    identity resolves to (registered if asked). Exactly one of the two (else 422 naming the field).
+    Before the write's transaction: no connection is held while contacts is asked."""
+    prefix = f"{field}." if field else ""
+    if named.customer_id is not None and named.customer is not None:
+        raise Invalid.field(f"{prefix}customer", "give customer_id or customer, not both")
+    if named.customer is not None:
+        directory: CustomerDirectory = request.app.state.directory
+        ref = named.customer
+        return await directory.resolve(
+            request.app.state.runtime.pool, ref.identity, ref.register_if_unknown, ref.name,
+            field=f"{prefix}customer", idempotency_key=derived_key(idempotency_key, service, ref.identity),
+            authorization=request.headers.get("Authorization"))
+    if named.customer_id is None:
+        raise Invalid(f"{prefix}customer_id: required (or the customer as an identity in `customer`)",
+                      errors=[FieldProblem(f"{prefix}customer_id", "required (or give `customer`)", "missing")])
+    return named.customer_id
 
 
 def _unavailable(why: str) -> Unavailable:

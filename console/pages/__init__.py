@@ -1,6 +1,7 @@
 """The console's pages, one module per page; ``routers`` is what the app mounts."""
 
-from console.pages import alerts, customer, customer_edit, customers, people, segments, today
+from console.pages import alerts, customer, customer_edit, customers, identities, people, segments, today
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, alerts.router, segments.router,
-           people.router]
+           people.router,
+           identities.router]

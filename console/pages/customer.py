@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.charts import Purchase, Rhythm, rhythm_description, rhythm_svg
 from console.forms import form_errors, line_fields
+from console.pages import identities
 from console.pages.common import alert_kind_label, now
 from console.services import Missing, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
@@ -66,7 +67,8 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     api = services(request)
     lang = who.texts.accept_language
     cid = str(customer_id)
-    calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang)}
+    calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang),
+                             "identities": api.get("contacts", f"/customers/{cid}/identities", who.person, lang)}
     # the record's contact persons and competitors (customer_profile.html)
     calls["contact_persons"] = api.get("contacts", f"/customers/{cid}/contacts", who.person, lang)
     calls["competitors"] = api.get("contacts", f"/customers/{cid}/competitors", who.person, lang)
@@ -133,6 +135,9 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         kind_label=lambda k: alert_kind_label(t, k), channels=CHANNELS, ticket_kinds=TICKET_KINDS,
         severities=SEVERITIES, order_lines=ORDER_LINES, forms=forms or {},
         missing_part=lambda name: got.get(name) if name in got and isinstance(got[name], Missing) else None,
+        identities=[] if _absent(got, "identities") else got["identities"]["items"],
+        identity_options=[(k, identities.identity_kind_label(t, k)) for k in identities.KINDS],
+        identity_label=lambda k: identities.identity_kind_label(t, k),
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.contacts import backfill
-from services.contacts.routes import competitors, contact_persons, customers, profile
+from services.contacts.routes import competitors, contact_persons, customers, identities, profile
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         description="Customer master data: people and companies, identities, categories. Publishes `kehu.contacts`.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[customers.router, profile.router, contact_persons.router, competitors.router],
+        routers=[customers.router, profile.router, contact_persons.router, competitors.router, identities.router],
         publishes=True,
         database=database,
         background=[backfill.backfill_search],

@@ -87,6 +87,26 @@ def query_pattern(q: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+GRAM_WIDTH = 3
+"""The longest piece of a search text its index holds (migration 0007, ``contacts_search_grams``)."""
+
+
+def query_grams(text: str | None) -> list[str]:
+    """The pieces of ``text`` (as the searchable text holds it: lower-case, single spaces, not
+    escaped) that every text containing it holds: all its 3-character pieces, or itself when
+    shorter. The SQL function ``contacts_search_grams`` cuts texts the same way (by characters)."""
+    if not text:
+        return []
+    if len(text) <= GRAM_WIDTH:
+        return [text]
+    return sorted({text[i:i + GRAM_WIDTH] for i in range(len(text) - GRAM_WIDTH + 1)})
+
+
+def query_text(q: str) -> str:
+    """``q`` as the searchable text holds it (lower-case, single spaces), not escaped."""
+    return " ".join(q.lower().split())
+
+
 def phone_tail(q: str) -> str | None:
     """The digits of ``q`` when it reads as (the tail of) a phone number, else None."""
     if not _PHONE_QUERY.match(q):

@@ -165,6 +165,33 @@ def _contact_removed(data: dict[str, Any], lang: Lang) -> str:
     if lang == "zh":
         return f"{data.get('removed_by', '')} 移除了联系人：{_role(data, lang)}"
     return f"{data.get('removed_by', '')} removed a contact person: {_role(data, lang)}"
+IDENTITY_KINDS: dict[str, tuple[str, str]] = {  # kind: (English, Chinese)
+    "phone": ("phone", "电话"), "email": ("e-mail", "邮箱"), "wechat_openid": ("WeChat OpenID", "微信 OpenID"),
+    "wechat_unionid": ("WeChat UnionID", "微信 UnionID"), "web_account": ("web account", "网店账号"),
+    "membership_card": ("membership card", "会员卡"), "fair_badge": ("fair badge", "展会胸卡"),
+    "other": ("other identity", "其他身份"),
+}
+
+
+def _identity(data: dict[str, Any], lang: Lang) -> str:
+    kind = str(data.get("kind", ""))
+    english, chinese = IDENTITY_KINDS.get(kind, (kind, kind))
+    name = str(data.get("label") or (chinese if lang == "zh" else english))  # `other`: what its label says
+    return f"{name} {data.get('value', '')}"
+
+
+def _identity_linked(data: dict[str, Any], lang: Lang) -> str:
+    by = data.get("linked_by", "")
+    if lang == "zh":
+        return f"关联身份：{_identity(data, lang)}（操作人：{by}）"
+    return f"Identity linked: {_identity(data, lang)} (by {by})"
+
+
+def _identity_unlinked(data: dict[str, Any], lang: Lang) -> str:
+    by = data.get("unlinked_by", "")
+    if lang == "zh":
+        return f"解除身份：{_identity(data, lang)}（操作人：{by}）"
+    return f"Identity unlinked: {_identity(data, lang)} (by {by})"
 
 
 _SUMMARIES = {
@@ -177,6 +204,8 @@ _SUMMARIES = {
     "FeedbackReceived": _feedback,
     "ServiceRequested": _service_request,
     "AlertAcknowledged": _acknowledged,
+    "ChannelIdentityLinked": _identity_linked,
+    "ChannelIdentityUnlinked": _identity_unlinked,
 }
 
 

@@ -19,6 +19,7 @@ from shared.customers import (
     SCOPED_ANSWERS,
     CustomerDirectory,
     check_customer_in_scope,
+    customer_id_of,
     ensure_all_in_scope,
     ensure_may_see,
 )
@@ -50,12 +51,14 @@ async def place_order(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
+    # Before the write's transaction, holding no connection while contacts is asked: a slow
+    # contacts must not hold this service's connections (or an open transaction).
+    customer_id = await customer_id_of(request, body, idempotency_key, service="orders")
+    body = body.model_copy(update={"customer_id": customer_id, "customer": None})
     order, event = domain.place(
         body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
-    # Before the write's transaction, holding no connection while contacts is asked: a slow
-    # contacts must not hold this service's connections (or an open transaction). A salesperson
-    # places orders only for their own customers and the pool's (403 naming the owner otherwise).
-    await check_customer_in_scope(request, principal, body.customer_id)
+    # A salesperson places orders only for their own customers and the pool's (403 naming the owner).
+    await check_customer_in_scope(request, principal, order.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         if not await store.insert_order(conn, order):
@@ -88,6 +91,10 @@ async def place_orders(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("orders:write"),
 ) -> Response:
+    resolved = [await customer_id_of(request, o, idempotency_key, service="orders", field=f"orders[{i}]")
+                for i, o in enumerate(body.orders)]  # one contacts call per order named by an identity
+    body = body.model_copy(update={"orders": [o.model_copy(update={"customer_id": c, "customer": None})
+                                              for o, c in zip(body.orders, resolved, strict=True)]})
     placed, problems = domain.place_batch(
         body, new_id=new_id, now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     if problems:
@@ -96,14 +103,14 @@ async def place_orders(
     # registered, and ids confirmed by contacts enter the replica at once instead of staying
     # locked (the contacts consumer inserting the same ids would wait) until the batch commits.
     directory: CustomerDirectory = request.app.state.directory
-    unknown = await directory.ensure_all_known(request.app.state.runtime.pool, {o.customer_id for o in body.orders})
+    unknown = await directory.ensure_all_known(request.app.state.runtime.pool, set(resolved))
     if unknown:
         raise Invalid(
             f"{len(unknown)} customer(s) of this batch are not registered in contacts", title="Unknown customer",
             errors=[FieldProblem(f"orders[{i}].customer_id", "no such customer in contacts")
-                    for i, o in enumerate(body.orders) if o.customer_id in unknown],
+                    for i, c in enumerate(resolved) if c in unknown],
         )
-    await ensure_all_in_scope(request, principal, [o.customer_id for o in body.orders], "orders[{}].customer_id")
+    await ensure_all_in_scope(request, principal, resolved, "orders[{}].customer_id")
 
     async def write(conn: asyncpg.Connection) -> Reply:
         return await insert_batch(conn, placed, insert=store.insert_orders, holders=store.order_ids_by_external_refs)

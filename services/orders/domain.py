@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.batches import ItemProblem, take_all
 from shared.currencies import refusal
+from shared.customer_ref import CustomerByIdentity
 from shared.errors import FieldProblem, InFuture, Invalid
 from shared.events import BusinessTime, Channel, Money, OrderLine, OrderPlaced, Quantity
 
@@ -73,7 +74,11 @@ MAX_AMOUNT = Decimal("999999999999.99")  # numeric(14,2)
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | None = Field(None, description="kehu's id of the customer; or give `customer`.")
+    customer: CustomerByIdentity | None = Field(
+        None, description="Instead of `customer_id`: the customer as any identity (a phone, a membership card, a "
+        "WeChat id), resolved through contacts and, with `register_if_unknown`, registered as a potential customer. "
+        "The order stores and publishes the resolved id.")
     channel: Channel
     lines: list[NewOrderLine] = Field(min_length=1, max_length=500)
     currency: str | None = Field(
@@ -177,6 +182,9 @@ def place(
     new: NewOrder, *, order_id: uuid.UUID, now: datetime, accepted: Sequence[str]
 ) -> tuple[Order, OrderPlaced]:
     """``accepted``: the shop's currencies, its default first."""
+    if new.customer_id is None:  # the API resolves `customer` to an id before placing
+        raise Invalid.field("customer_id", "required (or the customer as an identity in `customer`)")
+    customer_id = new.customer_id
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise OrderInFuture(occurred_at)
@@ -187,11 +195,11 @@ def place(
     ]
     total = sum((ln.amount for ln in lines), Decimal("0.00")).quantize(CENT)
     order = Order(
-        id=order_id, customer_id=new.customer_id, channel=new.channel, currency=currency, lines=lines,
+        id=order_id, customer_id=customer_id, channel=new.channel, currency=currency, lines=lines,
         total=total, occurred_at=occurred_at, recorded_at=now, external_ref=new.external_ref,
     )
     event = OrderPlaced(
-        customer_id=new.customer_id, occurred_at=occurred_at, order_id=order_id, channel=new.channel,
+        customer_id=customer_id, occurred_at=occurred_at, order_id=order_id, channel=new.channel,
         currency=currency, lines=lines, total=total, external_ref=new.external_ref,
     )
     return order, event

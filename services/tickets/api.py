@@ -13,7 +13,13 @@ from pydantic import BaseModel
 
 from services.tickets import domain, store
 from shared.auth import Principal
-from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see
+from shared.customers import (
+    CHECKED_CUSTOMER_ANSWERS,
+    SCOPED_ANSWERS,
+    check_customer_in_scope,
+    customer_id_of,
+    ensure_may_see,
+)
 from shared.errors import NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -41,10 +47,12 @@ async def open_ticket(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("tickets:write"),
 ) -> Response:
+    # Before the write's transaction, holding no connection while contacts is asked (as orders).
+    customer_id = await customer_id_of(request, body, idempotency_key, service="tickets")
+    body = body.model_copy(update={"customer_id": customer_id, "customer": None})
     ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
-    # Before the write's transaction, holding no connection while contacts is asked (as orders);
-    # a salesperson logs tickets only for their own customers and the pool's.
-    await check_customer_in_scope(request, principal, body.customer_id)
+    # A salesperson files tickets only for their own customers and the pool's (403 naming the owner).
+    await check_customer_in_scope(request, principal, ticket.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         await store.insert_ticket(conn, ticket)

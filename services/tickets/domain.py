@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.errors import InFuture
+from shared.customer_ref import CustomerByIdentity
+from shared.errors import InFuture, Invalid
 from shared.events import BusinessTime, Channel, ComplaintFiled, Event, FeedbackReceived, ServiceRequested
 
 Kind = Literal["complaint", "feedback", "service_request"]
@@ -32,7 +33,10 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 class NewTicket(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | None = Field(None, description="kehu's id of the customer; or give `customer`.")
+    customer: CustomerByIdentity | None = Field(
+        None, description="Instead of `customer_id`: the customer as any identity (a phone, a membership card, a "
+        "WeChat id), resolved through contacts (registered if asked). The ticket stores the resolved id.")
     kind: Kind
     channel: Channel
     subject: str = Field(min_length=1, max_length=200)
@@ -84,18 +88,21 @@ def due_at(kind: Kind, severity: Severity | None, occurred_at: datetime) -> date
 
 
 def open_ticket(new: NewTicket, *, ticket_id: uuid.UUID, now: datetime) -> tuple[Ticket, Event]:
+    if new.customer_id is None:  # the API resolves `customer` to an id before opening
+        raise Invalid.field("customer_id", "required (or the customer as an identity in `customer`)")
+    customer_id = new.customer_id
     occurred_at = new.occurred_at or now
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise TicketInFuture(occurred_at)
     severity: Severity | None = (new.severity or "normal") if new.kind == "complaint" else None
     ticket = Ticket(
-        id=ticket_id, customer_id=new.customer_id, kind=new.kind, channel=new.channel, subject=new.subject,
+        id=ticket_id, customer_id=customer_id, kind=new.kind, channel=new.channel, subject=new.subject,
         description=new.description, severity=severity, satisfaction=new.satisfaction,
         status="resolved" if new.kind == "feedback" else "open",
         occurred_at=occurred_at, recorded_at=now, due_at=due_at(new.kind, severity, occurred_at),
     )
     common = {
-        "customer_id": new.customer_id, "occurred_at": occurred_at, "ticket_id": ticket_id,
+        "customer_id": customer_id, "occurred_at": occurred_at, "ticket_id": ticket_id,
         "channel": new.channel, "subject": new.subject, "description": new.description,
     }
     event: Event

@@ -15,6 +15,7 @@ from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
 from services.contacts.domain.profile import etag
+from services.contacts.routes import identities
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -36,7 +37,13 @@ class CustomerPage(BaseModel):
     status_code=201,
     response_model=domain.Customer,
     summary="Register a customer",
-    responses={409: {"model": Problem, "description": "external_ref already belongs to another customer"}},
+    description="The phone and e-mail become the customer's channel identities (`/customers/{id}/identities`). "
+    "An identity belongs to one customer at most: a phone or e-mail another customer holds refuses the "
+    "registration with a 409 naming the holder (`holder`: id and name), so the caller can open that customer "
+    "instead of creating a duplicate. Likely duplicates without a shared identity (a similar name) are only "
+    "warned about.",
+    responses={409: {"model": Problem, "description": "external_ref, phone or e-mail already belongs to another "
+                                                      "customer (`holder`)"}},
 )
 async def register_customer(
     body: domain.NewCustomer,
@@ -51,6 +58,7 @@ async def register_customer(
         if not await store.insert_customer(conn, customer):
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
+        await identities.link_registered(conn, customer, by=principal.name)
         await append(conn, event)
         return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
 
@@ -78,7 +86,8 @@ async def register_customers(
         raise invalid_items("customers", problems)
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        return await insert_batch(conn, registered, insert=store.insert_customers,
+        insert = identities.linking(store.insert_customers, by=principal.name)
+        return await insert_batch(conn, registered, insert=insert,
                                   holders=store.customer_ids_by_external_refs)
 
     return await write_once(request, principal, idempotency_key, write)
@@ -109,7 +118,8 @@ async def get_customer(
     "(any script, any case: 张, 张伟, acme), the name's pinyin with or without spaces (zhangwei, zhang wei, "
     "every reading of a polyphonic character: 曾 zeng or ceng) or its initials (zw), the digits of the phone "
     "(a query of 4 or more digits, spaces and dashes allowed, also finds the numbers ending with them: 8000), "
-    "or the external_ref (its start, or any part of it).",
+    "or the external_ref (its start, or any part of it), or any part of any of their identities' values (a "
+    "membership card, a WeChat id, an e-mail address). `identity=kind:value` finds the one holder of an identity.",
 )
 async def list_customers(
     request: Request,
@@ -120,6 +130,11 @@ async def list_customers(
     category: Annotated[Category | None, Query(description="Only customers of this category.")] = None,
     owner: Annotated[str | None, Query(max_length=64, description="Only customers this staff member looks after "
                                        "(exactly as registered).")] = None,
+    identity: Annotated[str | None, Query(max_length=240, description="Only the customer holding this identity, "
+                                          "as kind:value in any spelling (phone:138 0013 8000, "
+                                          "membership_card:VIP0001).")] = None,
+    source: Annotated[str | None, Query(max_length=64, description="Only customers of this lead source.")] = None,
+    tag: Annotated[str | None, Query(max_length=64, description="Only customers carrying this tag.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
     ids: Annotated[
@@ -134,10 +149,15 @@ async def list_customers(
         except domain.PhoneInvalid as exc:
             raise Invalid.field("query.phone", str(exc)) from exc
     pattern = search.query_pattern(q) if q else None
+    tail = search.phone_tail(q) if pattern and q else None
     where = store.CustomerFilter(
         external_ref=external_ref, phone=phone, category=category, owner=owner,
-        q=pattern or None, phone_tail=search.phone_tail(q) if pattern and q else None)
+        q=pattern or None, phone_tail=tail, lead_source=source, tag=tag,
+        q_grams=tuple(search.query_grams(search.query_text(q or ""))), tail_grams=tuple(search.query_grams(tail)))
     async with request.app.state.runtime.pool.acquire() as conn:
+        if identity is not None:
+            ids = await identities.narrowed_to_holder(
+                conn, identity, ids, phone_region=request.app.state.runtime.settings.phone_region)
         items = await store.list_customers(conn, after=cursor, where=where, limit=limit, ids=ids)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [c.model_dump(mode="json") for c in items], "next_cursor": next_cursor})

@@ -23,6 +23,8 @@ FROM customers WHERE external_ref = $1;
 -- $6 (q) is the query as search.query_pattern gives it: lower-case, LIKE's wildcards escaped;
 -- `search` is lower-case too, so LIKE finds it in any script. A row not yet backfilled (search
 -- NULL) is matched by its name. $7: the digits of a query that reads as a phone number's tail.
+-- (With a q, the store uses search_customers: the same answer, through the indexes.) $9 lead
+-- source, $10 tag.
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
        revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
        first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
@@ -36,6 +38,39 @@ WHERE ($1::uuid IS NULL OR id > $1)
        OR search LIKE '%' || $6 || '%'
        OR (search IS NULL AND name ILIKE '%' || $6 || '%')
        OR phone LIKE '%' || $7::text)
+  AND ($9::text IS NULL OR lead_source = $9)
+  AND ($10::text IS NULL OR tags @> ARRAY[$10::text])
+ORDER BY id
+LIMIT $8;
+
+-- name: search_customers
+-- list_customers with a q (same parameters, and $11, $12: the pieces of q and of its phone tail,
+-- search.query_grams), through the GIN indexes of migration 0007: the customers whose search
+-- text holds every piece, checked with LIKE; rows not yet backfilled by name; and the holders of
+-- an identity whose value contains q (a membership card, a WeChat id, an address). A semi-join
+-- on the ids found: a plain `$6 IS NULL OR id IN (...)` would read every customer.
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
+       revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
+       first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
+FROM customers
+WHERE id IN (
+       SELECT id FROM customers
+       WHERE contacts_search_grams(search) @> $11::text[] AND search LIKE '%' || $6::text || '%'
+       UNION
+       SELECT id FROM customers WHERE search IS NULL AND name ILIKE '%' || $6::text || '%'
+       UNION
+       SELECT id FROM customers
+       WHERE contacts_search_grams(search) @> $12::text[] AND phone LIKE '%' || $7::text
+       UNION
+       SELECT customer_id FROM customer_identities
+       WHERE contacts_search_grams(lower(value)) @> $11::text[] AND lower(value) LIKE '%' || $6::text || '%')
+  AND ($1::uuid IS NULL OR id > $1)
+  AND ($2::text IS NULL OR external_ref = $2)
+  AND ($3::text IS NULL OR phone = $3)
+  AND ($4::text IS NULL OR category = $4)
+  AND ($5::text IS NULL OR owner = $5)
+  AND ($9::text IS NULL OR lead_source = $9)
+  AND ($10::text IS NULL OR tags @> ARRAY[$10::text])
 ORDER BY id
 LIMIT $8;
 
@@ -54,7 +89,7 @@ SELECT external_ref, id FROM customers WHERE external_ref = ANY($1::text[]);
 
 -- name: customers_by_ids
 -- The customers among the given ids (what orders and tickets ask to confirm many ids at once),
--- with the other filters of list_customers.
+-- with the other filters of list_customers (here $n+1; $10 lead source, $11 tag). Few rows: no index needed.
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
        revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
        first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
@@ -65,10 +100,14 @@ WHERE id = ANY($1::uuid[])
   AND ($4::text IS NULL OR phone = $4)
   AND ($5::text IS NULL OR category = $5)
   AND ($6::text IS NULL OR owner = $6)
+  AND ($10::text IS NULL OR lead_source = $10)
+  AND ($11::text IS NULL OR tags @> ARRAY[$11::text])
   AND ($7::text IS NULL
        OR search LIKE '%' || $7 || '%'
        OR (search IS NULL AND name ILIKE '%' || $7 || '%')
-       OR phone LIKE '%' || $8::text)
+       OR phone LIKE '%' || $8::text
+       OR id IN (SELECT customer_id FROM customer_identities
+                 WHERE customer_id = ANY($1::uuid[]) AND lower(value) LIKE '%' || $7 || '%'))
 ORDER BY id
 LIMIT $9;
 

@@ -74,6 +74,11 @@ class CustomerFilter:
     owner: str | None = None
     q: str | None = None
     phone_tail: str | None = None
+    lead_source: str | None = None
+    tag: str | None = None
+    q_grams: tuple[str, ...] = ()
+    """The pieces of q and of its phone tail (``search.query_grams``): what the search index finds."""
+    tail_grams: tuple[str, ...] = ()
 
     def args(self) -> tuple[str | None, ...]:
         return self.external_ref, self.phone, self.category, self.owner, self.q, self.phone_tail
@@ -88,9 +93,13 @@ async def list_customers(
     ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Customer]:
     if ids is not None:
-        rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, *where.args(), limit)
+        rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, *where.args(), limit,
+                                where.lead_source, where.tag)
+    elif where.q is not None:  # through the search indexes (migration 0007)
+        rows = await conn.fetch(Q["search_customers"], after, *where.args(), limit, where.lead_source, where.tag,
+                                list(where.q_grams), list(where.tail_grams))
     else:
-        rows = await conn.fetch(Q["list_customers"], after, *where.args(), limit)
+        rows = await conn.fetch(Q["list_customers"], after, *where.args(), limit, where.lead_source, where.tag)
     return [Customer(**dict(r)) for r in rows]
 
 

@@ -63,6 +63,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "ChannelIdentityLinked": {"kind": "membership_card", "value": "VIP0001", "linked_by": "till-1"},
+    "ChannelIdentityUnlinked": {"kind": "other", "value": "12345", "label": "QQ", "unlinked_by": "王芳"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,6 +78,10 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("ChannelIdentityLinked", "en"): "Identity linked: membership card VIP0001 (by till-1)",
+    ("ChannelIdentityLinked", "zh"): "关联身份：会员卡 VIP0001（操作人：till-1）",
+    ("ChannelIdentityUnlinked", "en"): "Identity unlinked: QQ 12345 (by 王芳)",
+    ("ChannelIdentityUnlinked", "zh"): "解除身份：QQ 12345（操作人：王芳）",
 }
 
 
