@@ -63,6 +63,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "CustomerCategoryChanged": {"previous_category": "current", "category": "lost", "reason": "went next door",
+                                "loss_reason": "competitor", "loss_kind": "subjective", "changed_by": "wang.li"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,6 +78,8 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("CustomerCategoryChanged", "en"): "Category: current → lost (lost: went to a competitor), by wang.li: went next door",
+    ("CustomerCategoryChanged", "zh"): "类别：成交客户 → 流失客户（流失原因：转向竞争对手），wang.li：went next door",
 }
 
 
@@ -164,3 +168,10 @@ def test_order_total_is_shown_as_published_not_recomputed() -> None:
     data = _order_data()
     assert Decimal(data["total"]) == Decimal("31.00")
     assert summarize("OrderPlaced", {**data, "total": "30.00"}, "en").endswith("for CNY 30.00 at store")
+
+
+def test_an_automatic_category_change_says_an_order_did_it() -> None:
+    data = {"previous_category": "lost", "category": "current", "reason": "ordered again", "changed_by": "kehu",
+            "automatic": True}
+    assert summarize("CustomerCategoryChanged", data, "en") == "Became current by placing an order (was lost)"
+    assert summarize("CustomerCategoryChanged", data, "zh") == "因下单自动成为成交客户（原为流失客户）"
