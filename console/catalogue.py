@@ -37,7 +37,13 @@ DATA_WORDS: dict[str | None, tuple[str, ...]] = {
     "stage": ("exploration", "formation", "stability", "decline", "lost"),
     "event": ("CustomerRegistered", "OrderPlaced", "ComplaintFiled", "FeedbackReceived", "ServiceRequested",
               "CustomerAlertRaised", "CustomerAlertCleared", "LifecycleStageChanged", "SegmentChanged",
-              "AlertAcknowledged"),
+              "AlertAcknowledged", "CustomerCategoryChanged"),
+    "loss_reason": ("moved_away", "closed_down", "price", "service", "quality", "competitor", "other"),
+    "loss_kind": ("objective", "subjective"),
+    "lead_source": ("web", "fair", "referral", "relationship", "directory", "advertising", "walk_in", "other",
+                    "unknown"),
+    "period": ("month", "quarter", "year"),
+    "identity": ("phone", "email", "wechat_openid", "wechat_unionid"),
 }
 
 Key = str | tuple[str, str]  # a message id, or (singular, plural)

@@ -167,7 +167,8 @@ def change_category(
     if state.merged_into is not None:
         raise MergedCustomer(state.customer_id, state.merged_into)
     if request.category == "lost" and request.loss_reason is None:
-        raise Invalid.field("loss_reason", "required when category is lost: " + ", ".join(LOSS_REASONS))
+        message = "required when category is lost: " + ", ".join(LOSS_REASONS)
+        raise Invalid(f"loss_reason: {message}", errors=[FieldProblem("loss_reason", message, "missing")])
     if request.category != "lost" and request.loss_reason is not None:
         raise Invalid.field("loss_reason", f"only for category lost, not {request.category}")
     if request.category == state.category:
