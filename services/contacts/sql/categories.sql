@@ -47,39 +47,39 @@ WHERE c.id = o.id;
 
 -- name: win_back
 -- Lost for a subjective reason by $1 (as_of), not merged, and reachable: a phone, an email or a
--- WeChat identity (or the phone and email of the record). Most recently lost first; the cursor is
--- the last row's (category_changed_at, id). $4: an owner's customers and the pool only (NULL: all).
+-- WeChat identity (or the phone and email of the record). Most recently lost first (index
+-- customers_win_back, read in order until the page is full); the cursor is the last row's
+-- (category_changed_at, id). $4: an owner's customers and the pool only (NULL: all).
 SELECT c.id, c.name, c.owner, c.loss_reason, c.loss_kind, c.category_changed_at, c.phone, c.email,
-       ARRAY(SELECT DISTINCT i.kind FROM customer_identities i
-             WHERE i.customer_id = c.id AND i.kind IN ('phone', 'email', 'wechat_openid', 'wechat_unionid')
-             ORDER BY i.kind) AS channels
+       coalesce(ch.kinds, '{}') AS channels
 FROM customers c
+LEFT JOIN LATERAL (
+    SELECT array_agg(DISTINCT i.kind ORDER BY i.kind) AS kinds FROM customer_identities i
+    WHERE i.customer_id = c.id AND i.kind IN ('phone', 'email', 'wechat_openid', 'wechat_unionid')
+) ch ON true
 WHERE c.category = 'lost' AND c.loss_kind = 'subjective' AND c.merged_into IS NULL
   AND c.category_changed_at <= $1
   AND ($2::timestamptz IS NULL OR (c.category_changed_at, c.id) < ($2, $3::uuid))
   AND ($4::text IS NULL OR c.owner = $4 OR c.owner IS NULL)
-  AND (c.phone IS NOT NULL OR c.email IS NOT NULL
-       OR EXISTS (SELECT 1 FROM customer_identities i
-                  WHERE i.customer_id = c.id AND i.kind IN ('phone', 'email', 'wechat_openid', 'wechat_unionid')))
+  AND (c.phone IS NOT NULL OR c.email IS NOT NULL OR ch.kinds IS NOT NULL)
 ORDER BY c.category_changed_at DESC, c.id DESC
 LIMIT $5;
 
 -- name: win_back_rates
 -- Per loss reason: the losses in [$1, $2), and how many of them were won back by $3 (the next
--- category change of that customer, made by as_of, took them out of lost: to prospective or
--- current). $4 scopes as in win_back.
-WITH changes AS (
-    SELECT cc.customer_id, cc.changed_at, cc.category, cc.loss_reason,
-           lead(cc.category) OVER w AS next_category, lead(cc.changed_at) OVER w AS next_at
-    FROM category_changes cc
-    WHERE cc.customer_id IN (SELECT customer_id FROM category_changes
-                             WHERE category = 'lost' AND changed_at >= $1 AND changed_at < $2)
-    WINDOW w AS (PARTITION BY cc.customer_id ORDER BY cc.changed_at, cc.category)
-)
-SELECT ch.loss_reason, count(*) AS lost,
-       count(*) FILTER (WHERE ch.next_category IN ('prospective', 'current') AND ch.next_at <= $3) AS won_back
-FROM changes ch
-JOIN customers c ON c.id = ch.customer_id
-WHERE ch.category = 'lost' AND ch.changed_at >= $1 AND ch.changed_at < $2 AND c.merged_into IS NULL
+-- category change of that customer after the loss, made by as_of, took them out of lost: to
+-- prospective or current). $4 scopes as in win_back. The next change is one probe of the
+-- primary key (customer_id, changed_at, ...) per loss.
+SELECT l.loss_reason, count(*) AS lost,
+       count(*) FILTER (WHERE nxt.category IN ('prospective', 'current') AND nxt.changed_at <= $3) AS won_back
+FROM category_changes l
+JOIN customers c ON c.id = l.customer_id
+LEFT JOIN LATERAL (
+    SELECT n.category, n.changed_at FROM category_changes n
+    WHERE n.customer_id = l.customer_id AND n.changed_at > l.changed_at
+    ORDER BY n.changed_at
+    LIMIT 1
+) nxt ON true
+WHERE l.category = 'lost' AND l.changed_at >= $1 AND l.changed_at < $2 AND c.merged_into IS NULL
   AND ($4::text IS NULL OR c.owner = $4 OR c.owner IS NULL)
-GROUP BY ch.loss_reason;
+GROUP BY l.loss_reason;
