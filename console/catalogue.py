@@ -38,11 +38,16 @@ DATA_WORDS: dict[str | None, tuple[str, ...]] = {
     "event": ("CustomerRegistered", "OrderPlaced", "ComplaintFiled", "FeedbackReceived", "ServiceRequested",
               "CustomerAlertRaised", "CustomerAlertCleared", "LifecycleStageChanged", "SegmentChanged",
               "AlertAcknowledged", "CustomerProfileUpdated", "ContactPersonAdded", "ContactPersonRemoved",
-              "ChannelIdentityLinked", "ChannelIdentityUnlinked"),
-    "lead_source": ("web", "fair", "referral", "relationship", "directory", "advertising", "walk_in", "other"),
+              "ChannelIdentityLinked", "ChannelIdentityUnlinked", "CustomerCategoryChanged"),
+    "lead_source": ("web", "fair", "referral", "relationship", "directory", "advertising", "walk_in", "other",
+                    "unknown"),
     "contact_role": ("decision_maker", "purchaser", "user", "payer"),
     "field": ("name", "kind", "email", "address", "notes", "tags", "lead_source", "lead_source_detail", "referred_by",
               "external_ref", "competitors"),
+    "loss_reason": ("moved_away", "closed_down", "price", "service", "quality", "competitor", "other"),
+    "loss_kind": ("objective", "subjective"),
+    "period": ("month", "quarter", "year"),
+    "identity": ("phone", "email", "wechat_openid", "wechat_unionid"),
 }
 
 Key = str | tuple[str, str]  # a message id, or (singular, plural)

@@ -1,7 +1,17 @@
 """The console's pages, one module per page; ``routers`` is what the app mounts."""
 
-from console.pages import alerts, customer, customer_edit, customers, identities, people, segments, today
+from console.pages import (
+    acquisition,
+    alerts,
+    category,
+    customer,
+    customer_edit,
+    customers,
+    identities,
+    people,
+    segments,
+    today,
+)
 
-routers = [today.router, customers.router, customer.router, customer_edit.router, alerts.router, segments.router,
-           people.router,
-           identities.router]
+routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
+           alerts.router, segments.router, acquisition.router, people.router]

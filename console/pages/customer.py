@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +19,7 @@ from console.pages import identities
 from console.pages.common import alert_kind_label, now
 from console.services import Missing, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
+from shared.events import LossReason
 
 router = APIRouter(include_in_schema=False)
 TIMELINE_FETCH = 1000  # the newest shown first; a customer with more sees the latest thousand
@@ -72,6 +73,8 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     # the record's contact persons and competitors (customer_profile.html)
     calls["contact_persons"] = api.get("contacts", f"/customers/{cid}/contacts", who.person, lang)
     calls["competitors"] = api.get("contacts", f"/customers/{cid}/competitors", who.person, lang)
+    calls["category"] = api.get("contacts", f"/customers/{cid}/category", who.person, lang)
+    calls["referrals"] = api.get("contacts", f"/referrals/{cid}", who.person, lang)
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,
@@ -133,7 +136,7 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         months=months, more=more, kind=kind, days=days, shown=shown, types=types, presets=PRESETS,
         orders=orders[:20], orders_total=len(orders), tickets=tickets[:20], tickets_total=len(tickets),
         kind_label=lambda k: alert_kind_label(t, k), channels=CHANNELS, ticket_kinds=TICKET_KINDS,
-        severities=SEVERITIES, order_lines=ORDER_LINES, forms=forms or {},
+        severities=SEVERITIES, order_lines=ORDER_LINES, forms=forms or {}, loss_reasons=get_args(LossReason),
         missing_part=lambda name: got.get(name) if name in got and isinstance(got[name], Missing) else None,
         identities=[] if _absent(got, "identities") else got["identities"]["items"],
         identity_options=[(k, identities.identity_kind_label(t, k)) for k in identities.KINDS],

@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.contacts import backfill
-from services.contacts.routes import competitors, contact_persons, customers, identities, profile
+from services.contacts.handlers import CONSUMERS
+from services.contacts.routes import categories, competitors, contact_persons, customers, identities, profile
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -19,8 +20,10 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         description="Customer master data: people and companies, identities, categories. Publishes `kehu.contacts`.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[customers.router, profile.router, contact_persons.router, competitors.router, identities.router],
+        routers=[customers.router, profile.router, contact_persons.router, competitors.router, identities.router,
+                 categories.router],
         publishes=True,
+        consumers=CONSUMERS,
         database=database,
         background=[backfill.backfill_search],
     )

@@ -192,6 +192,26 @@ def _identity_unlinked(data: dict[str, Any], lang: Lang) -> str:
     if lang == "zh":
         return f"解除身份：{_identity(data, lang)}（操作人：{by}）"
     return f"Identity unlinked: {_identity(data, lang)} (by {by})"
+CATEGORIES_ZH = {"potential": "潜在客户", "prospective": "意向客户", "current": "成交客户", "lost": "流失客户"}
+LOSS_REASONS = {
+    "moved_away": ("moved away", "搬走了"), "closed_down": ("closed down", "已停业"), "price": ("price", "价格"),
+    "service": ("service", "服务"), "quality": ("quality", "质量"), "competitor": ("went to a competitor", "转向竞争对手"),
+    "other": ("another reason", "其他原因"),
+}
+
+
+def _category_changed(data: dict[str, Any], lang: Lang) -> str:
+    before, after = str(data.get("previous_category", "")), str(data.get("category", ""))
+    reason, who = data.get("reason", ""), data.get("changed_by", "")
+    loss = LOSS_REASONS.get(str(data.get("loss_reason") or ""))
+    if lang == "zh":
+        step = f"{CATEGORIES_ZH.get(before, before)} → {CATEGORIES_ZH.get(after, after)}"
+        if data.get("automatic"):
+            return f"因下单自动成为{CATEGORIES_ZH.get(after, after)}（原为{CATEGORIES_ZH.get(before, before)}）"
+        return f"类别：{step}" + (f"（流失原因：{loss[1]}）" if loss else "") + f"，{who}：{reason}"
+    if data.get("automatic"):
+        return f"Became {after} by placing an order (was {before})"
+    return f"Category: {before} → {after}" + (f" (lost: {loss[0]})" if loss else "") + f", by {who}: {reason}"
 
 
 _SUMMARIES = {
@@ -199,6 +219,7 @@ _SUMMARIES = {
     "CustomerProfileUpdated": _profile_updated,
     "ContactPersonAdded": _contact_added,
     "ContactPersonRemoved": _contact_removed,
+    "CustomerCategoryChanged": _category_changed,
     "OrderPlaced": _order,
     "ComplaintFiled": _complaint,
     "FeedbackReceived": _feedback,

@@ -102,6 +102,8 @@ class Customer(BaseModel):
     next_follow_up_due: date | None = None
     owner_since: datetime | None = None
     merged_into: uuid.UUID | None = Field(None, description="Set when this record was merged into another.")
+    # Business time the relationship began (the acquisition report's time); stored, not answered.
+    registered_at: datetime | None = Field(None, exclude=True)
 
 
 class NewCustomerBatch(BaseModel):
@@ -143,7 +145,8 @@ def register(
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise RegisteredInFuture(occurred_at)
     phone = normalise_phone(new.phone, phone_region) if new.phone else None
-    customer = Customer(id=customer_id, created_at=now, **new.model_dump(exclude={"registered_at"}) | {"phone": phone})
+    customer = Customer(id=customer_id, created_at=now, registered_at=occurred_at,
+                        **new.model_dump(exclude={"registered_at"}) | {"phone": phone})
     event = CustomerRegistered(
         customer_id=customer_id,
         occurred_at=occurred_at,

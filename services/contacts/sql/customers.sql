@@ -1,8 +1,8 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       search, registered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::timestamptz, $10::timestamptz))
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -78,9 +78,13 @@ LIMIT $8;
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])
+                       search, registered_at)
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
+       coalesce(registered_at, created_at)
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[])
+     AS n(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
+          registered_at)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 

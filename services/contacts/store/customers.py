@@ -22,7 +22,7 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
         Q["insert_customer"],
         customer.id, customer.name, customer.kind, customer.phone, customer.email, customer.external_ref,
         customer.category, customer.lead_source, customer.channel, customer.created_at, customer.owner,
-        search_text(customer.name, customer.phone, customer.external_ref),
+        search_text(customer.name, customer.phone, customer.external_ref), customer.registered_at,
     )
     return inserted is not None
 
@@ -39,7 +39,7 @@ async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Custome
         [c.phone for c in customers], [c.email for c in customers], [c.external_ref for c in customers],
         [c.category for c in customers], [c.lead_source for c in customers], [c.channel for c in customers],
         [c.created_at for c in customers], [c.owner for c in customers],
-        [search_text(c.name, c.phone, c.external_ref) for c in customers],
+        [search_text(c.name, c.phone, c.external_ref) for c in customers], [c.registered_at for c in customers],
     )
     return {r["id"] for r in rows}
 

@@ -65,6 +65,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
     "ChannelIdentityLinked": {"kind": "membership_card", "value": "VIP0001", "linked_by": "till-1"},
     "ChannelIdentityUnlinked": {"kind": "other", "value": "12345", "label": "QQ", "unlinked_by": "王芳"},
+    "CustomerCategoryChanged": {"previous_category": "current", "category": "lost", "reason": "went next door",
+                                "loss_reason": "competitor", "loss_kind": "subjective", "changed_by": "wang.li"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -82,6 +84,8 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("ChannelIdentityLinked", "zh"): "关联身份：会员卡 VIP0001（操作人：till-1）",
     ("ChannelIdentityUnlinked", "en"): "Identity unlinked: QQ 12345 (by 王芳)",
     ("ChannelIdentityUnlinked", "zh"): "解除身份：QQ 12345（操作人：王芳）",
+    ("CustomerCategoryChanged", "en"): "Category: current → lost (lost: went to a competitor), by wang.li: went next door",
+    ("CustomerCategoryChanged", "zh"): "类别：成交客户 → 流失客户（流失原因：转向竞争对手），wang.li：went next door",
 }
 
 
@@ -170,3 +174,10 @@ def test_order_total_is_shown_as_published_not_recomputed() -> None:
     data = _order_data()
     assert Decimal(data["total"]) == Decimal("31.00")
     assert summarize("OrderPlaced", {**data, "total": "30.00"}, "en").endswith("for CNY 30.00 at store")
+
+
+def test_an_automatic_category_change_says_an_order_did_it() -> None:
+    data = {"previous_category": "lost", "category": "current", "reason": "ordered again", "changed_by": "kehu",
+            "automatic": True}
+    assert summarize("CustomerCategoryChanged", data, "en") == "Became current by placing an order (was lost)"
+    assert summarize("CustomerCategoryChanged", data, "zh") == "因下单自动成为成交客户（原为流失客户）"
