@@ -63,6 +63,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "FollowUpLogged": {"by": "王芳", "channel": "phone", "note": "想要新茶", "outcome": "order_expected",
+                       "next_due": "2026-03-03"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,7 +78,15 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("FollowUpLogged", "en"): "王芳 phoned: 想要新茶 — order expected; next follow-up 3 Mar",
+    ("FollowUpLogged", "zh"): "王芳 电话跟进：想要新茶 — 预计下单；下次跟进 3月3日",
 }
+
+
+def test_a_follow_up_without_note_or_next_due_still_reads_well() -> None:
+    data = {"by": "li", "channel": "fair", "note": "", "outcome": "no_answer", "next_due": None}
+    assert summarize("FollowUpLogged", data, "en") == "li followed up by fair: no answer"
+    assert summarize("FollowUpLogged", data, "zh") == "li 展会跟进：未联系上"
 
 
 def test_every_event_type_has_a_sample_and_expected_summaries() -> None:
