@@ -29,7 +29,7 @@ from shared.writes import write_once
 router = APIRouter(tags=["follow-ups"])
 T = TypeVar("T")
 
-_DATE = r"^(19|2[0-9])[0-9][0-9]-[0-9][0-9]-[0-9][0-9]$"
+_DATE = r"^(19|2[0-9])[0-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _BUSINESS_TIME: TypeAdapter[datetime] = TypeAdapter(BusinessTime)
 AsOf = Annotated[str | None, Query(
     description="The moment the list is for (default now): an RFC 3339 time with its UTC offset, or a date "
@@ -129,7 +129,7 @@ async def list_follow_ups(
     customer_id: uuid.UUID,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200, description="`next_cursor` of the page before.")] = None,
     principal: Principal = require("customers:read"),
 ) -> Response:
     after = _decode(cursor, datetime.fromisoformat)
@@ -161,7 +161,7 @@ async def due_follow_ups(
     within_days: Annotated[int, Query(ge=0, le=domain.MAX_WITHIN_DAYS,
                                       description="Also list what falls due in the next N days.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200, description="`next_cursor` of the page before.")] = None,
     principal: Principal = require("customers:read"),
 ) -> Response:
     zone = _zone(request)
