@@ -8,7 +8,15 @@ from fastapi import FastAPI
 
 from services.contacts import backfill
 from services.contacts.handlers import CONSUMERS
-from services.contacts.routes import categories, competitors, contact_persons, customers, identities, profile
+from services.contacts.routes import (
+    categories,
+    competitors,
+    contact_persons,
+    customers,
+    follow_ups,
+    identities,
+    profile,
+)
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -21,7 +29,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
         routers=[customers.router, profile.router, contact_persons.router, competitors.router, identities.router,
-                 categories.router],
+                 categories.router, follow_ups.router],
         publishes=True,
         consumers=CONSUMERS,
         database=database,

@@ -7,7 +7,7 @@ simplified Chinese), from the event data the timeline keeps whole.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -212,6 +212,30 @@ def _category_changed(data: dict[str, Any], lang: Lang) -> str:
     if data.get("automatic"):
         return f"Became {after} by placing an order (was {before})"
     return f"Category: {before} → {after}" + (f" (lost: {loss[0]})" if loss else "") + f", by {who}: {reason}"
+FOLLOW_UP_VERBS = {
+    "phone": ("phoned", "电话跟进"), "visit": ("visited", "上门拜访"), "wechat": ("messaged on WeChat", "微信跟进"),
+    "email": ("emailed", "邮件跟进"), "store": ("met in the store", "门店面谈"), "meeting": ("met", "会面"),
+}
+FOLLOW_UP_OUTCOMES = {
+    "reached": ("reached", "已联系上"), "no_answer": ("no answer", "未联系上"), "interested": ("interested", "有意向"),
+    "not_interested": ("not interested", "无意向"), "order_expected": ("order expected", "预计下单"),
+    "complaint": ("complaint", "有投诉"), "other": ("other", "其他"),
+}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _follow_up(data: dict[str, Any], lang: Lang) -> str:
+    """王芳 phoned: 想要新茶 — order expected; next follow-up 3 Mar."""
+    channel, outcome = str(data.get("channel", "")), str(data.get("outcome", ""))
+    by, note = data.get("by", ""), str(data.get("note") or "").strip()
+    verb_en, verb_zh = FOLLOW_UP_VERBS.get(channel, (f"followed up by {channel}", f"{_channel(data, 'zh')}跟进"))
+    outcome_en, outcome_zh = FOLLOW_UP_OUTCOMES.get(outcome, (outcome, outcome))
+    due = date.fromisoformat(data["next_due"]) if data.get("next_due") else None
+    if lang == "zh":
+        text = f"{by} {verb_zh}：" + (f"{note} — " if note else "") + outcome_zh
+        return text + (f"；下次跟进 {due.month}月{due.day}日" if due else "")
+    text = f"{by} {verb_en}: " + (f"{note} — " if note else "") + outcome_en
+    return text + (f"; next follow-up {due.day} {_MONTHS[due.month - 1]}" if due else "")
 
 
 _SUMMARIES = {
@@ -227,6 +251,7 @@ _SUMMARIES = {
     "AlertAcknowledged": _acknowledged,
     "ChannelIdentityLinked": _identity_linked,
     "ChannelIdentityUnlinked": _identity_unlinked,
+    "FollowUpLogged": _follow_up,
 }
 
 

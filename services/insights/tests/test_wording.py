@@ -67,6 +67,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ChannelIdentityUnlinked": {"kind": "other", "value": "12345", "label": "QQ", "unlinked_by": "王芳"},
     "CustomerCategoryChanged": {"previous_category": "current", "category": "lost", "reason": "went next door",
                                 "loss_reason": "competitor", "loss_kind": "subjective", "changed_by": "wang.li"},
+    "FollowUpLogged": {"by": "王芳", "channel": "phone", "note": "想要新茶", "outcome": "order_expected",
+                       "next_due": "2026-03-03"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -86,7 +88,15 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("ChannelIdentityUnlinked", "zh"): "解除身份：QQ 12345（操作人：王芳）",
     ("CustomerCategoryChanged", "en"): "Category: current → lost (lost: went to a competitor), by wang.li: went next door",
     ("CustomerCategoryChanged", "zh"): "类别：成交客户 → 流失客户（流失原因：转向竞争对手），wang.li：went next door",
+    ("FollowUpLogged", "en"): "王芳 phoned: 想要新茶 — order expected; next follow-up 3 Mar",
+    ("FollowUpLogged", "zh"): "王芳 电话跟进：想要新茶 — 预计下单；下次跟进 3月3日",
 }
+
+
+def test_a_follow_up_without_note_or_next_due_still_reads_well() -> None:
+    data = {"by": "li", "channel": "fair", "note": "", "outcome": "no_answer", "next_due": None}
+    assert summarize("FollowUpLogged", data, "en") == "li followed up by fair: no answer"
+    assert summarize("FollowUpLogged", data, "zh") == "li 展会跟进：未联系上"
 
 
 def test_every_event_type_has_a_sample_and_expected_summaries() -> None:
