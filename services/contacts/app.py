@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.contacts import backfill
-from services.contacts.routes import customers
+from services.contacts import backfill, pool_sweeper
+from services.contacts.routes import customers, pool
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -19,8 +19,8 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         description="Customer master data: people and companies, identities, categories. Publishes `kehu.contacts`.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[customers.router],
+        routers=[customers.router, pool.router],
         publishes=True,
         database=database,
-        background=[backfill.backfill_search],
+        background=[backfill.backfill_search, pool_sweeper.sweep_forever],
     )

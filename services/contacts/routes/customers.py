@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
+from services.contacts.domain.pool import owner_for_registration
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -21,6 +22,7 @@ from shared.errors import Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.scopes import ensure_covers, scope_of
 from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["customers"])
@@ -44,6 +46,8 @@ async def register_customer(
     principal: Principal = require("customers:write"),
 ) -> Response:
     region = request.app.state.runtime.settings.phone_region
+    scope = scope_of(principal)
+    body = owner_for_registration(body, scoped_owner=scope.owner, scoped=not scope.everyone)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC), phone_region=region)
@@ -71,6 +75,10 @@ async def register_customers(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    scope = scope_of(principal)
+    body = body.model_copy(update={"customers": [
+        owner_for_registration(c, scoped_owner=scope.owner, scoped=not scope.everyone, field=f"customers[{i}].owner")
+        for i, c in enumerate(body.customers)]})
     registered, problems = domain.register_batch(
         body, new_id=new_id, now=datetime.now(UTC), phone_region=request.app.state.runtime.settings.phone_region)
     if problems:
@@ -87,15 +95,16 @@ async def register_customers(
     "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
-    responses={404: {"model": Problem}},
+    responses={404: {"model": Problem}, 403: {"model": Problem, "description": "another owner's customer"}},
 )
 async def get_customer(
-    customer_id: uuid.UUID, request: Request, _: Principal = require("customers:read")
+    customer_id: uuid.UUID, request: Request, principal: Principal = require("customers:read")
 ) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         customer = await store.customer_by_id(conn, customer_id)
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
+    ensure_covers(scope_of(principal), customer_id, customer.owner)
     return json_response(200, customer.model_dump(mode="json"))
 
 
@@ -107,7 +116,7 @@ async def get_customer(
     "(any script, any case: 张, 张伟, acme), the name's pinyin with or without spaces (zhangwei, zhang wei, "
     "every reading of a polyphonic character: 曾 zeng or ceng) or its initials (zw), the digits of the phone "
     "(a query of 4 or more digits, spaces and dashes allowed, also finds the numbers ending with them: 8000), "
-    "or the external_ref (its start, or any part of it).",
+    "or the external_ref (its start, or any part of it). A salesperson sees their own customers and the pool.",
 )
 async def list_customers(
     request: Request,
@@ -124,7 +133,7 @@ async def list_customers(
         list[uuid.UUID] | None,
         Query(alias="id", max_length=500, description="Only these customers (repeat the parameter); unknown ids are left out."),
     ] = None,
-    _: Principal = require("customers:read"),
+    principal: Principal = require("customers:read"),
 ) -> Response:
     if phone:
         try:
@@ -134,7 +143,8 @@ async def list_customers(
     pattern = search.query_pattern(q) if q else None
     where = store.CustomerFilter(
         external_ref=external_ref, phone=phone, category=category, owner=owner,
-        q=pattern or None, phone_tail=search.phone_tail(q) if pattern and q else None)
+        q=pattern or None, phone_tail=search.phone_tail(q) if pattern and q else None,
+        scope_owner=scope_of(principal).owner_filter)
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_customers(conn, after=cursor, where=where, limit=limit, ids=ids)
     next_cursor = str(items[-1].id) if len(items) == limit else None

@@ -1,8 +1,8 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       search, owner_since)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11::text IS NOT NULL THEN $10::timestamptz END)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -36,16 +36,19 @@ WHERE ($1::uuid IS NULL OR id > $1)
        OR search LIKE '%' || $6 || '%'
        OR (search IS NULL AND name ILIKE '%' || $6 || '%')
        OR phone LIKE '%' || $7::text)
+  AND ($8::text IS NULL OR owner = $8 OR owner IS NULL)
 ORDER BY id
-LIMIT $8;
+LIMIT $9;
 
 -- name: insert_customers
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])
+                       search, owner_since)
+SELECT *, CASE WHEN owner IS NOT NULL THEN created_at END
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])
+     AS n(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -69,8 +72,9 @@ WHERE id = ANY($1::uuid[])
        OR search LIKE '%' || $7 || '%'
        OR (search IS NULL AND name ILIKE '%' || $7 || '%')
        OR phone LIKE '%' || $8::text)
+  AND ($9::text IS NULL OR owner = $9 OR owner IS NULL)
 ORDER BY id
-LIMIT $9;
+LIMIT $10;
 
 -- name: customers_without_search
 -- Rows registered before customers.search existed (migration 0004), a batch at a time; SKIP

@@ -74,9 +74,10 @@ class CustomerFilter:
     owner: str | None = None
     q: str | None = None
     phone_tail: str | None = None
+    scope_owner: str | None = None  # a salesperson's: only their customers and the pool (Scope.owner_filter)
 
     def args(self) -> tuple[str | None, ...]:
-        return self.external_ref, self.phone, self.category, self.owner, self.q, self.phone_tail
+        return self.external_ref, self.phone, self.category, self.owner, self.q, self.phone_tail, self.scope_owner
 
 
 async def list_customers(

@@ -63,6 +63,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "CustomerOwnerAssigned": {"owner": "li", "previous_owner": "wang", "how": "handover", "assigned_by": "mgr",
+                              "reason": "wang left"},
+    "CustomerReturnedToPool": {"rule": "no_order", "days_without": 91, "limit_days": 90, "previous_owner": "wang",
+                               "returned_by": "pool sweeper"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,6 +80,10 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("CustomerOwnerAssigned", "en"): "Handed over from wang to li by mgr: wang left",
+    ("CustomerOwnerAssigned", "zh"): "客户由 wang 交接给 li（mgr 操作）：wang left",
+    ("CustomerReturnedToPool", "en"): "Returned to the pool: no order for 91 days (limit 90); was wang's",
+    ("CustomerReturnedToPool", "zh"): "退回公海：未下单 91 天（上限 90 天），原负责人 wang",
 }
 
 
@@ -164,3 +172,27 @@ def test_order_total_is_shown_as_published_not_recomputed() -> None:
     data = _order_data()
     assert Decimal(data["total"]) == Decimal("31.00")
     assert summarize("OrderPlaced", {**data, "total": "30.00"}, "en").endswith("for CNY 30.00 at store")
+
+
+# --- owner and pool (contacts) -------------------------------------------------------------------
+
+
+def test_a_return_to_the_pool_says_which_rule_how_long_and_the_limit() -> None:
+    data = {"rule": "no_follow_up", "days_without": 31, "limit_days": 30, "previous_owner": "wang",
+            "reclaim_after": "2026-02-08T09:00:00+00:00", "returned_by": "pool sweeper"}
+    assert summarize("CustomerReturnedToPool", data, "en") == (
+        "Returned to the pool: no follow-up for 31 days (limit 30); was wang's, who may claim back from 2026-02-08")
+    assert summarize("CustomerReturnedToPool", data, "zh") == (
+        "退回公海：未跟进 31 天（上限 30 天），原负责人 wang，2026-02-08 前不能领回")
+    released = {"rule": "released", "previous_owner": "wang", "returned_by": "mgr", "reason": "moved away"}
+    assert summarize("CustomerReturnedToPool", released, "en") == "Released to the pool by mgr (was wang): moved away"
+
+
+def test_an_owner_change_says_how_and_why() -> None:
+    handover = {"owner": "li", "previous_owner": "wang", "how": "handover", "assigned_by": "mgr", "reason": "wang left"}
+    assert summarize("CustomerOwnerAssigned", handover, "en") == "Handed over from wang to li by mgr: wang left"
+    assert summarize("CustomerOwnerAssigned", handover, "zh") == "客户由 wang 交接给 li（mgr 操作）：wang left"
+    claimed = {"owner": "wang", "how": "claimed", "assigned_by": "wang.fang"}
+    assert summarize("CustomerOwnerAssigned", claimed, "zh") == "wang 从公海领取了客户"
+    assigned = {"owner": "li", "how": "assigned", "assigned_by": "mgr"}
+    assert summarize("CustomerOwnerAssigned", assigned, "en") == "mgr assigned the customer to li (from the pool)"
