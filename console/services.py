@@ -107,6 +107,10 @@ class Services:
                    *, idempotency_key: str) -> Any:
         return await self._call("POST", service, path, person, language, json=body, idempotency_key=idempotency_key)
 
+    async def put(self, service: str, path: str, person: Person, language: str, body: Mapping[str, Any],
+                  *, idempotency_key: str) -> Any:
+        return await self._call("PUT", service, path, person, language, json=body, idempotency_key=idempotency_key)
+
     async def _call(self, method: str, service: str, path: str, person: Person, language: str, *,
                     params: Any = None, json: Any = None, idempotency_key: str | None = None) -> Any:
         url = self.urls[service] + path

@@ -66,7 +66,8 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     api = services(request)
     lang = who.texts.accept_language
     cid = str(customer_id)
-    calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang)}
+    calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang),
+                             "owner_history": api.get("contacts", f"/customers/{cid}/owner-history", who.person, lang)}
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,
