@@ -22,6 +22,10 @@ from shared.outbox import append
 
 log = logging.getLogger(__name__)
 SWEEPER = "pool sweeper"
+# Returns written per statement: the first sweep after a rule is set may return tens of thousands,
+# and one statement must stay well inside KEHU_DB_COMMAND_TIMEOUT_S (50,000 in one UPDATE took 11 s
+# on a loaded 2-core machine).
+CHUNK = 5_000
 
 
 async def sweep_once(conn: asyncpg.Connection, as_of: datetime, by: str) -> list[domain.PoolReturn]:
@@ -32,11 +36,13 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime, by: str) -> list
         if rule.no_follow_up_days is None and rule.no_order_days is None:
             continue
         due = domain.due_for_pool(await store.pool_candidates(conn, rule, as_of), {rule.category: rule}, as_of)
-        done = await store.return_to_pool(conn, due, as_of=as_of, by=by)
-        kept = [r for r in due if r.customer_id in done]  # a claim or handover in between wins
-        if kept:
-            await append(conn, *(domain.returned_event(r, as_of=as_of, returned_by=by) for r in kept))
-        returned += kept
+        for start in range(0, len(due), CHUNK):
+            chunk = due[start:start + CHUNK]
+            done = await store.return_to_pool(conn, chunk, as_of=as_of, by=by)
+            kept = [r for r in chunk if r.customer_id in done]  # a claim or handover in between wins
+            if kept:
+                await append(conn, *(domain.returned_event(r, as_of=as_of, returned_by=by) for r in kept))
+            returned += kept
     return returned
 
 

@@ -5,5 +5,3 @@ ALTER TABLE owner_changes
     ADD COLUMN reason text,
     ADD COLUMN rule   text;
 CREATE INDEX owner_changes_handover ON owner_changes (handover_id) WHERE handover_id IS NOT NULL;
--- The claim limit counts an owner's customers of one category.
-CREATE INDEX customers_owner_category ON customers (owner, category) WHERE owner IS NOT NULL AND merged_into IS NULL;

@@ -26,6 +26,7 @@ from shared.writes import write_once
 
 router = APIRouter(tags=["pool"])
 HISTORY_LIMIT = 200
+APPEND_CHUNK = 5_000  # outbox rows per insert: each statement well inside KEHU_DB_COMMAND_TIMEOUT_S
 
 
 class Ownership(BaseModel):
@@ -205,10 +206,10 @@ async def handover(body: domain.Handover, request: Request, idempotency_key: Ide
         moved = await store.hand_over(conn, from_owner=body.from_owner, to_owner=body.to_owner, at=now,
                                       categories=body.categories, by=principal.name, handover_id=handover_id,
                                       reason=body.reason)
-        if moved:
+        for start in range(0, len(moved), APPEND_CHUNK):
             await append(conn, *(domain.assigned_event(
                 cid, owner=body.to_owner, previous_owner=body.from_owner, how="handover", by=principal.name, at=now,
-                reason=body.reason, handover_id=handover_id) for cid in moved))
+                reason=body.reason, handover_id=handover_id) for cid in moved[start:start + APPEND_CHUNK]))
         return Reply(200, HandoverResult(handover_id=handover_id, from_owner=body.from_owner, to_owner=body.to_owner,
                                          moved=len(moved)).model_dump(mode="json"))
 
