@@ -181,7 +181,7 @@ async def test_a_handover_moves_every_customer_once_with_history_and_events(pool
     body = {"from_owner": leaver, "to_owner": taker, "reason": "leaver left the company"}
 
     same = await pool.post("/handover", {**body, "to_owner": leaver}, headers=pool.person("manager"))
-    assert same.status_code == 422 and same.json()["errors"][0]["field"] == "to_owner"
+    assert same.status_code == 409 and same.json()["errors"][0]["field"] == "to_owner"
     by_sales = await pool.post("/handover", body, headers=pool.person("sales", leaver))
     assert by_sales.status_code == 403
 
@@ -252,6 +252,8 @@ async def test_the_sweeper_returns_at_the_boundary_once_and_says_why(pool: Pool)
     future = await pool.post("/pool/sweep", headers=pool.person("manager"),
                              as_of=(datetime.now(UTC) + timedelta(days=1)).isoformat())
     assert future.status_code == 422 and future.json()["errors"][0]["field"] == "query.as_of"
+    number = await pool.post("/pool/sweep", headers=pool.person("manager"), as_of="0.5")
+    assert number.status_code == 422 and number.json()["errors"][0]["field"] == "query.as_of"
     by_sales = await pool.post("/pool/sweep", headers=pool.person("sales", wang))
     assert by_sales.status_code == 403
 

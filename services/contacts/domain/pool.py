@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.contacts.domain.customers import Category, NewCustomer
-from shared.errors import Conflict, Forbidden, Invalid
+from shared.errors import Conflict, FieldProblem, Forbidden
 from shared.events import CustomerOwnerAssigned, CustomerReturnedToPool, OwnerChange, PoolRule
 
 CATEGORIES: tuple[Category, ...] = ("potential", "prospective", "current", "lost")
@@ -254,8 +254,9 @@ class Handover(BaseModel):
         None, min_length=1, description="Only customers of these categories; default all.")
 
     def checked(self) -> Handover:
-        if self.from_owner == self.to_owner:
-            raise Invalid.field("to_owner", "is the same as from_owner: nothing would move")
+        if self.from_owner == self.to_owner:  # well-formed, but there is nothing to do: a conflict, not a 422
+            raise Conflict(f"to_owner is from_owner ({self.to_owner}): a handover moves customers to someone else",
+                           code="same_owner", errors=[FieldProblem("to_owner", "the same as from_owner")])
         return self
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.contacts import search
 from services.contacts.domain import pool as domain
@@ -18,7 +18,7 @@ from services.contacts.pool_sweeper import sweep_once
 from services.contacts.store import pool as store
 from shared.auth import Principal
 from shared.errors import FieldProblem, Invalid, NotFound
-from shared.events import new_id
+from shared.events import BusinessTime, new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import ensure_covers, scope_of
@@ -193,7 +193,8 @@ async def assign(customer_id: uuid.UUID, body: domain.Assignment, request: Reque
     return await write_once(request, principal, idempotency_key, write)
 
 
-@router.post("/handover", response_model=HandoverResult, responses={422: {"model": Problem}},
+@router.post("/handover", response_model=HandoverResult,
+             responses={409: {"model": Problem, "description": "from_owner and to_owner are the same"}},
              summary="Move every customer of one owner to another (managers)",
              description="One transaction: each customer keeps a history row and publishes "
              "`CustomerOwnerAssigned` (how `handover`, with the `handover_id`). `categories` narrows it.")
@@ -243,7 +244,8 @@ async def pool(
     q: Annotated[str | None, Query(max_length=search.MAX_QUERY, description="As `GET /customers`' q.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
-    as_of: Annotated[AwareDatetime | None, Query(description="Count days in the pool up to this time.")] = None,
+    as_of: Annotated[BusinessTime | None, Query(description="Count days in the pool up to this time (RFC 3339).")]
+    = None,
     _: Principal = require("customers:read"),
 ) -> Response:
     pattern = search.query_pattern(q) if q else None
@@ -279,7 +281,8 @@ async def put_rule(category: Category, body: domain.RuleLimits, request: Request
              summary="Return to the pool every customer whose rule has run out at as_of (now by default)",
              description="What the background sweeper (every `KEHU_POOL_SWEEP_S`) does. A second sweep at the "
              "same `as_of` returns nobody. `as_of` may not be in the future.")
-async def sweep(request: Request, as_of: Annotated[AwareDatetime | None, Query()] = None,
+async def sweep(request: Request,
+                as_of: Annotated[BusinessTime | None, Query(description="RFC 3339; default now.")] = None,
                 idempotency_key: IdempotencyKeyHeader = None,
                 principal: Principal = require("customers:assign")) -> Response:
     now = _now()

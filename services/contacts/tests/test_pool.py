@@ -22,7 +22,7 @@ from services.contacts.domain.pool import (
     owner_for_registration,
     returned_event,
 )
-from shared.errors import Conflict, Forbidden, Invalid
+from shared.errors import Conflict, Forbidden
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -169,8 +169,8 @@ def test_assigning_to_the_current_owner_is_a_conflict() -> None:
     check_assign(pooled(), "wang")
 
 
-def test_a_handover_to_the_same_owner_is_refused_naming_the_field() -> None:
-    with pytest.raises(Invalid) as refused:
+def test_a_handover_to_the_same_owner_is_a_conflict_naming_the_field() -> None:
+    with pytest.raises(Conflict) as refused:
         Handover(from_owner="wang", to_owner="wang", reason="left").checked()
     assert refused.value.errors and refused.value.errors[0].field == "to_owner"
 
