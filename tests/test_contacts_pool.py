@@ -3,9 +3,10 @@ events in the outbox), the sweeper at an as_of, and a salesperson's scope on the
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from shared.db import database_url
 from shared.identity import PersonClaims, generate_keypair, load_private_key, mint
 from shared.kafka import all_topics, ensure_topics
 from shared.settings import Settings
-from tests.conftest import Cluster, free_port
+from tests.conftest import Cluster, eventually, free_port
 
 pytestmark = pytest.mark.database
 
@@ -59,7 +60,6 @@ class Pool:
         return await self.cluster.sql("contacts", query, *args)
 
     async def events(self, kind: str, customer_id: str | None = None) -> list[dict[str, Any]]:
-        import json
         rows = await self.sql("SELECT data FROM outbox WHERE event_type LIKE $1 AND ($2::text IS NULL OR subject = $2)"
                               " ORDER BY id", f"%.{kind}.%", customer_id)
         return [json.loads(r["data"]) for r in rows]
@@ -362,3 +362,42 @@ async def test_a_sweep_of_two_hundred_thousand_owned_customers_is_one_query_and_
     print(f"second sweep at the same as_of (nobody due): {quiet:.2f}s")
     assert quiet < 10
     await pool.cluster.http.put(pool.url + "/pool/rules/current", json={}, headers=pool.admin())
+
+
+async def test_the_background_sweeper_returns_due_customers_on_the_wall_clock(
+    pg_url: str, tmp_path: Path, fresh_databases: Callable[[str], str],
+) -> None:
+    """contacts with KEHU_POOL_SWEEP_S=0.5: a customer past the rule is returned without anyone asking."""
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker.log")
+    broker.start()
+    database = fresh_databases("contacts")
+    tokens = tmp_path / "tokens.json"
+    cluster = Cluster(urls={"contacts": f"http://127.0.0.1:{free_port()}"},
+                      tokens={"admin": add_token(tokens, name="admin", role="admin")},
+                      database_urls={"contacts": database_url(pg_url, database)}, broker=broker)
+    settings = Settings(home=tmp_path, database_url=pg_url, kafka_bootstrap=broker.bootstrap, tokens_file=tokens,
+                        db_pool_size=2, pool_sweep_s=0.5)
+    try:
+        await ensure_topics(broker.bootstrap, all_topics(), 1)
+        await cluster.start("contacts", settings, database)
+        put = await cluster.http.put(cluster.urls["contacts"] + "/pool/rules/potential",
+                                     json={"no_order_days": 10}, headers=cluster.headers())
+        assert put.status_code == 200, put.text
+        quiet = await cluster.customer("久未下单", owner="wang")
+        fresh = await cluster.customer("刚登记", owner="wang")
+        await cluster.sql("contacts", "UPDATE customers SET owner_since = now() - interval '11 days' WHERE id = $1",
+                          uuid.UUID(quiet))
+
+        async def returned() -> bool:
+            rows = await cluster.sql("contacts", "SELECT owner FROM customers WHERE id = $1", uuid.UUID(quiet))
+            return rows[0]["owner"] is None
+
+        await eventually(returned, timeout=15)
+        rows = await cluster.sql("contacts", "SELECT changed_by, rule FROM owner_changes WHERE customer_id = $1",
+                                 uuid.UUID(quiet))
+        assert [(r["changed_by"], r["rule"]) for r in rows] == [("pool sweeper", "no_order")]
+        assert owner_of(await cluster.sql("contacts", "SELECT owner FROM customers WHERE id = $1",
+                                          uuid.UUID(fresh))) == "wang"
+    finally:
+        await cluster.close()
+        broker.stop()
