@@ -119,8 +119,13 @@ class Services:
         """A PATCH, PUT or DELETE; ``if_match``: the ETag of the record as the page read it."""
         return await self._call(method, service, path, person, language, json=body, idempotency_key=idempotency_key,
                                 extra_headers={"If-Match": if_match} if if_match else None)
+
     async def delete(self, service: str, path: str, person: Person, language: str, *, idempotency_key: str) -> Any:
         return await self._call("DELETE", service, path, person, language, idempotency_key=idempotency_key)
+
+    async def put(self, service: str, path: str, person: Person, language: str, body: Mapping[str, Any],
+                  *, idempotency_key: str) -> Any:
+        return await self._call("PUT", service, path, person, language, json=body, idempotency_key=idempotency_key)
 
     async def _call(self, method: str, service: str, path: str, person: Person, language: str, *,
                     params: Any = None, json: Any = None, idempotency_key: str | None = None,

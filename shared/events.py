@@ -245,6 +245,7 @@ class CustomerOwnerAssigned(Event):
     how: OwnerChange
     assigned_by: str = Field(min_length=1, max_length=200)
     handover_id: uuid.UUID | None = Field(None, description="The handover that moved this customer, if one did.")
+    reason: str | None = Field(None, max_length=1000, description="Why, in the words of who assigned (or handed over).")
 
 
 class CustomerReturnedToPool(Event):
@@ -258,6 +259,7 @@ class CustomerReturnedToPool(Event):
     limit_days: int | None = Field(None, description="The rule's limit for the customer's category.")
     reclaim_after: AwareDatetime | None = Field(None, description="Before this the previous owner cannot claim them back.")
     returned_by: str = Field(min_length=1, max_length=200, description="The sweeper, or who released them.")
+    reason: str | None = Field(None, max_length=1000, description="Released by hand: why, in the words of who released.")
 
 
 class ChannelIdentityLinked(Event):

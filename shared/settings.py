@@ -119,6 +119,10 @@ class Settings(BaseSettings):
         "the event-time watermark (imports into a test system, benchmarks).",
     )
     insights_sweep_s: float = Field(30.0, gt=0, description="How often insights re-evaluates customers whose rules are due.")
+    pool_sweep_s: float = Field(
+        3600.0, gt=0,
+        description="How often contacts returns customers to the public pool whose pool rule (no follow-up, no "
+        "order for N days) has run out.")
     insights_publish_days: int = Field(
         90, ge=0,
         description="Insights publishes a conclusion on kehu.insights only if it became true at most this many "

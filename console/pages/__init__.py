@@ -9,9 +9,10 @@ from console.pages import (
     customers,
     identities,
     people,
+    pool,
     segments,
     today,
 )
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
-           alerts.router, segments.router, acquisition.router, people.router]
+           alerts.router, segments.router, acquisition.router, people.router, pool.router]

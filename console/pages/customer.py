@@ -75,6 +75,7 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     calls["competitors"] = api.get("contacts", f"/customers/{cid}/competitors", who.person, lang)
     calls["category"] = api.get("contacts", f"/customers/{cid}/category", who.person, lang)
     calls["referrals"] = api.get("contacts", f"/referrals/{cid}", who.person, lang)
+    calls["owner_history"] = api.get("contacts", f"/customers/{cid}/owner-history", who.person, lang)
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.contacts import backfill
+from services.contacts import backfill, pool_sweeper
 from services.contacts.handlers import CONSUMERS
 from services.contacts.routes import (
     categories,
@@ -15,6 +15,7 @@ from services.contacts.routes import (
     customers,
     follow_ups,
     identities,
+    pool,
     profile,
 )
 from shared.runtime import service_app
@@ -29,9 +30,9 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
         routers=[customers.router, profile.router, contact_persons.router, competitors.router, identities.router,
-                 categories.router, follow_ups.router],
+                 categories.router, follow_ups.router, pool.router],
         publishes=True,
         consumers=CONSUMERS,
         database=database,
-        background=[backfill.backfill_search],
+        background=[backfill.backfill_search, pool_sweeper.sweep_forever],
     )

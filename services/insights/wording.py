@@ -236,6 +236,38 @@ def _follow_up(data: dict[str, Any], lang: Lang) -> str:
         return text + (f"；下次跟进 {due.month}月{due.day}日" if due else "")
     text = f"{by} {verb_en}: " + (f"{note} — " if note else "") + outcome_en
     return text + (f"; next follow-up {due.day} {_MONTHS[due.month - 1]}" if due else "")
+def _owner_assigned(data: dict[str, Any], lang: Lang) -> str:
+    owner, previous, how = data.get("owner", ""), data.get("previous_owner"), str(data.get("how", "assigned"))
+    by, reason = data.get("assigned_by", ""), data.get("reason")
+    if lang == "zh":
+        text = {"claimed": f"{owner} 从公海领取了客户",
+                "handover": f"客户由 {previous or '公海'} 交接给 {owner}（{by} 操作）"}.get(
+            how, f"{by} 把客户分配给 {owner}" + (f"（原负责人 {previous}）" if previous else "（来自公海）"))
+        return text + (f"：{reason}" if reason else "")
+    text = {"claimed": f"{owner} claimed the customer from the pool",
+            "handover": f"Handed over from {previous or 'the pool'} to {owner} by {by}"}.get(
+        how, f"{by} assigned the customer to {owner}" + (f" (was {previous})" if previous else " (from the pool)"))
+    return text + (f": {reason}" if reason else "")
+
+
+POOL_RULES = {"no_follow_up": ("no follow-up", "未跟进"), "no_order": ("no order", "未下单")}
+
+
+def _returned_to_pool(data: dict[str, Any], lang: Lang) -> str:
+    rule, previous = str(data.get("rule", "")), data.get("previous_owner") or "?"
+    days, limit = data.get("days_without"), data.get("limit_days")
+    until = str(data.get("reclaim_after") or "")[:10]
+    if rule == "released":
+        reason = data.get("reason")
+        if lang == "zh":
+            return f"{data.get('returned_by', '')} 把客户放回公海（原负责人 {previous}）" + (f"：{reason}" if reason else "")
+        return f"Released to the pool by {data.get('returned_by', '')} (was {previous})" + (f": {reason}" if reason else "")
+    en, zh = POOL_RULES.get(rule, (rule, rule))
+    if lang == "zh":
+        text = f"退回公海：{zh} {days} 天（上限 {limit} 天），原负责人 {previous}"
+        return text + (f"，{until} 前不能领回" if until else "")
+    text = f"Returned to the pool: {en} for {days} days (limit {limit}); was {previous}'s"
+    return text + (f", who may claim back from {until}" if until else "")
 
 
 _SUMMARIES = {
@@ -244,6 +276,8 @@ _SUMMARIES = {
     "ContactPersonAdded": _contact_added,
     "ContactPersonRemoved": _contact_removed,
     "CustomerCategoryChanged": _category_changed,
+    "CustomerOwnerAssigned": _owner_assigned,
+    "CustomerReturnedToPool": _returned_to_pool,
     "OrderPlaced": _order,
     "ComplaintFiled": _complaint,
     "FeedbackReceived": _feedback,

@@ -145,7 +145,8 @@ def register(
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise RegisteredInFuture(occurred_at)
     phone = normalise_phone(new.phone, phone_region) if new.phone else None
-    customer = Customer(id=customer_id, created_at=now, registered_at=occurred_at,
+    # owner_since: the owner's clock (pool rules) starts when the record is made, not at an imported past
+    customer = Customer(id=customer_id, created_at=now, registered_at=occurred_at, owner_since=now if new.owner else None,
                         **new.model_dump(exclude={"registered_at"}) | {"phone": phone})
     event = CustomerRegistered(
         customer_id=customer_id,

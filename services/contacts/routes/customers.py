@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
+from services.contacts.domain.pool import owner_for_registration
 from services.contacts.domain.profile import etag
 from services.contacts.routes import identities
 from services.contacts.store import customers as store
@@ -23,6 +24,7 @@ from shared.errors import Invalid, NotFound
 from shared.events import new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
+from shared.scopes import ensure_covers, scope_of
 from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["customers"])
@@ -52,6 +54,8 @@ async def register_customer(
     principal: Principal = require("customers:write"),
 ) -> Response:
     region = request.app.state.runtime.settings.phone_region
+    scope = scope_of(principal)
+    body = owner_for_registration(body, scoped_owner=scope.owner, scoped=not scope.everyone)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         customer, event = domain.register(body, customer_id=new_id(), now=datetime.now(UTC), phone_region=region)
@@ -80,6 +84,10 @@ async def register_customers(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:write"),
 ) -> Response:
+    scope = scope_of(principal)
+    body = body.model_copy(update={"customers": [
+        owner_for_registration(c, scoped_owner=scope.owner, scoped=not scope.everyone, field=f"customers[{i}].owner")
+        for i, c in enumerate(body.customers)]})
     registered, problems = domain.register_batch(
         body, new_id=new_id, now=datetime.now(UTC), phone_region=request.app.state.runtime.settings.phone_region)
     if problems:
@@ -97,15 +105,16 @@ async def register_customers(
     "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
-    responses={404: {"model": Problem}},
+    responses={404: {"model": Problem}, 403: {"model": Problem, "description": "another owner's customer"}},
 )
 async def get_customer(
-    customer_id: uuid.UUID, request: Request, _: Principal = require("customers:read")
+    customer_id: uuid.UUID, request: Request, principal: Principal = require("customers:read")
 ) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
         customer = await store.customer_by_id(conn, customer_id)
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
+    ensure_covers(scope_of(principal), customer_id, customer.owner)
     # The ETag names the revision: PATCH takes it back as If-Match (routes/profile.py).
     return json_response(200, customer.model_dump(mode="json"), {"ETag": etag(customer.revision)})
 
@@ -119,7 +128,8 @@ async def get_customer(
     "every reading of a polyphonic character: 曾 zeng or ceng) or its initials (zw), the digits of the phone "
     "(a query of 4 or more digits, spaces and dashes allowed, also finds the numbers ending with them: 8000), "
     "or the external_ref (its start, or any part of it), or any part of any of their identities' values (a "
-    "membership card, a WeChat id, an e-mail address). `identity=kind:value` finds the one holder of an identity.",
+    "membership card, a WeChat id, an e-mail address). `identity=kind:value` finds the one holder of an identity. "
+    "A salesperson sees their own customers and the pool.",
 )
 async def list_customers(
     request: Request,
@@ -141,7 +151,7 @@ async def list_customers(
         list[uuid.UUID] | None,
         Query(alias="id", max_length=500, description="Only these customers (repeat the parameter); unknown ids are left out."),
     ] = None,
-    _: Principal = require("customers:read"),
+    principal: Principal = require("customers:read"),
 ) -> Response:
     if phone:
         try:
@@ -153,7 +163,8 @@ async def list_customers(
     where = store.CustomerFilter(
         external_ref=external_ref, phone=phone, category=category, owner=owner,
         q=pattern or None, phone_tail=tail, lead_source=source, tag=tag,
-        q_grams=tuple(search.query_grams(search.query_text(q or ""))), tail_grams=tuple(search.query_grams(tail)))
+        q_grams=tuple(search.query_grams(search.query_text(q or ""))), tail_grams=tuple(search.query_grams(tail)),
+        scope_owner=scope_of(principal).owner_filter)
     async with request.app.state.runtime.pool.acquire() as conn:
         if identity is not None:
             ids = await identities.narrowed_to_holder(

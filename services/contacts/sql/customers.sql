@@ -1,8 +1,10 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search, registered_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::timestamptz, $10::timestamptz))
+                       search, registered_at, owner_since)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::timestamptz, $10::timestamptz),
+        -- owner_since: the owner's clock (pool rules) starts when the record is made
+        CASE WHEN $11::text IS NOT NULL THEN $10::timestamptz END)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -40,6 +42,7 @@ WHERE ($1::uuid IS NULL OR id > $1)
        OR phone LIKE '%' || $7::text)
   AND ($9::text IS NULL OR lead_source = $9)
   AND ($10::text IS NULL OR tags @> ARRAY[$10::text])
+  AND ($11::text IS NULL OR owner = $11 OR owner IS NULL)  -- a salesperson's scope: own + pool
 ORDER BY id
 LIMIT $8;
 
@@ -71,6 +74,7 @@ WHERE id IN (
   AND ($5::text IS NULL OR owner = $5)
   AND ($9::text IS NULL OR lead_source = $9)
   AND ($10::text IS NULL OR tags @> ARRAY[$10::text])
+  AND ($13::text IS NULL OR owner = $13 OR owner IS NULL)  -- a salesperson's scope: own + pool
 ORDER BY id
 LIMIT $8;
 
@@ -78,9 +82,9 @@ LIMIT $8;
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search, registered_at)
+                       search, registered_at, owner_since)
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
-       coalesce(registered_at, created_at)
+       coalesce(registered_at, created_at), CASE WHEN owner IS NOT NULL THEN created_at END
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[])
      AS n(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
@@ -112,6 +116,7 @@ WHERE id = ANY($1::uuid[])
        OR phone LIKE '%' || $8::text
        OR id IN (SELECT customer_id FROM customer_identities
                  WHERE customer_id = ANY($1::uuid[]) AND lower(value) LIKE '%' || $7 || '%'))
+  AND ($12::text IS NULL OR owner = $12 OR owner IS NULL)  -- a salesperson's scope: own + pool
 ORDER BY id
 LIMIT $9;
 

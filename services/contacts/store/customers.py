@@ -79,6 +79,7 @@ class CustomerFilter:
     q_grams: tuple[str, ...] = ()
     """The pieces of q and of its phone tail (``search.query_grams``): what the search index finds."""
     tail_grams: tuple[str, ...] = ()
+    scope_owner: str | None = None  # a salesperson's: only their customers and the pool (Scope.owner_filter)
 
     def args(self) -> tuple[str | None, ...]:
         return self.external_ref, self.phone, self.category, self.owner, self.q, self.phone_tail
@@ -94,12 +95,13 @@ async def list_customers(
 ) -> list[Customer]:
     if ids is not None:
         rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, *where.args(), limit,
-                                where.lead_source, where.tag)
+                                where.lead_source, where.tag, where.scope_owner)
     elif where.q is not None:  # through the search indexes (migration 0007)
         rows = await conn.fetch(Q["search_customers"], after, *where.args(), limit, where.lead_source, where.tag,
-                                list(where.q_grams), list(where.tail_grams))
+                                list(where.q_grams), list(where.tail_grams), where.scope_owner)
     else:
-        rows = await conn.fetch(Q["list_customers"], after, *where.args(), limit, where.lead_source, where.tag)
+        rows = await conn.fetch(Q["list_customers"], after, *where.args(), limit, where.lead_source, where.tag,
+                                where.scope_owner)
     return [Customer(**dict(r)) for r in rows]
 
 

@@ -69,6 +69,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                 "loss_reason": "competitor", "loss_kind": "subjective", "changed_by": "wang.li"},
     "FollowUpLogged": {"by": "王芳", "channel": "phone", "note": "想要新茶", "outcome": "order_expected",
                        "next_due": "2026-03-03"},
+    "CustomerOwnerAssigned": {"owner": "li", "previous_owner": "wang", "how": "handover", "assigned_by": "mgr",
+                              "reason": "wang left"},
+    "CustomerReturnedToPool": {"rule": "no_order", "days_without": 91, "limit_days": 90, "previous_owner": "wang",
+                               "returned_by": "pool sweeper"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -90,6 +94,10 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("CustomerCategoryChanged", "zh"): "类别：成交客户 → 流失客户（流失原因：转向竞争对手），wang.li：went next door",
     ("FollowUpLogged", "en"): "王芳 phoned: 想要新茶 — order expected; next follow-up 3 Mar",
     ("FollowUpLogged", "zh"): "王芳 电话跟进：想要新茶 — 预计下单；下次跟进 3月3日",
+    ("CustomerOwnerAssigned", "en"): "Handed over from wang to li by mgr: wang left",
+    ("CustomerOwnerAssigned", "zh"): "客户由 wang 交接给 li（mgr 操作）：wang left",
+    ("CustomerReturnedToPool", "en"): "Returned to the pool: no order for 91 days (limit 90); was wang's",
+    ("CustomerReturnedToPool", "zh"): "退回公海：未下单 91 天（上限 90 天），原负责人 wang",
 }
 
 
@@ -191,3 +199,25 @@ def test_an_automatic_category_change_says_an_order_did_it() -> None:
             "automatic": True}
     assert summarize("CustomerCategoryChanged", data, "en") == "Became current by placing an order (was lost)"
     assert summarize("CustomerCategoryChanged", data, "zh") == "因下单自动成为成交客户（原为流失客户）"
+# --- owner and pool (contacts) -------------------------------------------------------------------
+
+
+def test_a_return_to_the_pool_says_which_rule_how_long_and_the_limit() -> None:
+    data = {"rule": "no_follow_up", "days_without": 31, "limit_days": 30, "previous_owner": "wang",
+            "reclaim_after": "2026-02-08T09:00:00+00:00", "returned_by": "pool sweeper"}
+    assert summarize("CustomerReturnedToPool", data, "en") == (
+        "Returned to the pool: no follow-up for 31 days (limit 30); was wang's, who may claim back from 2026-02-08")
+    assert summarize("CustomerReturnedToPool", data, "zh") == (
+        "退回公海：未跟进 31 天（上限 30 天），原负责人 wang，2026-02-08 前不能领回")
+    released = {"rule": "released", "previous_owner": "wang", "returned_by": "mgr", "reason": "moved away"}
+    assert summarize("CustomerReturnedToPool", released, "en") == "Released to the pool by mgr (was wang): moved away"
+
+
+def test_an_owner_change_says_how_and_why() -> None:
+    handover = {"owner": "li", "previous_owner": "wang", "how": "handover", "assigned_by": "mgr", "reason": "wang left"}
+    assert summarize("CustomerOwnerAssigned", handover, "en") == "Handed over from wang to li by mgr: wang left"
+    assert summarize("CustomerOwnerAssigned", handover, "zh") == "客户由 wang 交接给 li（mgr 操作）：wang left"
+    claimed = {"owner": "wang", "how": "claimed", "assigned_by": "wang.fang"}
+    assert summarize("CustomerOwnerAssigned", claimed, "zh") == "wang 从公海领取了客户"
+    assigned = {"owner": "li", "how": "assigned", "assigned_by": "mgr"}
+    assert summarize("CustomerOwnerAssigned", assigned, "en") == "mgr assigned the customer to li (from the pool)"
