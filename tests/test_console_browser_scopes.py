@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from console.accounts import NewPerson
 from console.people_api import add_person
 from tests.conftest import Cluster, eventually
-from tests.console_support import PASSWORD, ConsoleCluster, console_cluster
+from tests.console_support import PASSWORD, ConsoleCluster, console_cluster, csrf_of
 from tests.test_console_browser import CHROMIUM_ARGS, VIEWPORTS, WAIT_MS, ZONE, chromium, shoot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -137,3 +137,18 @@ async def test_a_salespersons_today_and_alert_list_hold_their_customers_and_the_
         await page.goto("/?everyone=1")
         await expect(page.locator("main")).to_contain_text("李的常客")
         await expect(page.locator("main")).to_contain_text("王的常客")
+
+
+async def test_an_order_posted_for_another_owners_customer_writes_nothing_and_says_whose_it_is(
+    console: ConsoleCluster, owners: Owners,
+) -> None:
+    before = await console.cluster.sql("orders", "SELECT count(*) AS n FROM orders")
+    async with console.signed_in("wang") as client:
+        today = await client.get("/")
+        refused = await client.post(f"/customers/{owners.lis}/orders", data={
+            "csrf": csrf_of(today.text), "idempotency_key": "scopes-order-1", "channel": "store",
+            "lines[0].sku": "茶叶", "lines[0].quantity": "1", "lines[0].unit_price": "9.00"})
+
+    assert refused.status_code == 403
+    assert "该客户由 李娜 (li) 负责" in refused.text
+    assert await console.cluster.sql("orders", "SELECT count(*) AS n FROM orders") == before
