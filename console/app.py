@@ -18,13 +18,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from console import live, pages, people_api, signin
+from console import live, pages, people_api, signin, store
 from console.forms import refusal
 from console.live import LiveFeed
 from console.people_api import ensure_dev_admin
 from console.services import PersonTokens, ServiceDown, ServiceRefused, Services
 from console.timing import ServerTiming
-from console.web import CsrfRefused, PageForbidden, SignInRequired, render, sign_in_redirect, texts_for
+from console.web import (
+    CsrfRefused,
+    PageForbidden,
+    SignInRequired,
+    Viewer,
+    render,
+    sign_in_redirect,
+    texts_for,
+    viewer,
+)
 from shared.errors import KehuError
 from shared.http import create_service_app, standard_router
 from shared.runtime import ServiceRuntime, __version__, readiness
@@ -82,6 +91,25 @@ async def _awaited(result: Response | Awaitable[Response]) -> Response:
     return await result if inspect.isawaitable(result) else result
 
 
+async def _out_of_scope(request: Request, exc: ServiceRefused) -> Response:
+    """The page of a customer outside the salesperson's scope: whose customer it is (by the name
+    the console knows the owner by, when it does) and whom to ask; with the menus, so the person
+    goes on from there."""
+    try:
+        who: Viewer | None = await viewer(request)
+    except SignInRequired:
+        who = None
+    problem = dict(exc.problem)
+    owner = problem.get("owner")
+    if owner:
+        async with request.app.state.pool.acquire() as conn:
+            shown = {p.owner: p.display_name for p in await store.people(conn) if p.owner}
+        if shown.get(owner):
+            problem["owner"] = f"{shown[owner]} ({owner})"
+    texts = who.texts if who else texts_for(request)
+    return render(request, "error.html", who, status=403, kind="out_of_scope", detail=refusal(problem, texts))
+
+
 def _page_errors(app: FastAPI) -> None:
     """Pages answer errors with a page in the person's language; ``/api/`` keeps problem details."""
     api_problem = app.exception_handlers[KehuError]
@@ -107,8 +135,7 @@ def _page_errors(app: FastAPI) -> None:
         assert isinstance(exc, ServiceRefused)
         log.warning("page %s: %s", request.url.path, exc)
         if exc.out_of_scope:  # another owner's customer: say whose, and whom to ask, in the person's words
-            return render(request, "error.html", None, status=403, kind="out_of_scope",
-                          detail=refusal(exc.problem, texts_for(request)), owner=exc.problem.get("owner"))
+            return await _out_of_scope(request, exc)
         return render(request, "error.html", None, status=exc.status, kind="problem", detail=exc.detail)
 
     async def problem(request: Request, exc: Exception) -> Response:

@@ -346,12 +346,14 @@ def _unavailable(why: str) -> Unavailable:
 
 async def apply_contacts_events(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
     """Projection of ``kehu.contacts`` into the replica of known customer ids."""
+    # Owners first: that statement inserts every registered customer too, so the rows this batch
+    # locks are all locked by one statement in id order (the next one finds them there).
+    await apply_owner_events(conn, deliveries)
     ids = {d.event.customer_id for d in deliveries if isinstance(d.event, CustomerRegistered)}
     if ids:
         # In id order, like the batch check's lookups: two transactions that insert overlapping ids
         # in different orders deadlock (seen when an import's orders overtook its customers' events).
         await conn.execute(Q["remember_registered"], sorted(ids))
-    await apply_owner_events(conn, deliveries)
 
 
 async def apply_owner_events(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from console.accounts import NewPerson
+from console.people_api import add_person
 from tests.conftest import Cluster, eventually
-from tests.console_support import ConsoleCluster, console_cluster
+from tests.console_support import PASSWORD, ConsoleCluster, console_cluster, csrf_of
 from tests.test_console_browser import CHROMIUM_ARGS, VIEWPORTS, WAIT_MS, ZONE, chromium, shoot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -32,6 +35,12 @@ class Owners:
 @pytest.fixture(scope="module")
 async def console(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ConsoleCluster]:
     async with console_cluster(pg_url, tmp_path_factory.mktemp("browser-scopes"), insights_sweep_s=0.5) as running:
+        conn = await asyncpg.connect(running.database_url)
+        try:  # li signs in too: the console knows the owner id "li" by her name
+            await add_person(conn, NewPerson(name="li", role="sales", owner="li", display_name="李娜",
+                                             password=PASSWORD), datetime.now(UTC))
+        finally:
+            await conn.close()
         yield running
 
 
@@ -97,8 +106,9 @@ async def test_a_salesperson_opening_another_owners_customer_gets_a_page_naming_
 
         assert response is not None and response.status == 403
         await expect(page.locator("h1")).to_have_text("其他负责人的客户")
-        await expect(page.locator(".out-of-scope")).to_contain_text("该客户由 li 负责")
-        await expect(page.locator(".out-of-scope")).to_contain_text("请联系 li 或经理")
+        await expect(page.locator(".out-of-scope")).to_contain_text("该客户由 李娜 (li) 负责")
+        await expect(page.locator(".out-of-scope")).to_contain_text("请联系 李娜 (li) 或经理")
+        await expect(page.locator(".who")).to_have_count(1)  # still signed in, the menus at hand
         await expect(page.locator("main")).not_to_contain_text("李的常客")  # nothing of the customer is shown
         await shoot(page, "scopes-out-of-scope" if view == "desktop" else "scopes-out-of-scope-phone")
 
@@ -113,6 +123,7 @@ async def test_a_salespersons_today_and_alert_list_hold_their_customers_and_the_
     async with signed_in(browser, console, "wang") as page:
         await page.goto("/?everyone=1")  # "everyone's" for a salesperson: all they may see
         main = page.locator("main")
+        await expect(main).to_contain_text("显示您的客户和公海客户的提醒")
         await expect(main).to_contain_text("王的常客")
         await expect(main).to_contain_text("公海常客")
         await expect(main).not_to_contain_text("李的常客")
@@ -126,3 +137,18 @@ async def test_a_salespersons_today_and_alert_list_hold_their_customers_and_the_
         await page.goto("/?everyone=1")
         await expect(page.locator("main")).to_contain_text("李的常客")
         await expect(page.locator("main")).to_contain_text("王的常客")
+
+
+async def test_an_order_posted_for_another_owners_customer_writes_nothing_and_says_whose_it_is(
+    console: ConsoleCluster, owners: Owners,
+) -> None:
+    before = await console.cluster.sql("orders", "SELECT count(*) AS n FROM orders")
+    async with console.signed_in("wang") as client:
+        today = await client.get("/")
+        refused = await client.post(f"/customers/{owners.lis}/orders", data={
+            "csrf": csrf_of(today.text), "idempotency_key": "scopes-order-1", "channel": "store",
+            "lines[0].sku": "茶叶", "lines[0].quantity": "1", "lines[0].unit_price": "9.00"})
+
+    assert refused.status_code == 403
+    assert "该客户由 李娜 (li) 负责" in refused.text
+    assert await console.cluster.sql("orders", "SELECT count(*) AS n FROM orders") == before

@@ -267,3 +267,19 @@ async def test_a_customer_known_only_by_lookup_or_from_before_the_replica_gets_i
     assert await app.state.directory.backfill_owners(app.state.runtime.pool) >= 1
     assert lis in {t["customer_id"] for t in
                    (await _get(cluster, "tickets", "/tickets", person(key, "li"), limit=500)).json()["items"]}
+
+
+async def test_a_replay_gives_insights_the_owners_its_timeline_holds(
+    scoped: tuple[Cluster, Ed25519PrivateKey],
+) -> None:
+    cluster, key = scoped
+    lis = await cluster.customer("李的重放客户", owner="li")
+    await _known_everywhere(cluster, lis, "li")
+    # As a fresh insights whose broker no longer holds the contacts events: no owners known.
+    await cluster.sql("insights", "DELETE FROM customer_owners")
+
+    replayed = await cluster.post("insights", "/admin/replay", None)
+
+    assert replayed.status_code == 200, replayed.text
+    await _known_everywhere(cluster, lis, "li")
+    _out_of_scope(await _get(cluster, "insights", f"/customers/{lis}/timeline", person(key, "wang")), "li")

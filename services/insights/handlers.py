@@ -148,6 +148,7 @@ class Projector:
     async def replay(self, conn: asyncpg.Connection, authorization: str, *, refit: bool = False) -> replay.Replayed:
         await store.lock_clock_for_replay(conn)
         result = await replay.rebuild(conn, self.settings, authorization, self.zone, refit=refit)
+        await store.owners_from_timeline(conn)  # customer_owners is not rebuilt: catch up from the new timeline
         self.models.forget()  # versions restart: reload what the rebuild fitted
         return result
 

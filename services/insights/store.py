@@ -214,6 +214,10 @@ async def owner_of(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str | No
     return owner
 
 
+async def owners_from_timeline(conn: asyncpg.Connection) -> None:
+    await conn.execute(Q["owners_from_timeline"])
+
+
 # --- a replay's rebuild (see sql/replay.sql) --------------------------------------------------
 
 Q.update(load_queries(Path(__file__).parent / "sql" / "replay.sql"))

@@ -34,9 +34,9 @@ SELECT id, customer_id, channel, currency, total, occurred_at, recorded_at, exte
 FROM orders
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
-  AND ($4::text IS NULL OR customer_id IN (
-      SELECT k.customer_id FROM known_customers k
-      WHERE k.owner = $4 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
+  AND ($4::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = orders.customer_id
+        AND (k.owner = $4 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
 ORDER BY id
 LIMIT $3;
 

@@ -18,9 +18,9 @@ WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::text IS NULL OR status = $4)
-  AND ($6::text IS NULL OR customer_id IN (
-      SELECT k.customer_id FROM known_customers k
-      WHERE k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
+  AND ($6::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = tickets.customer_id
+        AND (k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
 ORDER BY id
 LIMIT $5;
 
@@ -33,8 +33,8 @@ WHERE ($1::uuid IS NULL OR id < $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::text IS NULL OR status = $4)
-  AND ($6::text IS NULL OR customer_id IN (
-      SELECT k.customer_id FROM known_customers k
-      WHERE k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
+  AND ($6::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = tickets.customer_id
+        AND (k.owner = $6 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
 ORDER BY id DESC
 LIMIT $5;
