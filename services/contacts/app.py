@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.contacts import backfill
-from services.contacts.routes import customers
+from services.contacts import backfill, duplicate_keys
+from services.contacts.routes import customers, duplicates, merges
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -19,8 +19,8 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         description="Customer master data: people and companies, identities, categories. Publishes `kehu.contacts`.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[customers.router],
+        routers=[customers.router, duplicates.router, merges.router],
         publishes=True,
         database=database,
-        background=[backfill.backfill_search],
+        background=[backfill.backfill_search, duplicate_keys.backfill_keys],
     )

@@ -9,11 +9,12 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
+from services.contacts.routes.duplicates import LikelyDuplicate, likely_duplicates
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -25,6 +26,12 @@ from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["customers"])
 
+class RegisteredCustomer(domain.Customer):
+    duplicates: list[LikelyDuplicate] = Field(
+        default_factory=list, description="Customers who are likely the same (a warning: the customer is "
+        "registered anyway; merge them with POST /customers/{id}/merge-into/{survivor}).")
+
+
 class CustomerPage(BaseModel):
     items: list[domain.Customer]
     next_cursor: str | None
@@ -33,7 +40,7 @@ class CustomerPage(BaseModel):
 @router.post(
     "/customers",
     status_code=201,
-    response_model=domain.Customer,
+    response_model=RegisteredCustomer,
     summary="Register a customer",
     responses={409: {"model": Problem, "description": "external_ref already belongs to another customer"}},
 )
@@ -51,7 +58,8 @@ async def register_customer(
             holder = await store.customer_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
         await append(conn, event)
-        return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
+        answer = customer.model_dump(mode="json") | {"duplicates": await likely_duplicates(conn, customer)}
+        return Reply(201, answer, {"Location": f"/customers/{customer.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 

@@ -23,11 +23,13 @@ FROM customers WHERE external_ref = $1;
 -- $6 (q) is the query as search.query_pattern gives it: lower-case, LIKE's wildcards escaped;
 -- `search` is lower-case too, so LIKE finds it in any script. A row not yet backfilled (search
 -- NULL) is matched by its name. $7: the digits of a query that reads as a phone number's tail.
+-- A customer merged into another is left out (GET /customers/{id} still answers it).
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
        revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
        first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers
 WHERE ($1::uuid IS NULL OR id > $1)
+  AND merged_into IS NULL
   AND ($2::text IS NULL OR external_ref = $2)
   AND ($3::text IS NULL OR phone = $3)
   AND ($4::text IS NULL OR category = $4)
