@@ -129,7 +129,23 @@ def _acknowledged(data: dict[str, Any], lang: Lang) -> str:
     return f"{who} handled the alert ({en}): {note}"
 
 
+def _merged(data: dict[str, Any], lang: Lang) -> str:
+    merged, by = data.get("merged_id", ""), data.get("merged_by", "")
+    if lang == "zh":
+        return f"{by} 将重复客户 {merged} 合并到此客户（其历史记录一并显示于此）"
+    return f"{by} merged the duplicate customer {merged} into this one (its history is shown here too)"
+
+
+def _merge_undone(data: dict[str, Any], lang: Lang) -> str:
+    merged, by = data.get("merged_id", ""), data.get("undone_by", "")
+    if lang == "zh":
+        return f"{by} 撤销了与客户 {merged} 的合并（其历史记录已归还）"
+    return f"{by} undid the merge with customer {merged} (its history went back to it)"
+
+
 _SUMMARIES = {
+    "CustomersMerged": _merged,
+    "CustomerMergeUndone": _merge_undone,
     "CustomerRegistered": _registered,
     "OrderPlaced": _order,
     "ComplaintFiled": _complaint,

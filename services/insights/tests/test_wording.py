@@ -63,6 +63,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "CustomersMerged": {"merged_id": "0190-a", "merged_by": "amy"},
+    "CustomerMergeUndone": {"merged_id": "0190-a", "undone_by": "amy"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,6 +78,10 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("CustomersMerged", "en"): "amy merged the duplicate customer 0190-a into this one (its history is shown here too)",
+    ("CustomersMerged", "zh"): "amy 将重复客户 0190-a 合并到此客户（其历史记录一并显示于此）",
+    ("CustomerMergeUndone", "en"): "amy undid the merge with customer 0190-a (its history went back to it)",
+    ("CustomerMergeUndone", "zh"): "amy 撤销了与客户 0190-a 的合并（其历史记录已归还）",
 }
 
 
