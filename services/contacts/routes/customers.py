@@ -95,6 +95,8 @@ async def register_customers(
     "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
+    description="A customer merged into another still answers (its old id may be cached by a till), with "
+    "`merged_into` naming the survivor; lists and searches leave merged customers out.",
     responses={404: {"model": Problem}},
 )
 async def get_customer(
