@@ -7,6 +7,7 @@ from console.pages import (
     customer,
     customer_edit,
     customers,
+    duplicates,
     identities,
     people,
     pool,
@@ -15,4 +16,4 @@ from console.pages import (
 )
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
-           alerts.router, segments.router, acquisition.router, people.router, pool.router]
+           alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router]

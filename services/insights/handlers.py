@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fastapi import FastAPI
 
-from services.insights import domain, engine, replay, store
+from services.insights import domain, engine, merges, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.db import database_unavailable, describe
@@ -57,12 +57,23 @@ class Projector:
         new = await store.add_to_timeline(conn, deliveries)
         # Who looks after each customer, for ownership scopes (redelivered facts change nothing).
         await store.record_owners(conn, latest_owner_facts((d.event, d.envelope.time) for d in deliveries))
-        facts = engine.in_time_order(
+        refold = await merges.apply(conn, deliveries, new)  # merged customers: one timeline (merges.py)
+        facts = engine.in_time_order(merges.rekeyed((
             f for d in deliveries
             if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event, self.currency)) is not None
-        )
+        ), await merges.survivors(conn)))
         if facts:
             await self.advance(conn, facts, until=engine.last_purchase_at(facts), wall=False)
+        if refold:
+            await self.refold(conn, refold)
+
+    async def refold(self, conn: asyncpg.Connection, customer_ids: set[uuid.UUID]) -> None:
+        """Fold these customers' profiles again from their timelines, up to the clock (merges, undos)."""
+        clock = [t for t in await store.lock_clock(conn) if t is not None]
+        population = await self.models.current(conn)
+        for customer_id in sorted(customer_ids):
+            await merges.refold(conn, customer_id, until=max(clock).timestamp() if clock else None,
+                                population=population, zone=self.zone, currency=self.currency)
 
     # --- the clock ------------------------------------------------------------------------
 

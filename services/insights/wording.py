@@ -268,9 +268,23 @@ def _returned_to_pool(data: dict[str, Any], lang: Lang) -> str:
         return text + (f"，{until} 前不能领回" if until else "")
     text = f"Returned to the pool: {en} for {days} days (limit {limit}); was {previous}'s"
     return text + (f", who may claim back from {until}" if until else "")
+def _merged(data: dict[str, Any], lang: Lang) -> str:
+    merged, by = data.get("merged_id", ""), data.get("merged_by", "")
+    if lang == "zh":
+        return f"{by} 将重复客户 {merged} 合并到此客户（其历史记录一并显示于此）"
+    return f"{by} merged the duplicate customer {merged} into this one (its history is shown here too)"
+
+
+def _merge_undone(data: dict[str, Any], lang: Lang) -> str:
+    merged, by = data.get("merged_id", ""), data.get("undone_by", "")
+    if lang == "zh":
+        return f"{by} 撤销了与客户 {merged} 的合并（其历史记录已归还）"
+    return f"{by} undid the merge with customer {merged} (its history went back to it)"
 
 
 _SUMMARIES = {
+    "CustomersMerged": _merged,
+    "CustomerMergeUndone": _merge_undone,
     "CustomerRegistered": _registered,
     "CustomerProfileUpdated": _profile_updated,
     "ContactPersonAdded": _contact_added,

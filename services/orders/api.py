@@ -61,11 +61,16 @@ async def place_order(
     await check_customer_in_scope(request, principal, order.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
+        placed = order
         if not await store.insert_order(conn, order):
             holder = await store.order_id_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("order", body.external_ref, holder)
+        # A customer merged in contacts (a till may cache the old id): the order is the survivor's.
+        # The event still names the id it was placed for: insights notes it with the merge likewise.
+        if survivor := await store.MERGES.adopt(conn, order.id, order.customer_id):
+            placed = order.model_copy(update={"customer_id": survivor})
         await append(conn, event)
-        return Reply(201, order.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
+        return Reply(201, placed.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 

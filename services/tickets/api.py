@@ -55,9 +55,14 @@ async def open_ticket(
     await check_customer_in_scope(request, principal, ticket.customer_id)
 
     async def write(conn: asyncpg.Connection) -> Reply:
+        opened = ticket
         await store.insert_ticket(conn, ticket)
+        # A customer merged in contacts (a till may cache the old id): the ticket is the survivor's.
+        # The event still names the id it was placed for: insights notes it with the merge likewise.
+        if survivor := await store.MERGES.adopt(conn, ticket.id, ticket.customer_id):
+            opened = ticket.model_copy(update={"customer_id": survivor})
         await append(conn, event)
-        return Reply(201, ticket.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
+        return Reply(201, opened.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 

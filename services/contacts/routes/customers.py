@@ -9,7 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.contacts import search
 from services.contacts.domain import customers as domain
@@ -17,6 +17,7 @@ from services.contacts.domain.customers import Category
 from services.contacts.domain.pool import owner_for_registration
 from services.contacts.domain.profile import etag
 from services.contacts.routes import identities
+from services.contacts.routes.duplicates import LikelyDuplicate, likely_duplicates
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -29,6 +30,12 @@ from shared.writes import insert_batch, write_once
 
 router = APIRouter(tags=["customers"])
 
+class RegisteredCustomer(domain.Customer):
+    duplicates: list[LikelyDuplicate] = Field(
+        default_factory=list, description="Customers who are likely the same (a warning: the customer is "
+        "registered anyway; merge them with POST /customers/{id}/merge-into/{survivor}).")
+
+
 class CustomerPage(BaseModel):
     items: list[domain.Customer]
     next_cursor: str | None
@@ -37,7 +44,7 @@ class CustomerPage(BaseModel):
 @router.post(
     "/customers",
     status_code=201,
-    response_model=domain.Customer,
+    response_model=RegisteredCustomer,
     summary="Register a customer",
     description="The phone and e-mail become the customer's channel identities (`/customers/{id}/identities`). "
     "An identity belongs to one customer at most: a phone or e-mail another customer holds refuses the "
@@ -64,7 +71,8 @@ async def register_customer(
             raise external_ref_taken("customer", body.external_ref, holder.id if holder else None)
         await identities.link_registered(conn, customer, by=principal.name)
         await append(conn, event)
-        return Reply(201, customer.model_dump(mode="json"), {"Location": f"/customers/{customer.id}"})
+        answer = customer.model_dump(mode="json") | {"duplicates": await likely_duplicates(conn, customer)}
+        return Reply(201, answer, {"Location": f"/customers/{customer.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 
@@ -105,6 +113,8 @@ async def register_customers(
     "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
+    description="A customer merged into another still answers (its old id may be cached by a till), with "
+    "`merged_into` naming the survivor; lists and searches leave merged customers out.",
     responses={404: {"model": Problem}, 403: {"model": Problem, "description": "another owner's customer"}},
 )
 async def get_customer(

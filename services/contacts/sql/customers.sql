@@ -27,11 +27,13 @@ FROM customers WHERE external_ref = $1;
 -- NULL) is matched by its name. $7: the digits of a query that reads as a phone number's tail.
 -- (With a q, the store uses search_customers: the same answer, through the indexes.) $9 lead
 -- source, $10 tag.
+-- A customer merged into another is left out (GET /customers/{id} still answers it).
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
        revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
        first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers
 WHERE ($1::uuid IS NULL OR id > $1)
+  AND merged_into IS NULL
   AND ($2::text IS NULL OR external_ref = $2)
   AND ($3::text IS NULL OR phone = $3)
   AND ($4::text IS NULL OR category = $4)
@@ -67,6 +69,7 @@ WHERE id IN (
        UNION
        SELECT customer_id FROM customer_identities
        WHERE contacts_search_grams(lower(value)) @> $11::text[] AND lower(value) LIKE '%' || $6::text || '%')
+  AND merged_into IS NULL
   AND ($1::uuid IS NULL OR id > $1)
   AND ($2::text IS NULL OR external_ref = $2)
   AND ($3::text IS NULL OR phone = $3)

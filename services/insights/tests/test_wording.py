@@ -73,6 +73,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                               "reason": "wang left"},
     "CustomerReturnedToPool": {"rule": "no_order", "days_without": 91, "limit_days": 90, "previous_owner": "wang",
                                "returned_by": "pool sweeper"},
+    "CustomersMerged": {"merged_id": "0190-a", "merged_by": "amy"},
+    "CustomerMergeUndone": {"merged_id": "0190-a", "undone_by": "amy"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -98,6 +100,10 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("CustomerOwnerAssigned", "zh"): "客户由 wang 交接给 li（mgr 操作）：wang left",
     ("CustomerReturnedToPool", "en"): "Returned to the pool: no order for 91 days (limit 90); was wang's",
     ("CustomerReturnedToPool", "zh"): "退回公海：未下单 91 天（上限 90 天），原负责人 wang",
+    ("CustomersMerged", "en"): "amy merged the duplicate customer 0190-a into this one (its history is shown here too)",
+    ("CustomersMerged", "zh"): "amy 将重复客户 0190-a 合并到此客户（其历史记录一并显示于此）",
+    ("CustomerMergeUndone", "en"): "amy undid the merge with customer 0190-a (its history went back to it)",
+    ("CustomerMergeUndone", "zh"): "amy 撤销了与客户 0190-a 的合并（其历史记录已归还）",
 }
 
 
