@@ -1,8 +1,8 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       search, lead_source_detail, tags, address, notes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -42,10 +42,17 @@ LIMIT $8;
 -- name: insert_customers
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
+-- Tags travel as one text per customer (unnest cannot take an array of arrays of different
+-- lengths): $14 holds each customer's tags as a JSON array.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])
+                       search, lead_source_detail, tags, address, notes)
+SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
+       lead_source_detail, ARRAY(SELECT jsonb_array_elements_text(tags)), address, notes
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
+            $15::text[], $16::text[])
+     AS c(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
+          lead_source_detail, tags, address, notes)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
