@@ -47,9 +47,9 @@ LIMIT $8;
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
                        search, lead_source_detail, tags, address, notes)
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
-       lead_source_detail, ARRAY(SELECT jsonb_array_elements_text(tags)), address, notes
+       lead_source_detail, ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), address, notes
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
             $15::text[], $16::text[])
      AS c(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
           lead_source_detail, tags, address, notes)
