@@ -44,6 +44,7 @@ from shared.customer_file import (
     Duplicate,
     FileProblem,
     Parsed,
+    existing_duplicates,
     identities_of,
     parse_customers,
     parse_mapping,
@@ -211,24 +212,6 @@ async def check_existing(
         progress.close()
     report.already_imported = sum(1 for row in unique_by_key(parsed.rows) if by_ref[row.key] is not None)
     report.existing = existing_duplicates(parsed.rows, by_ref, by_identity)
-
-
-def existing_duplicates(
-    rows: Sequence[CustomerRow], by_ref: dict[str, dict[str, Any] | None],
-    by_identity: dict[tuple[str, str], dict[str, Any] | None],
-) -> list[Duplicate]:
-    """Rows not imported before whose identities a customer in contacts holds, one entry per customer."""
-    found: list[Duplicate] = []
-    for row in rows:
-        if by_ref.get(row.key) is not None:
-            continue  # the same customer, imported by an earlier run
-        holders: dict[str, tuple[dict[str, Any], list[str]]] = {}
-        for kind, value in identities_of(row):
-            holder = by_identity.get((kind.split(":")[0], value))
-            if holder is not None:
-                holders.setdefault(str(holder["id"]), (holder, []))[1].append(f"{kind.split(':')[-1]} {value}")
-        found += [Duplicate(row.line, tuple(shared), customer=holder) for holder, shared in holders.values()]
-    return found
 
 
 def _url(base: str, **params: str) -> str:

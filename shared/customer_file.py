@@ -526,6 +526,24 @@ def duplicates_within(rows: Iterable[CustomerRow]) -> list[Duplicate]:
     return [Duplicate(line, tuple(shared), tuple(sorted(others))) for line, (shared, others) in sorted(per_line.items())]
 
 
+def existing_duplicates(
+    rows: Sequence[CustomerRow], by_ref: dict[str, dict[str, Any] | None],
+    by_identity: dict[tuple[str, str], dict[str, Any] | None],
+) -> list[Duplicate]:
+    """Rows not imported before whose identities a customer in contacts holds, one entry per customer."""
+    found: list[Duplicate] = []
+    for row in rows:
+        if by_ref.get(row.key) is not None:
+            continue  # the same customer, imported by an earlier run
+        holders: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        for kind, value in identities_of(row):
+            holder = by_identity.get((kind.split(":")[0], value))
+            if holder is not None:
+                holders.setdefault(str(holder["id"]), (holder, []))[1].append(f"{kind.split(':')[-1]} {value}")
+        found += [Duplicate(row.line, tuple(shared), customer=holder) for holder, shared in holders.values()]
+    return found
+
+
 def unique_by_key(rows: Iterable[CustomerRow]) -> list[CustomerRow]:
     """The first row of each key: rows that are the same person are registered once."""
     first: dict[str, CustomerRow] = {}

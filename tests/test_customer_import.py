@@ -12,11 +12,12 @@ import openpyxl
 import pytest
 
 from kehu import cli
-from kehu.customer_import import CustomerImportOptions, CustomerImportReport, existing_duplicates, summary
+from kehu.customer_import import CustomerImportOptions, CustomerImportReport, summary
 from shared.customer_file import (
     FileProblem,
     Parsed,
     Table,
+    existing_duplicates,
     import_key,
     map_columns,
     parse_customers,
