@@ -322,8 +322,33 @@ def import_key(name: str, phone: str | None, email: str | None) -> str:
     return KEY_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+_MAINLAND_MOBILE = re.compile(r"^(?:\+86|0086)?(1\d{10})$")
+_MOBILE_SPACING = re.compile(r"[\s\-().]")
+_mobile_prefix_valid: dict[str, bool] = {}
+
+
 def normal_phone(text: str, region: str) -> str:
-    """E.164, as contacts stores it; ValueError saying why not."""
+    """E.164, as contacts stores it; ValueError saying why not.
+
+    Mainland mobiles (nearly every phone of a Chinese shop's list) take a short cut: whether an
+    11-digit mobile is valid depends on its first digits (the carrier's range), so libphonenumber
+    is asked once per 5-digit prefix rather than once per row (it costs ~0.2 ms a number)."""
+    compact = _MOBILE_SPACING.sub("", text)
+    mobile = _MAINLAND_MOBILE.match(compact)
+    if mobile and (region == "CN" or compact.startswith(("+86", "0086"))):
+        prefix = mobile[1][:5]
+        valid = _mobile_prefix_valid.get(prefix)
+        if valid is None:
+            try:
+                valid = _mobile_prefix_valid[prefix] = _parsed_phone(text, region) == "+86" + mobile[1]
+            except ValueError:
+                valid = _mobile_prefix_valid[prefix] = False
+        if valid:
+            return "+86" + mobile[1]
+    return _parsed_phone(text, region)
+
+
+def _parsed_phone(text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -370,103 +395,92 @@ def parse_registered_at(text: str, zone: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-@dataclass
+_LONGEST = {"name": MAX_NAME, "external_ref": MAX_REF, "lead_source_detail": MAX_DETAIL, "owner": MAX_OWNER,
+            "address": MAX_ADDRESS, "notes": MAX_NOTES}
+
+
 class _RowReader:
-    columns: Columns
-    region: str
-    zone: ZoneInfo
-    now: datetime
+    """Turns one row's cells into a customer, or every reason it cannot be one. Each mapped column
+    has its check, looked up once for the file (a list of 100,000 rows is read in seconds)."""
+
+    def __init__(self, columns: Columns, region: str, zone: ZoneInfo, now: datetime) -> None:
+        self.region, self.zone, self.now = region, zone, now
+        checks = {"kind": self._kind, "phone": self._phone, "email": self._email, "category": self._category,
+                  "lead_source": self._lead_source, "channel": self._channel, "tags": self._tags,
+                  "registered_at": self._registered_at}
+        # In the order of FIELDS, so a row's problems are listed in one order whatever the columns'.
+        self.columns = sorted(((FIELDS.index(name), index, name, checks.get(name))
+                               for index, name in columns.by_index.items()))
 
     def read(self, line: int, cells: Sequence[str]) -> tuple[CustomerRow | None, list[BadRow]]:
-        values: dict[str, str] = {}
-        for index, name in self.columns.by_index.items():
-            text = cells[index] if index < len(cells) else ""
-            values[name] = _CONTROL.sub("", text).strip()
         problems: list[BadRow] = []
         customer: dict[str, Any] = {}
         identities: list[tuple[str, str, str | None]] = []
-
-        def check(name: str, take: Any) -> None:
-            text = values.get(name, "")
+        width = len(cells)
+        for _, index, name, check in self.columns:
+            text = cells[index].strip() if index < width else ""
+            if text and _CONTROL.search(text):
+                text = _CONTROL.sub("", text).strip()
             if not text:
-                return
+                continue
             try:
-                take(text)
+                if name in IDENTITY_COLUMNS:
+                    if len(text) > MAX_IDENTITY:
+                        raise ValueError(f"longer than {MAX_IDENTITY} characters")
+                    kind, label = IDENTITY_COLUMNS[name]
+                    identities.append((kind, text, label))
+                elif check is not None:
+                    customer[name] = check(text)
+                elif len(text) > _LONGEST[name]:
+                    raise ValueError(f"longer than {_LONGEST[name]} characters ({len(text)})")
+                else:
+                    customer[name] = text
             except ValueError as exc:
                 problems.append(BadRow(line, name, str(exc)))
-
-        def text_field(name: str, longest: int) -> Any:
-            def take(text: str) -> None:
-                if len(text) > longest:
-                    raise ValueError(f"longer than {longest} characters ({len(text)})")
-                customer[name] = text
-            return take
-
-        if not values.get("name"):
-            problems.append(BadRow(line, "name", "is empty"))
-        check("name", text_field("name", MAX_NAME))
-        check("kind", lambda t: customer.__setitem__("kind", _choice(t, KINDS, ("person", "company"), "kind")))
-        check("phone", lambda t: customer.__setitem__("phone", normal_phone(t, self.region)))
-        check("email", self._email(customer))
-        check("external_ref", text_field("external_ref", MAX_REF))
-        check("category", lambda t: customer.__setitem__("category", _choice(t, CATEGORY_WORDS, CATEGORIES,
-                                                                             "category")))
-        check("lead_source", lambda t: customer.__setitem__("lead_source", _choice(
-            t, LEAD_SOURCE_WORDS, LEAD_SOURCES, "lead source")))
-        check("lead_source_detail", text_field("lead_source_detail", MAX_DETAIL))
-        check("channel", self._channel(customer))
-        check("owner", text_field("owner", MAX_OWNER))
-        check("tags", self._tags(customer))
-        check("address", text_field("address", MAX_ADDRESS))
-        check("notes", text_field("notes", MAX_NOTES))
-        check("registered_at", self._registered_at(customer))
-        for column, (kind, label) in IDENTITY_COLUMNS.items():
-            check(column, self._identity(identities, kind, label))
+        if "name" not in customer and not any(p.field == "name" for p in problems):
+            problems.insert(0, BadRow(line, "name", "is empty"))
         if problems:
             return None, problems
         key = customer.get("external_ref") or import_key(customer["name"], customer.get("phone"), customer.get("email"))
         customer["external_ref"] = key
         return CustomerRow(line, key, customer, tuple(identities)), []
 
-    def _email(self, customer: dict[str, Any]) -> Any:
-        def take(text: str) -> None:
-            if len(text) > 254 or not _EMAIL.match(text):
-                raise ValueError(f"{text!r} is not an email address")
-            customer["email"] = text.lower()
-        return take
+    def _kind(self, text: str) -> str:
+        return _choice(text, KINDS, ("person", "company"), "kind")
 
-    def _channel(self, customer: dict[str, Any]) -> Any:
-        def take(text: str) -> None:
-            if not _CHANNEL.match(text.lower()):
-                raise ValueError(f"{text!r} must be 1-{MAX_CHANNEL} lower-case letters, digits or _ (store, wechat, ...)")
-            customer["channel"] = text.lower()
-        return take
+    def _phone(self, text: str) -> str:
+        return normal_phone(text, self.region)
 
-    def _tags(self, customer: dict[str, Any]) -> Any:
-        def take(text: str) -> None:
-            tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(text) if t.strip()))
-            if len(tags) > MAX_TAGS:
-                raise ValueError(f"more than {MAX_TAGS} tags ({len(tags)})")
-            long = [t for t in tags if len(t) > MAX_TAG]
-            if long:
-                raise ValueError(f"tag {long[0]!r} is longer than {MAX_TAG} characters")
-            customer["tags"] = tags
-        return take
+    def _email(self, text: str) -> str:
+        if len(text) > 254 or not _EMAIL.match(text):
+            raise ValueError(f"{text!r} is not an email address")
+        return text.lower()
 
-    def _registered_at(self, customer: dict[str, Any]) -> Any:
-        def take(text: str) -> None:
-            moment = parse_registered_at(text, self.zone)
-            if moment > self.now:
-                raise ValueError(f"{text!r} is in the future")
-            customer["registered_at"] = moment.isoformat()
-        return take
+    def _category(self, text: str) -> str:
+        return _choice(text, CATEGORY_WORDS, CATEGORIES, "category")
 
-    def _identity(self, identities: list[tuple[str, str, str | None]], kind: str, label: str | None) -> Any:
-        def take(text: str) -> None:
-            if len(text) > MAX_IDENTITY:
-                raise ValueError(f"longer than {MAX_IDENTITY} characters")
-            identities.append((kind, text, label))
-        return take
+    def _lead_source(self, text: str) -> str:
+        return _choice(text, LEAD_SOURCE_WORDS, LEAD_SOURCES, "lead source")
+
+    def _channel(self, text: str) -> str:
+        if not _CHANNEL.match(text.lower()):
+            raise ValueError(f"{text!r} must be 1-{MAX_CHANNEL} lower-case letters, digits or _ (store, wechat, ...)")
+        return text.lower()
+
+    def _tags(self, text: str) -> list[str]:
+        tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(text) if t.strip()))
+        if len(tags) > MAX_TAGS:
+            raise ValueError(f"more than {MAX_TAGS} tags ({len(tags)})")
+        long = [t for t in tags if len(t) > MAX_TAG]
+        if long:
+            raise ValueError(f"tag {long[0]!r} is longer than {MAX_TAG} characters")
+        return tags
+
+    def _registered_at(self, text: str) -> str:
+        moment = parse_registered_at(text, self.zone)
+        if moment > self.now:
+            raise ValueError(f"{text!r} is in the future")
+        return moment.isoformat()
 
 
 def parse_customers(
