@@ -72,6 +72,7 @@ class CustomerImportOptions:
     phone_region: str = "CN"
     timezone: str = "UTC"
     retry_delays: Sequence[float] = RETRY_DELAYS_S
+    transport: httpx.AsyncBaseTransport | None = None  # tests: a fake contacts
 
 
 @dataclass
@@ -134,7 +135,8 @@ async def run_customer_import(
     headers = {"Authorization": f"Bearer {options.token}"}
     connections = max(options.in_flight, LOOKUPS_IN_FLIGHT) + 1
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(120.0, connect=5.0)) as http:
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(120.0, connect=5.0),
+                                 transport=options.transport) as http:
         api = Api(http, options.retry_delays)
         try:
             routes = await contacts_routes(api, options.contacts_url)

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import openpyxl
+import orjson
 import pytest
 
 from kehu import cli
-from kehu.customer_import import CustomerImportOptions, CustomerImportReport, summary
+from kehu.customer_import import IDENTITIES, CustomerImportOptions, CustomerImportReport, run_customer_import, summary
 from shared.customer_file import (
     FileProblem,
     Parsed,
@@ -258,3 +260,41 @@ def test_the_progress_bar_is_plain_lines_when_stderr_is_not_a_terminal() -> None
     lines = err.getvalue().splitlines()
     assert len(lines) == 10 and "\r" not in err.getvalue() and lines[-1].startswith("customers 100/100")
     assert "/s" in lines[-1]
+
+
+# --- the command against a contacts that has the identities route (a fake one) -------------------
+
+
+async def test_batches_of_at_most_1000_then_extra_identities_and_a_held_one_is_a_bad_row(tmp_path: Path) -> None:
+    rows = ["姓名,手机,会员卡号,微信"] + [f"客户{i},{13800000000 + i},{'VIP' + str(i) if i < 3 else ''},"
+                                          f"{'wx' + str(i) if i == 0 else ''}" for i in range(1500)]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    batches: list[int] = []
+    linked: list[tuple[str, dict[str, str]]] = []
+
+    def contacts(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/openapi.json":
+            return httpx.Response(200, json={"paths": {"/customers/batch": {}, IDENTITIES: {}}})
+        if request.url.path == "/customers/batch":
+            items = orjson.loads(request.content)["customers"]
+            batches.append(len(items))
+            return httpx.Response(200, json={"items": [
+                {"index": i, "id": f"id-{c['phone']}", "external_ref": c["external_ref"], "created": True}
+                for i, c in enumerate(items)]})
+        body = orjson.loads(request.content)
+        linked.append((request.url.path, body))
+        if body["value"] == "VIP2":
+            return httpx.Response(409, json={"detail": "membership_card VIP2 belongs to 张三"})
+        return httpx.Response(201, json=body)
+
+    options = CustomerImportOptions(path=path, contacts_url="http://contacts", token="t",
+                                    transport=httpx.MockTransport(contacts))
+    out = io.StringIO()
+    report = await run_customer_import(options, out=out, err=io.StringIO())
+
+    assert report.fatal is None and sorted(batches) == [500, 1000]
+    assert report.created == 1500 and report.identities_linked == 3
+    assert ("/customers/id-+8613800000000/identities", {"kind": "other", "value": "wx0", "label": "WeChat"}) in linked
+    assert "line 4: membership_card: membership_card VIP2 belongs to 张三" in out.getvalue()
+    assert report.exit_code == 1
