@@ -298,3 +298,17 @@ async def test_batches_of_at_most_1000_then_extra_identities_and_a_held_one_is_a
     assert ("/customers/id-+8613800000000/identities", {"kind": "other", "value": "wx0", "label": "WeChat"}) in linked
     assert "line 4: membership_card: membership_card VIP2 belongs to 张三" in out.getvalue()
     assert report.exit_code == 1
+
+
+async def test_a_dry_run_without_contacts_still_checks_the_file_and_says_what_it_could_not(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("name,phone\nAnn,12345\nBob,13800138000\n", encoding="utf-8")
+    options = CustomerImportOptions(path=path, contacts_url="http://127.0.0.1:9", token="t", dry_run=True,
+                                    retry_delays=(0.01,))
+    out = io.StringIO()
+    report = await run_customer_import(options, out=out, err=io.StringIO())
+
+    assert report.fatal is None and report.exit_code == 1
+    assert "line 2: phone: '12345' is not a valid phone number" in out.getvalue()
+    assert report.not_checked and "unreachable" in report.not_checked
+    assert "not compared with the customers in contacts" in summary(report, options)
