@@ -132,3 +132,22 @@ async def test_a_salesperson_may_not_import(console: ConsoleCluster) -> None:
         assert (await client.get("/import")).status_code == 403
         customers = await client.get("/customers")
     assert 'href="/import"' not in customers.text
+
+
+async def test_a_workbook_is_previewed_like_a_csv(console: ConsoleCluster, tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["客户名", "电话", "会员卡号"])
+    sheet.append(["钱多多", 13300133001, "VIP 9"])
+    sheet.append(["孙小小", "bad", None])
+    book.save(tmp_path / "list.xlsx")
+    async with console.signed_in("mgr") as client:
+        form = await client.get("/import")
+        response = await client.post("/import/preview", data={"csrf": csrf_of(form.text)},
+                                     files={"file": ("名单.xlsx", (tmp_path / "list.xlsx").read_bytes())})
+    assert response.status_code == 200, response.text[:500]
+    assert "导入 1 位客户" in response.text
+    assert re.search(r"<td[^>]*>3</td><td[^>]*>phone</td>", response.text)
