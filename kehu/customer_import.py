@@ -48,10 +48,10 @@ from shared.customer_file import (
     identities_of,
     parse_customers,
     parse_mapping,
-    read_table,
     unique_by_key,
 )
 from shared.settings import Settings, service_url
+from shared.sheet import read_table
 
 MAX_BATCH = 1000
 LOOKUPS_IN_FLIGHT = 16

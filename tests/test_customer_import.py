@@ -24,9 +24,9 @@ from shared.customer_file import (
     map_columns,
     parse_customers,
     parse_mapping,
-    read_table,
     unique_by_key,
 )
+from shared.sheet import read_table
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -32,9 +32,9 @@ from shared.customer_file import (
     identities_of,
     parse_customers,
     parse_mapping,
-    read_table,
     unique_by_key,
 )
+from shared.sheet import read_table
 
 router = APIRouter(include_in_schema=False)
 PERMISSION = "customers:assign"  # managers and admins: an import registers customers for everyone
