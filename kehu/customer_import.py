@@ -323,8 +323,9 @@ def summary(report: CustomerImportReport, options: CustomerImportOptions) -> str
             lines.append(f"likely duplicates of customers in contacts: {len(report.existing):,} rows"
                          + (f" (not checked: {', '.join(report.unchecked)}; contacts has no /identities/resolve)"
                             if report.unchecked else ""))
-        lines.append(f"dry run: nothing written; {report.already_imported:,} already imported by an earlier run "
-                     f"(parse {rate(report.read, 'parse')})")
+        earlier = "" if "check" not in report.stage_s else \
+            f"; {report.already_imported:,} already imported by an earlier run"
+        lines.append(f"dry run: nothing written{earlier} (parse {rate(report.read, 'parse')})")
         return "\n".join(lines)
     if "customers" in report.stage_s:
         lines.append(f"customers: {report.created:,} created, {report.existed:,} already there "
