@@ -8,6 +8,7 @@
     kehu user add NAME --role R | list | disable NAME | enable NAME | passwd NAME   console accounts
     kehu identity keygen [--dir D]               make the console's key pair for person tokens, if missing
     kehu import orders FILE.csv [--dry-run]      import an order history through the services' APIs
+    kehu import customers FILE.csv|.xlsx [--dry-run] [--map 'Col=field,...']   import a customer list
     kehu export insights [--as-of DATE] [-o F]   every customer's churn risk, value, segment, stage (CSV)
     kehu replay insights                         rebuild insights from the services' outboxes and swap
 """

@@ -1,7 +1,7 @@
 """`kehu import orders FILE.csv`: an order history into kehu, through the services' own APIs.
 
 The CSV is UTF-8 (with or without BOM) or another encoding told from its bytes (GB18030 as Excel
-on Chinese Windows saves, see ``kehu.textfile``), or given with ``--encoding``. It has the header
+on Chinese Windows saves, see ``shared.textfile``), or given with ``--encoding``. It has the header
 ``customer_ref,occurred_at,quantity,amount`` and optionally ``sku``,
 ``channel``, ``order_ref``, ``name`` and ``owner`` (any order). Each valid row becomes one order of one line
 (sku, quantity, and the unit price that the row's amount implies, with the amount kept exact), so
@@ -49,9 +49,9 @@ import orjson
 
 from kehu.client import cli_token
 from kehu.history_csv import CHANNEL, BadRow, HeaderError, OrderRow, parse_csv
-from kehu.textfile import EncodingProblem, read_text
 from shared.currencies import is_iso4217, refusal
 from shared.settings import Settings, service_url
+from shared.textfile import EncodingProblem, read_text
 
 T = TypeVar("T")
 
@@ -222,7 +222,7 @@ class ImportOptions:
     timezone: str = "UTC"
     channel: str = "import"
     currency: str | None = None
-    encoding: str | None = None  # None: told from the bytes (kehu.textfile)
+    encoding: str | None = None  # None: told from the bytes (shared.textfile)
     in_flight: int = 3
     retry_delays: Sequence[float] = RETRY_DELAYS_S
 
@@ -486,9 +486,16 @@ def add_parser(commands: Any) -> None:
                         "the bytes (UTF-8, else e.g. GB18030 as Excel on Chinese Windows saves)")
     orders.add_argument("--contacts-url", help="default: KEHU_CONTACTS_URL, else contacts on this host")
     orders.add_argument("--orders-url", help="default: KEHU_ORDERS_URL, else orders on this host")
+    from kehu import customer_import  # it builds on this module
+
+    customer_import.add_parser(what)
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.import_what == "customers":
+        from kehu import customer_import
+
+        return customer_import.run_cli(args)
     settings = Settings()
     token = cli_token(settings) or ""
     if not token and not args.dry_run:

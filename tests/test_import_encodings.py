@@ -12,7 +12,7 @@ import pytest
 
 from kehu import cli
 from kehu.importer import ImportOptions, ImportReport, run_import, summary
-from kehu.textfile import EncodingProblem, read_text
+from shared.textfile import EncodingProblem, read_text
 
 HISTORY = ("customer_ref,occurred_at,quantity,amount,name\n"
            "c-1,2024-03-01,2,19.00,王芳\n"

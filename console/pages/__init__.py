@@ -9,6 +9,7 @@ from console.pages import (
     customers,
     duplicates,
     identities,
+    imports,
     people,
     pool,
     segments,
@@ -16,4 +17,5 @@ from console.pages import (
 )
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
-           alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router]
+           alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
+           imports.router]

@@ -81,6 +81,16 @@
     sessionStorage.removeItem("kehu-draft:" + location.pathname + ":" + el.dataset.clearDraft);
   });
 
+  // A file larger than the page takes is refused before it is sent (the server says so too).
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var tooLarge = file && file.size > Number(input.dataset.maxBytes);
+      input.setCustomValidity(tooLarge ? input.dataset.tooLarge : "");
+      if (tooLarge) input.reportValidity();
+    });
+  });
+
   // After a form error, focus the first invalid field (or the summary).
   var invalid = document.querySelector('[aria-invalid="true"]') || document.getElementById("form-problem");
   if (invalid) invalid.focus();

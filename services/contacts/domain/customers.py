@@ -53,6 +53,12 @@ class NewCustomer(BaseModel):
     owner: str | None = Field(
         None, min_length=1, max_length=64, description="The staff member who looks after the customer (name or id)."
     )
+    # What an imported customer list also says (kehu import customers); all optional.
+    lead_source_detail: str | None = Field(None, max_length=200, description="Which fair, which ad, ...")
+    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=list, max_length=20, description="Up to 20 labels of the shop's own.")
+    address: str | None = Field(None, max_length=500, description="Postal or visiting address, free text.")
+    notes: str | None = Field(None, max_length=4000, description="Free notes about the customer.")
     registered_at: BusinessTime | None = Field(
         None,
         description="Business time: when the customer relationship began, if before now (an imported history "

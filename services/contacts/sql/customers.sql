@@ -1,10 +1,10 @@
 -- name: insert_customer
 -- Register a new customer; returns nothing when the external_ref is already taken.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search, registered_at, owner_since)
+                       search, registered_at, owner_since, lead_source_detail, tags, address, notes)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::timestamptz, $10::timestamptz),
         -- owner_since: the owner's clock (pool rules) starts when the record is made
-        CASE WHEN $11::text IS NOT NULL THEN $10::timestamptz END)
+        CASE WHEN $11::text IS NOT NULL THEN $10::timestamptz END, $14, $15, $16, $17)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 
@@ -84,14 +84,18 @@ LIMIT $8;
 -- name: insert_customers
 -- Register many customers in one statement; returns the ids inserted. A customer whose
 -- external_ref is already taken is skipped (the caller reports the holder).
+-- Tags travel as one text per customer (unnest cannot take an array of arrays of different
+-- lengths): $14 holds each customer's tags as a JSON array.
 INSERT INTO customers (id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner,
-                       search, registered_at, owner_since)
+                       search, registered_at, owner_since, lead_source_detail, tags, address, notes)
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
-       coalesce(registered_at, created_at), CASE WHEN owner IS NOT NULL THEN created_at END
+       coalesce(registered_at, created_at), CASE WHEN owner IS NOT NULL THEN created_at END,
+       lead_source_detail, ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), address, notes
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[])
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
+            $15::text[], $16::text[], $17::text[])
      AS n(id, name, kind, phone, email, external_ref, category, lead_source, channel, created_at, owner, search,
-          registered_at)
+          registered_at, lead_source_detail, tags, address, notes)
 ON CONFLICT (external_ref) DO NOTHING
 RETURNING id;
 

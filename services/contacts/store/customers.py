@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import orjson
 
 from services.contacts.domain.customers import Customer
 from services.contacts.search import search_text
@@ -23,6 +24,7 @@ async def insert_customer(conn: asyncpg.Connection, customer: Customer) -> bool:
         customer.id, customer.name, customer.kind, customer.phone, customer.email, customer.external_ref,
         customer.category, customer.lead_source, customer.channel, customer.created_at, customer.owner,
         search_text(customer.name, customer.phone, customer.external_ref), customer.registered_at,
+        customer.lead_source_detail, customer.tags, customer.address, customer.notes,
     )
     return inserted is not None
 
@@ -40,6 +42,8 @@ async def insert_customers(conn: asyncpg.Connection, customers: Sequence[Custome
         [c.category for c in customers], [c.lead_source for c in customers], [c.channel for c in customers],
         [c.created_at for c in customers], [c.owner for c in customers],
         [search_text(c.name, c.phone, c.external_ref) for c in customers], [c.registered_at for c in customers],
+        [c.lead_source_detail for c in customers], [orjson.dumps(c.tags).decode() for c in customers],
+        [c.address for c in customers], [c.notes for c in customers],
     )
     return {r["id"] for r in rows}
 

@@ -1,5 +1,7 @@
 """A text file's encoding: given, or told from the bytes, and said either way.
 
+Shared by ``kehu import`` and the console's import page (both read files people saved).
+
 A CSV saved by Excel on Chinese Windows is GB18030 (GBK), not UTF-8. Order of guesses: a byte-order
 mark; UTF-8; then charset-normalizer's readings, the Chinese ones first when it finds them
 plausible (on a few short names it ranks Korean cp949 above GB18030, which reads the same bytes
@@ -35,7 +37,11 @@ class Decoded:
 
 
 def read_text(path: Path, encoding: str | None = None) -> Decoded:
-    data = path.read_bytes()
+    return decode_bytes(path.read_bytes(), encoding)
+
+
+def decode_bytes(data: bytes, encoding: str | None = None) -> Decoded:
+    """The text of a file's bytes (an upload to the console, a file ``kehu import`` read)."""
     if encoding is not None:
         try:
             codecs.lookup(encoding)
