@@ -227,13 +227,16 @@ class CustomerDirectory:
                 headers["Authorization"] = authorization
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
+        asked_at = datetime.now(UTC)  # the owner fact's time: just before contacts answers
         try:
             response = await self._http.post("/identities/resolve", json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise _unavailable(f"contacts is unreachable ({type(exc).__name__})") from exc
         if response.status_code in (200, 201):
-            customer_id = uuid.UUID(response.json()["customer_id"])
-            await pool.execute(Q["remember"], customer_id, "lookup")
+            answer = response.json()
+            customer_id = uuid.UUID(answer["customer_id"])
+            # contacts' answer carries the owner: the replica learns it as from a lookup
+            await pool.execute(OQ["record_owners"], [customer_id], [answer.get("owner")], [asked_at], "lookup")
             self._remember(customer_id)
             return customer_id
         if response.status_code == 404:

@@ -19,7 +19,7 @@ from shared.http import field_path
 from shared.sql import load_queries
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "domain.py").exists())
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "app.py").exists())
 
 
 def test_the_four_services_are_found() -> None:
@@ -77,13 +77,26 @@ def _sql_files(service: str) -> list[Path]:
 
 
 def _queries_of(service: str) -> dict[str, str]:
+    """Every named query of the service; a name is unique within its file (a service split by
+    aggregate loads one file per store module, so two files may reuse a name)."""
     queries: dict[str, str] = {}
     for path in _sql_files(service):
         loaded = load_queries(path)
         assert loaded, f"{path} defines no query"
-        assert not set(loaded) & set(queries), f"{path} redefines {set(loaded) & set(queries)}"
-        queries |= loaded
+        queries |= {f"{path.stem}:{name}": sql for name, sql in loaded.items()}
     return queries
+
+
+def _stores(service: str) -> list[Path]:
+    """``store.py``, or the modules of ``store/`` for a service split by aggregate (contacts)."""
+    single = ROOT / "services" / service / "store.py"
+    return [single] if single.is_file() else sorted((ROOT / "services" / service / "store").glob("[!_]*.py"))
+
+
+def _loaded_files(store: Path) -> list[Path]:
+    found = re.findall(r"""load_queries\(Path\(__file__\)((?:\.parent)+)\s*/\s*"sql"\s*/\s*"([^"]+)"\)""",
+                       store.read_text(encoding="utf-8"))
+    return [store.parents[parents.count(".parent") - 1] / "sql" / name for parents, name in found]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -94,20 +107,22 @@ def test_every_sql_file_of_every_service_loads(service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_query_the_store_uses_is_defined(service: str) -> None:
-    source = (ROOT / "services" / service / "store.py").read_text(encoding="utf-8")
-    used = set(re.findall(r"""\bQ\[\s*["']([^"']+)["']\s*\]""", source))
-
-    assert used, f"services/{service}/store.py uses no named query"
-    missing = used - set(_queries_of(service))
-    assert not missing, f"services/{service}/store.py uses queries no .sql file defines: {sorted(missing)}"
+    assert _stores(service), f"services/{service} has no store"
+    for store in _stores(service):
+        used = set(re.findall(r"""\bQ\[\s*["']([^"']+)["']\s*\]""", store.read_text(encoding="utf-8")))
+        assert used, f"{store.relative_to(ROOT)} uses no named query"
+        defined: set[str] = set().union(*(load_queries(f) for f in _loaded_files(store)))
+        missing = used - defined
+        assert not missing, f"{store.relative_to(ROOT)} uses queries its .sql files do not define: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_store_loads_its_queries_from_its_own_sql_folder(service: str) -> None:
-    source = (ROOT / "services" / service / "store.py").read_text(encoding="utf-8")
-    named = re.findall(r"""load_queries\(Path\(__file__\)\.parent\s*/\s*"sql"\s*/\s*"([^"]+)"\)""", source)
-    assert named, f"services/{service}/store.py does not load_queries from sql/"
-    assert all((ROOT / "services" / service / "sql" / name).is_file() for name in named)
+    for store in _stores(service):
+        files = _loaded_files(store)
+        assert files, f"{store.relative_to(ROOT)} does not load_queries from sql/"
+        sql_folder = ROOT / "services" / service / "sql"
+        assert all(f.is_file() and f.parent == sql_folder for f in files), store
 
 
 _DB_CALLS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
@@ -115,15 +130,16 @@ _DB_CALLS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_store_runs_only_named_queries(service: str) -> None:
-    path = ROOT / "services" / service / "store.py"
     inline = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DB_CALLS:
-            first = node.args[0] if node.args else None
-            named = (isinstance(first, ast.Subscript) and isinstance(first.value, ast.Name) and first.value.id == "Q")
-            if not named:
-                inline.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
-    assert not inline, f"{path.relative_to(ROOT)} runs SQL that is not a named query:\n" + "\n".join(inline)
+    for path in _stores(service):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DB_CALLS:
+                first = node.args[0] if node.args else None
+                named = (isinstance(first, ast.Subscript) and isinstance(first.value, ast.Name)
+                         and first.value.id == "Q")
+                if not named:
+                    inline.append(f"{path.relative_to(ROOT)} line {node.lineno}: {ast.unparse(node)[:80]}")
+    assert not inline, "stores run SQL that is not a named query:\n" + "\n".join(inline)
 
 
 @pytest.mark.parametrize("service", SERVICES)

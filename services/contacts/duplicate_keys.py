@@ -1,6 +1,6 @@
 """Blocking keys of the duplicate scan, kept up to date.
 
-At start (like ``backfill.py``) the keys of customers registered before migration 0011, or by
+At start (like ``backfill.py``) the keys of customers registered before migration 0009, or by
 paths that do not compute them (batches, imports, edits), are computed a batch per transaction;
 a scan refreshes what became stale since, so it never misses a customer (``refresh_all``).
 """

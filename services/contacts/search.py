@@ -88,7 +88,7 @@ def query_pattern(q: str) -> str:
 
 
 GRAM_WIDTH = 3
-"""The longest piece of a search text its index holds (migration 0007, ``contacts_search_grams``)."""
+"""The longest piece of a search text its index holds (migration 0006, ``contacts_search_grams``)."""
 
 
 def query_grams(text: str | None) -> list[str]:

@@ -1,7 +1,7 @@
 """Likely duplicates: when two customer records are probably one customer, and why.
 
 Pure: no I/O. The store finds candidates by blocking keys computed here (``name_key``,
-``pinyin_key``, ``phone_prefix``) and kept in indexed columns (migration 0011); this module
+``pinyin_key``, ``phone_prefix``) and kept in indexed columns (migration 0009); this module
 scores a pair from what both records hold.
 
 Rules (issue 11, "Duplicates and merge"):

@@ -50,7 +50,7 @@ LIMIT $8;
 
 -- name: search_customers
 -- list_customers with a q (same parameters, and $11, $12: the pieces of q and of its phone tail,
--- search.query_grams), through the GIN indexes of migration 0007: the customers whose search
+-- search.query_grams), through the GIN indexes of migration 0006: the customers whose search
 -- text holds every piece, checked with LIKE; rows not yet backfilled by name; and the holders of
 -- an identity whose value contains q (a membership card, a WeChat id, an address). A semi-join
 -- on the ids found: a plain `$6 IS NULL OR id IN (...)` would read every customer.

@@ -38,5 +38,8 @@ async def link(conn: asyncpg.Connection, company_id: uuid.UUID, person_id: uuid.
 
 
 async def links_of(conn: asyncpg.Connection, customer: Customer) -> list[ContactLink]:
-    query = Q["links_of_company"] if customer.kind == "company" else Q["links_of_person"]
-    return [ContactLink(**dict(r)) for r in await conn.fetch(query, customer.id)]
+    if customer.kind == "company":
+        rows = await conn.fetch(Q["links_of_company"], customer.id)
+    else:
+        rows = await conn.fetch(Q["links_of_person"], customer.id)
+    return [ContactLink(**dict(r)) for r in rows]

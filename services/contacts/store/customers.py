@@ -100,7 +100,7 @@ async def list_customers(
     if ids is not None:
         rows = await conn.fetch(Q["customers_by_ids"], list(ids), after, *where.args(), limit,
                                 where.lead_source, where.tag, where.scope_owner)
-    elif where.q is not None:  # through the search indexes (migration 0007)
+    elif where.q is not None:  # through the search indexes (migration 0006)
         rows = await conn.fetch(Q["search_customers"], after, *where.args(), limit, where.lead_source, where.tag,
                                 list(where.q_grams), list(where.tail_grams), where.scope_owner)
     else:
