@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
-from services.contacts.domain.profile import etag
+from services.contacts.domain.profile import ETAG_HEADER, etag
 from services.contacts.store import customers as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -88,7 +88,7 @@ async def register_customers(
     "/customers/{customer_id:uuid}",
     response_model=domain.Customer,
     summary="One customer",
-    responses={404: {"model": Problem}},
+    responses={200: {"headers": ETAG_HEADER}, 404: {"model": Problem}},
 )
 async def get_customer(
     customer_id: uuid.UUID, request: Request, _: Principal = require("customers:read")

@@ -63,6 +63,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ComplaintFiled": {"channel": "phone", "severity": "critical", "subject": "Kettle leaks"},
     "FeedbackReceived": {"channel": "web", "satisfaction": 4, "subject": "Fast delivery"},
     "ServiceRequested": {"channel": "visit", "subject": "Install the water filter"},
+    "CustomerProfileUpdated": {"changed_by": "wang.li", "revision": 3, "changes": [
+        {"field": "name", "old": "王芳", "new": "王芳芳"}, {"field": "lead_source", "old": None, "new": "fair"}]},
+    "ContactPersonAdded": {"person_id": str(CUSTOMER), "role": "purchaser", "title": "采购经理", "added_by": "wang.li"},
+    "ContactPersonRemoved": {"person_id": str(CUSTOMER), "role": "payer", "removed_by": "boss"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -76,6 +80,12 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("FeedbackReceived", "zh"): "网店反馈（满意度 4/5）：Fast delivery",
     ("ServiceRequested", "en"): "Service request by visit: Install the water filter",
     ("ServiceRequested", "zh"): "拜访服务请求：Install the water filter",
+    ("CustomerProfileUpdated", "en"): "wang.li changed name, lead source",
+    ("CustomerProfileUpdated", "zh"): "wang.li 修改了资料：名称、客户来源",
+    ("ContactPersonAdded", "en"): "wang.li added a contact person: purchaser (采购经理)",
+    ("ContactPersonAdded", "zh"): "wang.li 添加了联系人：采购（采购经理）",
+    ("ContactPersonRemoved", "en"): "boss removed a contact person: payer",
+    ("ContactPersonRemoved", "zh"): "boss 移除了联系人：付款人",
 }
 
 
