@@ -77,6 +77,8 @@ async def update_profile(
     _: None = Depends(_only_editable_fields),
 ) -> Response:
     async def write(conn: asyncpg.Connection) -> Reply:
+        if "referred_by" in body.model_fields_set:
+            await store.lock_referrals(conn)
         current = await store.customer_for_update(conn, customer_id)
         if current is None:
             raise NotFound(f"no customer {customer_id}")
