@@ -157,6 +157,13 @@ async def test_contact_persons_are_found_by_search_and_competitors_noted_on_the_
         await accessible(page)
         await shoot(page, "profile-contacts-competitors-phone")
 
+        await page.get_by_role("link", name="全部竞争对手").click()
+        await expect(page.locator("h1")).to_have_text("竞争对手")
+        await expect(page.locator("#competitor-report tbody tr")).to_contain_text("茶叶世家")
+        await no_sideways_scroll(page)
+        await accessible(page)
+        await shoot(page, "profile-competitor-report-phone")
+        await page.go_back()
         await page.get_by_role("button", name="移除 吴敏 的决策人角色").click()
         await expect(page.locator("#contact-persons")).to_contain_text("无。")
         await page.goto(f"/customers/{person}")

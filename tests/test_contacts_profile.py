@@ -208,6 +208,15 @@ async def test_referred_by_must_not_be_self_nor_close_a_loop(contacts: Contacts)
     assert (await contacts.get(f"/customers/{a}")).json()["referred_by"] is None
 
 
+async def test_two_referrals_made_at_once_cannot_close_a_loop_together(contacts: Contacts) -> None:
+    for _ in range(3):
+        a, b = [(await contacts.register(n))["id"] for n in ("A", "B")]
+        answers = await asyncio.gather(contacts.patch(a, {"referred_by": b}), contacts.patch(b, {"referred_by": a}))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        loop = next(r for r in answers if r.status_code == 409)
+        assert loop.json()["code"] == "referral_cycle"
+
+
 async def test_an_external_ref_of_another_customer_is_409_naming_it(contacts: Contacts) -> None:
     holder = (await contacts.register("A", external_ref="CARD-1"))["id"]
     cid = (await contacts.register("B"))["id"]

@@ -245,3 +245,12 @@ async def forget_competitor(request: Request, customer_id: uuid.UUID, who: Viewe
                                  who.person, who.texts.accept_language,
                                  idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     return RedirectResponse(f"/customers/{customer_id}#competitors", status_code=303)
+
+
+@router.get("/competitors", response_class=HTMLResponse)
+async def competitor_report(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
+    """Per competitor, how many customers (in the person's scope) also buy there, by category."""
+    require_page(who, "customers:read")
+    report = await services(request).get("contacts", "/competitors", who.person, who.texts.accept_language)
+    return render(request, "competitors.html", who, items=report["items"],
+                  categories=("potential", "prospective", "current", "lost"))

@@ -93,6 +93,10 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": 'The record\'s revision, quoted ("7"): send it back '
+                        "as If-Match on PATCH /customers/{id}."}}
+"""How the OpenAPI documents declare the ETag of a customer's record."""
+
 _ENTITY_TAG = re.compile(r'^(W/)?"(\d{1,9})"$')
 
 

@@ -15,7 +15,7 @@ from services.contacts import search
 from services.contacts.domain import customers as domain
 from services.contacts.domain.customers import Category
 from services.contacts.domain.pool import owner_for_registration
-from services.contacts.domain.profile import etag
+from services.contacts.domain.profile import ETAG_HEADER, etag
 from services.contacts.routes import identities
 from services.contacts.routes.duplicates import LikelyDuplicate, likely_duplicates
 from services.contacts.store import customers as store
@@ -115,7 +115,7 @@ async def register_customers(
     summary="One customer",
     description="A customer merged into another still answers (its old id may be cached by a till), with "
     "`merged_into` naming the survivor; lists and searches leave merged customers out.",
-    responses={404: {"model": Problem}, 403: {"model": Problem, "description": "another owner's customer"}},
+    responses={200: {"headers": ETAG_HEADER}, 404: {"model": Problem}, 403: {"model": Problem, "description": "another owner's customer"}},
 )
 async def get_customer(
     customer_id: uuid.UUID, request: Request, principal: Principal = require("customers:read")

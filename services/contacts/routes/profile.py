@@ -58,6 +58,7 @@ async def _only_editable_fields(request: Request) -> None:
     "Phone and identities, category, owner and competitors have routes of their own (a 422 says which). "
     "The body may be sent as `application/json` or `application/merge-patch+json`.",
     responses={
+        200: {"headers": domain.ETAG_HEADER},
         404: {"model": Problem},
         409: {"model": Problem, "description": "external_ref taken, referral to itself or in a loop, a kind "
               "change of a customer with contact persons, or a merged record"},
@@ -76,6 +77,8 @@ async def update_profile(
     _: None = Depends(_only_editable_fields),
 ) -> Response:
     async def write(conn: asyncpg.Connection) -> Reply:
+        if "referred_by" in body.model_fields_set:
+            await store.lock_referrals(conn)
         current = await store.customer_for_update(conn, customer_id)
         if current is None:
             raise NotFound(f"no customer {customer_id}")

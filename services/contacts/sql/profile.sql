@@ -2,12 +2,15 @@
 
 -- name: customer_for_update
 -- The record, locked until the transaction ends: two PATCHes of one customer take turns, so the
--- second sees the first's revision (and gets its 412).
+-- second sees the first's revision (and gets its 412). NO KEY UPDATE: another customer may still
+-- be made referred by this one meanwhile (its foreign-key check only needs the key to stay), so
+-- two referrals at once never wait on each other's rows. A contact-person link locks FOR SHARE,
+-- which does wait (a kind change and a new link take turns).
 SELECT id, name, kind, phone, email, external_ref, category, lead_source, channel, owner, created_at,
        revision, lead_source_detail, referred_by, tags, address, notes, loss_reason, loss_kind,
        first_order_at, last_order_at, last_follow_up_at, next_follow_up_due, owner_since, merged_into
 FROM customers WHERE id = $1
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: update_profile
 -- The editable fields, the new revision and the search text, all at once.

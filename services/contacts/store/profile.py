@@ -58,10 +58,15 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def referral_chain(conn: asyncpg.Connection, referrer_id: uuid.UUID) -> list[uuid.UUID]:
-    """The referrer, who referred it, and so on up (nearest first). Waits for any other referral
-    change in flight, so the chain read stays true until the caller commits."""
+async def lock_referrals(conn: asyncpg.Connection) -> None:
+    """Wait for any other referral change in flight, and hold the others off until the caller
+    commits: a referral chain read afterwards stays true. Taken before any customer row is
+    locked, so two referral changes never hold each other's rows."""
     await conn.execute(Q["lock_referrals"])
+
+
+async def referral_chain(conn: asyncpg.Connection, referrer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The referrer, who referred it, and so on up (nearest first); see ``lock_referrals``."""
     return [r["id"] for r in await conn.fetch(Q["referral_chain"], referrer_id, MAX_REFERRAL_DEPTH)]
 
 

@@ -75,6 +75,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                "returned_by": "pool sweeper"},
     "CustomersMerged": {"merged_id": "0190-a", "merged_by": "amy"},
     "CustomerMergeUndone": {"merged_id": "0190-a", "undone_by": "amy"},
+    "CustomerProfileUpdated": {"changed_by": "wang.li", "revision": 3, "changes": [
+        {"field": "name", "old": "王芳", "new": "王芳芳"}, {"field": "lead_source", "old": None, "new": "fair"}]},
+    "ContactPersonAdded": {"person_id": str(CUSTOMER), "role": "purchaser", "title": "采购经理", "added_by": "wang.li"},
+    "ContactPersonRemoved": {"person_id": str(CUSTOMER), "role": "payer", "removed_by": "boss"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -104,6 +108,12 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("CustomersMerged", "zh"): "amy 将重复客户 0190-a 合并到此客户（其历史记录一并显示于此）",
     ("CustomerMergeUndone", "en"): "amy undid the merge with customer 0190-a (its history went back to it)",
     ("CustomerMergeUndone", "zh"): "amy 撤销了与客户 0190-a 的合并（其历史记录已归还）",
+    ("CustomerProfileUpdated", "en"): "wang.li changed name, lead source",
+    ("CustomerProfileUpdated", "zh"): "wang.li 修改了资料：名称、客户来源",
+    ("ContactPersonAdded", "en"): "wang.li added a contact person: purchaser (采购经理)",
+    ("ContactPersonAdded", "zh"): "wang.li 添加了联系人：采购（采购经理）",
+    ("ContactPersonRemoved", "en"): "boss removed a contact person: payer",
+    ("ContactPersonRemoved", "zh"): "boss 移除了联系人：付款人",
 }
 
 
