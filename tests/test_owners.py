@@ -47,3 +47,15 @@ def test_a_salesperson_covers_their_own_and_the_pool_and_everyone_covers_all() -
     wang = Scope(everyone=False, owner="wang")
     assert (wang.covers("wang"), wang.covers(None), wang.covers("li")) == (True, True, False)
     assert EVERYONE.covers("li") and EVERYONE.owner_filter is None and wang.owner_filter == "wang"
+
+
+def test_the_console_words_an_out_of_scope_refusal_in_the_persons_language() -> None:
+    from console.forms import refusal, worded
+    from console.i18n import Texts
+
+    problem = {"status": 403, "code": "out_of_scope", "owner": "li", "detail": "customer x is looked after by li; …"}
+    assert refusal(problem, Texts("zh-CN")).startswith("该客户由 li 负责")
+    assert "ask li or a manager" in refusal(problem, Texts("en"))
+    assert refusal({"detail": "something else"}, Texts("zh-CN")) == "something else"
+    assert worded({"code": "out_of_scope", "message": "customer x is looked after by li"}, Texts("zh-CN")) \
+        == "这是其他负责人的客户：您只能处理自己的客户和公海客户。"
