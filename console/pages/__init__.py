@@ -1,5 +1,6 @@
 """The console's pages, one module per page; ``routers`` is what the app mounts."""
 
-from console.pages import alerts, customer, customers, people, segments, today
+from console.pages import alerts, customer, customers, followups, people, segments, today
 
-routers = [today.router, customers.router, customer.router, alerts.router, segments.router, people.router]
+routers = [today.router, customers.router, customer.router, alerts.router, segments.router, people.router,
+           followups.router]

@@ -67,6 +67,7 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     lang = who.texts.accept_language
     cid = str(customer_id)
     calls: dict[str, Any] = {"customer": api.get("contacts", f"/customers/{cid}", who.person, lang)}
+    calls["follow_ups"] = api.get("contacts", f"/customers/{cid}/follow-ups", who.person, lang, params={"limit": 20})
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,
