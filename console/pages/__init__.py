@@ -8,6 +8,7 @@ from console.pages import (
     customer_edit,
     customers,
     duplicates,
+    followups,
     identities,
     imports,
     people,
@@ -18,4 +19,4 @@ from console.pages import (
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router]
+           imports.router, followups.router]

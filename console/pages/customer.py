@@ -76,6 +76,7 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
     calls["category"] = api.get("contacts", f"/customers/{cid}/category", who.person, lang)
     calls["referrals"] = api.get("contacts", f"/referrals/{cid}", who.person, lang)
     calls["owner_history"] = api.get("contacts", f"/customers/{cid}/owner-history", who.person, lang)
+    calls["follow_ups"] = api.get("contacts", f"/customers/{cid}/follow-ups", who.person, lang, params={"limit": 20})
     if who.may("insights:read"):
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,

@@ -37,6 +37,8 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         alerts=api.get("insights", "/alerts", who.person, lang, params=alert_params),
         complaints=api.get("tickets", "/tickets", who.person, lang,
                            params={"status": "open", "kind": "complaint", "limit": LIMIT}),
+        # contacts lists a salesperson's own follow-ups due, everyone's for a manager
+        follow_ups=api.get("contacts", "/follow-ups/due", who.person, lang, params={"limit": LIMIT}),
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
@@ -56,4 +58,5 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         by_kind=by_kind, counts=counts, complaints=complaints, names=names, limit=LIMIT,
         kind_label=lambda k: alert_kind_label(who.texts, k),
         total=len(alerts) + len(complaints), mine=mine, people=await display_names(request),
+        follow_ups_due=None if isinstance(got["follow_ups"], Missing) else got["follow_ups"]["items"],
     )
