@@ -229,10 +229,10 @@ async def owners(request: Request, _: Principal = require("customers:assign")) -
 async def owner_history(customer_id: uuid.UUID, request: Request,
                         principal: Principal = require("customers:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
-        holding = await store.holding_for_update(conn, customer_id)
-        if holding is None:
+        found, owner = await store.owner_of(conn, customer_id)
+        if not found:
             raise NotFound(f"no customer {customer_id}")
-        ensure_covers(scope_of(principal), customer_id, holding.owner)
+        ensure_covers(scope_of(principal), customer_id, owner)
         rows = await store.owner_history(conn, customer_id, HISTORY_LIMIT)
     return json_response(200, [OwnerChangeRow(**r).model_dump(mode="json") for r in rows])
 

@@ -8,6 +8,10 @@ SELECT id, category, owner, previous_owner, reclaim_after, merged_into
 FROM customers WHERE id = $1
 FOR UPDATE;
 
+-- name: owner_of
+-- Who looks after a customer (no lock: for reads).
+SELECT owner, merged_into FROM customers WHERE id = $1;
+
 -- name: lock_owner
 SELECT pg_advisory_xact_lock(hashtextextended('kehu.pool.owner:' || $1::text, 0));
 

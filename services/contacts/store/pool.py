@@ -24,6 +24,12 @@ async def holding_for_update(conn: asyncpg.Connection, customer_id: uuid.UUID) -
     return Holding(row["id"], row["category"], row["owner"], row["previous_owner"], row["reclaim_after"])
 
 
+async def owner_of(conn: asyncpg.Connection, customer_id: uuid.UUID) -> tuple[bool, str | None]:
+    """(whether the customer exists, unmerged; their owner)."""
+    row = await conn.fetchrow(Q["owner_of"], customer_id)
+    return (row is not None and row["merged_into"] is None), (row["owner"] if row else None)
+
+
 async def lock_owner(conn: asyncpg.Connection, owner: str) -> None:
     """Until the transaction ends, one claim at a time per owner (the limit counts their holdings)."""
     await conn.execute(Q["lock_owner"], owner)
