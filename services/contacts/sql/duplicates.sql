@@ -48,7 +48,8 @@ WHERE c.id = ANY($1::uuid[]);
 -- Every pair of customers (not merged; first id < second) sharing a blocking key: phone, email,
 -- normalised name or pinyin with the phone prefix, an identity value (under any kind, or a
 -- phone-like value by its last 11 digits, also against the phone column), or a name of two
--- contact persons of one company. Scoring (domain/duplicates.py) decides which are likely.
+-- contact persons of one company. Scoring (domain/duplicates.py) decides which are likely. Every
+-- branch is an equality join (a hash join): an OR in a join condition would compare every pair.
 WITH live AS (
     SELECT id, phone, email, name_key, pinyin_key, phone_prefix FROM customers WHERE merged_into IS NULL
 ), ids AS (
@@ -67,8 +68,9 @@ UNION
 SELECT a.id, b.id FROM live a JOIN live b
     ON a.pinyin_key = b.pinyin_key AND a.phone_prefix = b.phone_prefix AND a.id < b.id
 UNION
-SELECT least(x.customer_id, y.customer_id), greatest(x.customer_id, y.customer_id)
-FROM ids x JOIN ids y ON x.customer_id < y.customer_id AND (x.value = y.value OR x.digits = y.digits)
+SELECT x.customer_id, y.customer_id FROM ids x JOIN ids y ON x.value = y.value AND x.customer_id < y.customer_id
+UNION
+SELECT x.customer_id, y.customer_id FROM ids x JOIN ids y ON x.digits = y.digits AND x.customer_id < y.customer_id
 UNION
 SELECT least(a.id, x.customer_id), greatest(a.id, x.customer_id)
 FROM live a JOIN ids x ON x.digits = right(a.phone, 11) AND x.customer_id <> a.id
