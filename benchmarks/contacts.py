@@ -393,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
         return 2
     report = {"date": now.strftime("%Y-%m-%d %H:%M UTC"), "command": args.command_line,
-              "machine": machine_info() | {"uname": " ".join(os.uname())}, "targets": TARGETS, **measured}
+              "machine": machine_info() | {"uname": " ".join(os.uname()), "load_average_at_end": os.getloadavg()},
+              "targets": TARGETS, **measured}
     lines = table(measured)
     print("\n" + "\n".join(lines), flush=True)
     if not args.no_write:
