@@ -17,7 +17,7 @@ from console.charts import Purchase, Rhythm, rhythm_description, rhythm_svg
 from console.forms import form_errors, line_fields
 from console.pages import identities
 from console.pages.common import alert_kind_label, now
-from console.services import Missing, ServiceRefused, parts, unless_unknown
+from console.services import Missing, ServiceDown, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
 from shared.events import LossReason
 
@@ -118,6 +118,8 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
             return render(request, "error.html", who, status=404, kind="problem",
                           detail=who.texts.gettext("There is no such customer."))
         raise
+    if isinstance(got["customer"], Missing):  # no record to show: the whole page is the outage
+        raise ServiceDown(got["customer"].service, "the customer's record could not be read")
     zone = ZoneInfo(request.app.state.settings.timezone)
     moment = now()
     # A customer insights has not heard of yet (just registered) has no insights: not an outage.
