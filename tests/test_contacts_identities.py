@@ -223,3 +223,13 @@ async def test_search_finds_by_any_identity_and_filters_by_identity_source_and_t
     assert await found(q="b", source="fair") == []
     refused = await contacts.get("contacts", "/customers", identity="13800138000")
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.identity"
+
+
+async def test_an_identity_in_any_script_is_linked_and_its_location_is_escaped(contacts: Cluster) -> None:
+    ann = await contacts.customer("Ann")
+    linked = await _link(contacts, ann, {"kind": "other", "value": "抖音 张伟/88", "label": "抖音"})
+    assert linked.status_code == 201, linked.text
+    assert linked.headers["Location"].endswith("/identities/other/%E6%8A%96%E9%9F%B3%20%E5%BC%A0%E4%BC%9F%2F88")
+    removed = await contacts.http.delete(contacts.urls["contacts"] + linked.headers["Location"], headers=contacts.headers())
+    assert removed.status_code == 200, removed.text
+    assert (await contacts.get("contacts", f"/customers/{ann}/identities")).json()["items"] == []

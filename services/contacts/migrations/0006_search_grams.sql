@@ -6,10 +6,11 @@
 -- found; a substring's 3-character pieces are always pieces of the text, so nothing is missed.
 -- A plain SQL function, not PL/pgSQL: IMMUTABLE, so indexes can use it and every writer of
 -- `search` (registration, profile edits, merges, imports) keeps the index right without knowing.
+-- Repeated pieces are left in: GIN keeps each key once, and a DISTINCT costs a third more per row.
 CREATE FUNCTION contacts_search_grams(text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 RETURN ARRAY(
-    SELECT DISTINCT substr($1, position, width)
+    SELECT substr($1, position, width)
     FROM generate_series(1, length($1)) AS position, generate_series(1, 3) AS width
     WHERE position + width - 1 <= length($1)
 );

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -164,7 +165,7 @@ async def add_identity(
         current = next(i for i in await store.identities_of(conn, customer_id)
                        if (i.kind, i.value) == (identity.kind, identity.value))
         return Reply(201 if linked else 200, current.model_dump(mode="json"),
-                     {"Location": f"/customers/{customer_id}/identities/{identity.kind}/{identity.value}"})
+                     {"Location": f"/customers/{customer_id}/identities/{identity.kind}/{quote(identity.value, safe='')}"})
 
     return await write_once(request, principal, idempotency_key, write)
 
