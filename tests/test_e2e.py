@@ -242,8 +242,9 @@ async def test_kehu_up_runs_the_slice_keeps_data_across_restarts_and_stops_clean
                 "customer_id": customer_id, "channel": "wechat",
                 "lines": [{"sku": "B2", "quantity": "1", "unit_price": "30.00"}]})
             assert order.status_code == 201
-            items = await eventually(lambda: _at_least(again, http, customer_id, 4), timeout=5)
+            items = await eventually(lambda: _at_least(again, http, customer_id, 5), timeout=5)
             assert [i["type"] for i in items].count("OrderPlaced") == 2
+            assert [i["type"] for i in items].count("CustomerCategoryChanged") == 1  # already current
     finally:
         assert again.stop() == 0
     assert (home / "dev-password").read_text().strip() == password
