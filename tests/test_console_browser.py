@@ -296,7 +296,9 @@ async def test_the_360_shows_the_timeline_and_the_rhythm(browser: Browser, conso
         await expect(page).to_have_title(re.compile("张伟"))
         timeline = page.locator("#timeline")
         await expect(timeline.get_by_role("heading", name="时间线")).to_be_visible()
-        await expect(timeline.locator("li")).to_have_count(5)  # registered + four orders, newest first
+        # registered + four orders + the first order making them current (category part), newest first
+        await expect(timeline.locator("li")).to_have_count(6)
+        await expect(timeline.locator("li", has_text="因下单自动成为成交客户")).to_have_count(1)
         days = await timeline.locator("li time").evaluate_all("els => els.map(e => e.textContent)")
         assert days == sorted(days, reverse=True), days
         picture = page.locator("#h-rhythm + figure svg[role=img]")

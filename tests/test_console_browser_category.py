@@ -132,7 +132,7 @@ async def test_the_360_shows_the_referral_chain(browser: Browser, console: Conso
         await expect(page.locator("#referrals")).to_contain_text("直接推荐了 1 位客户")
         await expect(page.locator("#referrals li a")).to_have_text("孙丽")
         # the first order made them current, by itself
-        await expect(page.locator("#category")).to_contain_text("因下单")
+        await expect(page.locator("#category")).to_contain_text("因首次下单")
         await accessible(page)
         await shoot(page, "referral-chain", part=page.locator("#referrals"))
 
