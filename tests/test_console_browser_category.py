@@ -126,7 +126,7 @@ async def test_the_360_shows_the_referral_chain(browser: Browser, console: Conso
     async with person(browser, console, "boss") as page:
         await page.goto(f"/customers/{book.lead}")
         referrals = page.locator("#referrals")
-        await expect(referrals).to_contain_text("推荐人")
+        await expect(referrals).to_contain_text("介绍人")
         await expect(referrals.locator("a")).to_have_text(["周强", "吴刚"])
         await page.goto(f"/customers/{book.referrer}")
         await expect(page.locator("#referrals")).to_contain_text("直接推荐了 1 位客户")
