@@ -229,7 +229,8 @@ async def owners(request: Request, _: Principal = require("customers:assign")) -
 async def owner_history(customer_id: uuid.UUID, request: Request,
                         principal: Principal = require("customers:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
-        found, owner = await store.owner_of(conn, customer_id)
+        # a merged record's history still reads (its 360 shows it, with the link to the survivor)
+        found, owner = await store.owner_of(conn, customer_id, merged_too=True)
         if not found:
             raise NotFound(f"no customer {customer_id}")
         ensure_covers(scope_of(principal), customer_id, owner)

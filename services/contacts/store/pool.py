@@ -24,10 +24,11 @@ async def holding_for_update(conn: asyncpg.Connection, customer_id: uuid.UUID) -
     return Holding(row["id"], row["category"], row["owner"], row["previous_owner"], row["reclaim_after"])
 
 
-async def owner_of(conn: asyncpg.Connection, customer_id: uuid.UUID) -> tuple[bool, str | None]:
-    """(whether the customer exists, unmerged; their owner)."""
+async def owner_of(conn: asyncpg.Connection, customer_id: uuid.UUID, *,
+                   merged_too: bool = False) -> tuple[bool, str | None]:
+    """(whether the customer exists, and is not merged unless ``merged_too``; their owner)."""
     row = await conn.fetchrow(Q["owner_of"], customer_id)
-    return (row is not None and row["merged_into"] is None), (row["owner"] if row else None)
+    return (row is not None and (merged_too or row["merged_into"] is None)), (row["owner"] if row else None)
 
 
 async def lock_owner(conn: asyncpg.Connection, owner: str) -> None:
