@@ -112,7 +112,9 @@ async def browser(console: ConsoleCluster) -> AsyncIterator[Browser]:
             await launched.close()
 
 
-_SIGNED_IN: dict[str, StorageState] = {}  # a session per person, reused by later tests (signing in costs a hash)
+_SIGNED_IN: dict[tuple[str, str], StorageState] = {}
+"""A session per console and person, reused by later tests (signing in costs a hash). Keyed by the
+console too: other modules import ``person`` and run their own console, where these sessions do not exist."""
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +122,7 @@ async def person(browser: Browser, console: ConsoleCluster, name: str | None = "
                  view: str = "desktop", fresh: bool = False) -> AsyncIterator[Page]:
     """A fresh browser profile (zh-CN, Shanghai) on Today, signed in as ``name`` (None: not signed in):
     through the form the first time (or when ``fresh``), then with that session's cookies."""
-    kept = _SIGNED_IN.get(name or "") if not fresh else None
+    kept = _SIGNED_IN.get((console.database_url, name or "")) if not fresh else None
     # a phone is a mobile browser: it honours <meta name="viewport"> (without it a page is laid out 980 px wide)
     context = await browser.new_context(viewport=VIEWPORTS[view], locale="zh-CN", timezone_id=ZONE,  # type: ignore[arg-type]
                                         is_mobile=view == "phone", has_touch=view == "phone",
@@ -135,7 +137,7 @@ async def person(browser: Browser, console: ConsoleCluster, name: str | None = "
                 await sign_in(page, name)
             await expect(page).to_have_url(console.url + "/")
             if not fresh:
-                _SIGNED_IN[name] = await context.storage_state()
+                _SIGNED_IN[(console.database_url, name)] = await context.storage_state()
         yield page
     finally:
         await context.close()
