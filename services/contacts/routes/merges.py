@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.contacts.domain import merges as domain
 from services.contacts.search import search_text
@@ -17,7 +17,7 @@ from services.contacts.store import duplicates as dup_store
 from services.contacts.store import merges as store
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.events import CustomerMergeUndone, CustomersMerged, new_id
+from shared.events import BusinessTime, CustomerMergeUndone, CustomersMerged, new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import ensure_covers, scope_of
@@ -141,7 +141,7 @@ async def merge_into(
 async def undo_merge(
     merge_id: uuid.UUID,
     request: Request,
-    as_of: Annotated[AwareDatetime | None, Query(description="Evaluate the 30 days at this time (not before now).")] = None,
+    as_of: Annotated[BusinessTime | None, Query(description="Evaluate the 30 days at this time (not before now).")] = None,
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require("customers:merge"),
 ) -> Response:
@@ -190,7 +190,7 @@ async def list_merges(
     request: Request,
     customer_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[AwareDatetime | None, Query(description="next_cursor of the previous page.")] = None,
+    cursor: Annotated[BusinessTime | None, Query(description="next_cursor of the previous page.")] = None,
     _: Principal = require("customers:merge"),
 ) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
