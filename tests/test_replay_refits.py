@@ -99,6 +99,15 @@ async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(
     docs/architecture.md §4). A replay that fits everything anew, and one that reuses the first replay's
     fits, rebuild exactly the same tables as the first, whatever the size of the outbox pages they
     read and decode one by one."""
+
+    async def contacts_heard() -> bool:
+        # contacts publishes a category change for each first order: the live timeline must hold
+        # every one before it is compared with a replay of the outboxes
+        published = await imported.sql("contacts", "SELECT count(*) AS n FROM outbox")
+        heard = await imported.sql("insights", "SELECT count(*) AS n FROM timeline WHERE ce_type LIKE 'kehu.contacts.%'")
+        return bool(published[0]["n"] == heard[0]["n"])
+
+    await eventually(contacts_heard, timeout=60)
     live = await dump(imported)
     assert all(m["fit_key"] for m in live["population_model"])
 
