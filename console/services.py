@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console.accounts import Person
 from console.timing import record
+from shared.http import CLIENT_LIMITS
 from shared.identity import PERSON_TOKEN_LIFETIME_S, PersonClaims, load_private_key, mint
 from shared.scopes import OUT_OF_SCOPE
 
@@ -95,7 +96,7 @@ class Services:
     def __init__(self, urls: Mapping[str, str], tokens: PersonTokens, *, timeout_s: float = SERVICE_TIMEOUT_S) -> None:
         self.urls = dict(urls)
         self.tokens = tokens
-        self.http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=64))
+        self.http = httpx.AsyncClient(timeout=timeout_s, limits=CLIENT_LIMITS)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -142,6 +142,7 @@ def serve_service(service: str) -> int:
 
     import uvicorn
 
+    from shared.http import SERVER_KEEP_ALIVE_S
     from shared.telemetry import setup_logging, setup_telemetry
 
     settings = Settings()
@@ -167,5 +168,6 @@ def serve_service(service: str) -> int:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=15,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )
     return 0

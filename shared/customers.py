@@ -36,7 +36,7 @@ from shared.consumer import Delivery
 from shared.customer_ref import CustomerByIdentity, IdentityRef
 from shared.errors import FieldProblem, Forbidden, Invalid, Unavailable
 from shared.events import CustomerRegistered
-from shared.http import Problem
+from shared.http import CLIENT_LIMITS, Problem
 from shared.owners import OwnerFact, latest_owner_facts
 from shared.scopes import OUT_OF_SCOPE, Scope, ensure_covers, scope_of
 from shared.sql import load_queries
@@ -83,7 +83,7 @@ class CustomerDirectory:
         self, contacts_url: str, service_token: str | None, *, timeout_s: float = 2.0, cache_size: int = 200_000
     ) -> None:
         headers = {"Authorization": f"Bearer {service_token}"} if service_token else {}
-        self._http = httpx.AsyncClient(base_url=contacts_url, headers=headers, timeout=timeout_s)
+        self._http = httpx.AsyncClient(base_url=contacts_url, headers=headers, timeout=timeout_s, limits=CLIENT_LIMITS)
         self._confirmed: set[uuid.UUID] = set()
         self._cache_size = cache_size
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
+import httpx
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +37,11 @@ from shared.sql import load_queries
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+
+# A server closes an idle connection after SERVER_KEEP_ALIVE_S; a client that reuses one at that
+# very moment gets a dropped request (httpx.ReadError). Clients let theirs go well before.
+SERVER_KEEP_ALIVE_S = 5
+CLIENT_LIMITS = httpx.Limits(max_connections=64, keepalive_expiry=SERVER_KEEP_ALIVE_S / 2)
 
 
 # --- responses and errors -------------------------------------------------------------------

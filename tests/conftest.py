@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from kehu.embedded import EmbeddedBroker, EmbeddedPostgres
 from shared.auth import add_token
 from shared.db import database_url
+from shared.http import CLIENT_LIMITS, SERVER_KEEP_ALIVE_S
 from shared.kafka import all_topics, ensure_topics
 from shared.settings import SERVICES, Settings
 from shared.telemetry import setup_telemetry
@@ -133,7 +134,7 @@ class Cluster:
     broker: EmbeddedBroker
     servers: dict[str, uvicorn.Server] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10, limits=CLIENT_LIMITS))
 
     def headers(self, role: str = "admin", **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
@@ -175,7 +176,7 @@ class Cluster:
         port = int(self.urls[service].rsplit(":", 1)[1])
         # A stop never waits for ever on a connection left open (as `kehu serve` bounds it too).
         config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,
-                                timeout_graceful_shutdown=5)
+                                timeout_graceful_shutdown=5, timeout_keep_alive=SERVER_KEEP_ALIVE_S)
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.servers[service] = server

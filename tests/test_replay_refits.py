@@ -101,8 +101,13 @@ async def test_replays_in_workers_reuse_stored_fits_or_refit_to_the_same_tables(
     read and decode one by one."""
 
     async def contacts_heard() -> bool:
-        # contacts publishes a category change for each first order: the live timeline must hold
-        # every one before it is compared with a replay of the outboxes
+        # contacts publishes a category change for each first order: contacts must have read every
+        # customer's first order, and the live timeline must hold every change it published, before
+        # the timeline is compared with a replay of the outboxes
+        made_current = await imported.sql(
+            "contacts", "SELECT count(*) AS n FROM outbox WHERE event_type = 'kehu.contacts.CustomerCategoryChanged.v1'")
+        if made_current[0]["n"] < CUSTOMERS:
+            return False
         published = await imported.sql("contacts", "SELECT count(*) AS n FROM outbox")
         heard = await imported.sql("insights", "SELECT count(*) AS n FROM timeline WHERE ce_type LIKE 'kehu.contacts.%'")
         return bool(published[0]["n"] == heard[0]["n"])
