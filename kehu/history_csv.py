@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from services.orders.domain import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
+from services.orders.domain.orders import CENT, MAX_AMOUNT, MAX_CLOCK_SKEW, unit_price_for
 
 REQUIRED_COLUMNS = ("customer_ref", "occurred_at", "quantity", "amount")
 OPTIONAL_COLUMNS = ("sku", "channel", "order_ref", "name", "owner")

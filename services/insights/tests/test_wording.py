@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.insights.wording import CHANNELS_ZH, Lang, preferred_language, summarize
-from services.orders.domain import NewOrder, place
+from services.orders.domain.orders import NewOrder, place
 from shared.events import EVENT_TYPES
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

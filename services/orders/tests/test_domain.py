@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.orders.domain import (
+from services.orders.domain.orders import (
     MAX_BATCH,
     CurrencyRefused,
     ItemProblem,

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import asyncpg
 
-from services.orders.domain import Order
+from services.orders.domain.orders import Order
 from shared.events import OrderLine
 from shared.merges import MergeRekeying
 from shared.sql import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "orders.sql")
+Q = load_queries(Path(__file__).parent.parent / "sql" / "orders.sql")
 # Merged customers: their orders move to the survivor, and back on undo (shared/merges.py).
-MERGES = MergeRekeying(load_queries(Path(__file__).parent / "sql" / "merges.sql"))
+MERGES = MergeRekeying(load_queries(Path(__file__).parent.parent / "sql" / "merges.sql"))
 
 
 async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:

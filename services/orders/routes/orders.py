@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from services.orders import domain, store
+from services.orders.domain import orders as domain
+from services.orders.store import orders as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
 from shared.customers import (
