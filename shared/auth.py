@@ -36,10 +36,11 @@ ROLES: dict[str, frozenset[str]] = {
         "customers:read", "customers:write", "customers:all", "customers:assign", "customers:merge",
         "customers:claim", "pool:rules", "reports:read", "orders:read", "orders:write",
         "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
+        "catalogue:write", "payments:write", "credit:manage",
     }),
     "sales": frozenset({
         "customers:read", "customers:write", "customers:claim", "orders:read", "orders:write",
-        "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
+        "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge", "payments:write",
     }),
     "service": frozenset({"customers:read", "customers:all", "orders:read", "tickets:read", "tickets:write",
                           "insights:read", "alerts:acknowledge"}),

@@ -342,7 +342,10 @@ class OrderLine(BaseModel):
     quantity: Quantity
     unit_price: Money
     amount: Money = Field(description="The line's amount: quantity × unit_price rounded to cents (half up), or "
-                          "the amount stated by the seller (within the rounding of the unit price).")
+                          "the amount stated by the seller (within the rounding of the unit price), less the "
+                          "line's discount.")
+    discount: Money = Field(Decimal("0.00"), description="Taken off this line (already out of its amount).")
+    category: str | None = Field(None, max_length=64, description="The product category, from the catalogue.")
 
 
 class OrderPlaced(Event):
@@ -352,8 +355,169 @@ class OrderPlaced(Event):
     channel: Channel
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     lines: list[OrderLine] = Field(min_length=1)
-    total: Money
+    total: Money = Field(description="What the customer pays: the lines' amounts less the order's discount.")
     external_ref: str | None = None
+    discount: Money = Field(Decimal("0.00"), description="Taken off the whole order (already out of the total).")
+    status: Literal["placed", "pending_approval"] = Field(
+        "placed", description="pending_approval: over the customer's credit terms, waiting for a manager.")
+
+
+OrderStatus = Literal["pending_approval", "placed", "confirmed", "fulfilled", "completed", "cancelled", "returned"]
+PaymentMethod = Literal["cash", "wechat_pay", "alipay", "bank_transfer", "card", "credit_note", "other"]
+CreditTier = Literal["A", "B", "C", "D"]
+
+
+class OrderStatusChanged(Event):
+    """An order moved along placed → confirmed → fulfilled → completed (cancel and return have their
+    own events). ``occurred_at`` is when it moved."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    previous_status: OrderStatus
+    status: OrderStatus
+    changed_by: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=1000)
+
+
+class OrderCancelled(Event):
+    """The order is void: it is no purchase, and nothing is owed for it."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    previous_status: OrderStatus
+    total: Money = Field(description="The order's total, no longer a purchase.")
+    reason: str = Field(min_length=1, max_length=1000)
+    cancelled_by: str = Field(min_length=1, max_length=200)
+
+
+class ReturnedLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    line_no: int = Field(ge=1, description="The order line returned (1-based, as the order lists them).")
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: Quantity
+    amount: Money = Field(description="The money given back for this line.")
+
+
+class OrderReturned(Event):
+    """Goods of an order came back (the whole order or some lines): the customer's value and basket
+    fall by what came back. ``occurred_at`` is when they came back."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    return_id: uuid.UUID
+    lines: list[ReturnedLine] = Field(min_length=1)
+    amount: Money = Field(description="The money given back, all lines together.")
+    whole: bool = Field(description="True when nothing of the order is left (the order's status is returned).")
+    reason: str = Field(min_length=1, max_length=1000)
+    returned_by: str = Field(min_length=1, max_length=200)
+
+
+class Instalment(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    no: int = Field(ge=1)
+    due_at: AwareDatetime
+    amount: Money = Field(description="What is owed on this date.")
+    paid: Money = Field(description="What of it has been paid (payments and credit notes allocated to it).")
+
+
+class ReceivableScheduled(Event):
+    """What an order owes and when, in full, after every change (placed, instalment plan set, return,
+    cancel, payment allocated): the newest ``revision`` replaces every earlier one. An order paid at
+    once owes nothing after it."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    revision: int = Field(ge=1)
+    instalments: list[Instalment] = Field(description="Empty when the order owes nothing (cancelled).")
+
+
+class PaymentAllocation(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: uuid.UUID
+    instalment_no: int = Field(ge=1)
+    amount: Money
+    due_at: AwareDatetime
+
+
+class PaymentRecorded(Event):
+    """Money received from a customer (or a credit note given), and what it paid. ``occurred_at`` is
+    when it was received."""
+
+    service: ClassVar[str] = "orders"
+
+    payment_id: uuid.UUID
+    method: PaymentMethod
+    amount: Money
+    allocations: list[PaymentAllocation] = Field(description="The instalments it paid, oldest due first.")
+    unallocated: Money = Field(description="What is left on the customer's account (an accepted overpayment).")
+    reference: str | None = Field(None, max_length=200, description="The bank's or WeChat Pay's reference.")
+    recorded_by: str = Field(min_length=1, max_length=200)
+
+
+class PaymentOverdue(Event):
+    """An instalment's due date passed unpaid. Raised once per instalment by the sweeper;
+    ``occurred_at`` is the due date, ``as_of`` when the sweeper saw it."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    instalment_no: int = Field(ge=1)
+    due_at: AwareDatetime
+    amount_due: Money = Field(description="What was still unpaid when it was seen.")
+    as_of: AwareDatetime
+
+
+class InvoiceIssued(Event):
+    service: ClassVar[str] = "orders"
+
+    invoice_id: uuid.UUID
+    order_id: uuid.UUID
+    number: str = Field(min_length=1, max_length=64, description="kehu's invoice number.")
+    official_number: str | None = Field(None, max_length=64, description="The official number (fapiao 发票号码).")
+    amount: Money
+
+
+class CreditNoteIssued(Event):
+    """Money credited to a customer's account, e.g. compensation for a resolved complaint."""
+
+    service: ClassVar[str] = "orders"
+
+    credit_note_id: uuid.UUID
+    amount: Money
+    reason: str = Field(min_length=1, max_length=1000)
+    ticket_id: uuid.UUID | None = Field(None, description="The complaint it compensates, if one.")
+
+
+class CreditTermsSet(Event):
+    """A manager set a customer's terms: days to pay and a credit limit (none: no limit)."""
+
+    service: ClassVar[str] = "orders"
+
+    payment_days: int = Field(ge=0, le=365)
+    credit_limit: Money | None
+    when_exceeded: Literal["refuse", "approval"] = Field(
+        description="refuse: an order over the limit is refused (409); approval: it waits for a manager.")
+    set_by: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=1000)
+
+
+class OrderApprovalDecided(Event):
+    """A manager approved or refused an order that waited for approval (``pending_approval``), or
+    overrode a refusal; audited with the reason."""
+
+    service: ClassVar[str] = "orders"
+
+    order_id: uuid.UUID
+    approved: bool
+    decided_by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 # --- tickets --------------------------------------------------------------------------------
@@ -378,6 +542,17 @@ class FeedbackReceived(_TicketOpened):
 
 class ServiceRequested(_TicketOpened):
     pass
+
+
+class TicketResolved(Event):
+    """A ticket was resolved with an agreed remedy; a compensation becomes a credit note in orders."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    resolution: str = Field(min_length=1, max_length=2000)
+    compensation: Money | None = Field(None, description="Money credited to the customer's account, if any.")
+    resolved_by: str = Field(min_length=1, max_length=200)
 
 
 # --- insights -------------------------------------------------------------------------------
@@ -455,14 +630,43 @@ class AlertAcknowledged(Event):
                                  description="Who acknowledged it: the name of the token or person.")
 
 
+class CreditEvidence(BaseModel):
+    """A customer's payment behaviour as insights read it from kehu.orders."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    instalments_due: int = Field(ge=0, description="Instalments whose due date has passed.")
+    share_on_time: float | None = Field(None, ge=0, le=1, description="Of those, the share paid in full by the due date.")
+    average_days_late: float | None = Field(None, ge=0, description="Days past due of the late ones, on average.")
+    outstanding: Money = Field(description="Unpaid, due or not.")
+    overdue: Money = Field(description="Unpaid and past due.")
+    longest_overdue_days: int = Field(ge=0, description="The oldest unpaid instalment's days past due.")
+    event_ids: list[uuid.UUID] = Field(default_factory=list, description="The events that changed the tier.")
+
+
+class CreditStandingChanged(Event):
+    """A customer's credit tier changed: A good payer, B normal, C watch, D hold (docs/credit.md)."""
+
+    service: ClassVar[str] = "insights"
+
+    previous_tier: CreditTier | None
+    tier: CreditTier
+    reason: str = Field(description="Machine-readable reason code, e.g. long_overdue, always_on_time.")
+    rule_version: str
+    evidence: CreditEvidence
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.ce_type(): cls
     for cls in (
         CustomerRegistered, CustomerProfileUpdated, CustomerCategoryChanged, CustomerOwnerAssigned,
         CustomerReturnedToPool, ChannelIdentityLinked, ChannelIdentityUnlinked, ContactPersonAdded,
         ContactPersonRemoved, FollowUpLogged, CustomersMerged, CustomerMergeUndone,
-        OrderPlaced, ComplaintFiled, FeedbackReceived, ServiceRequested,
+        OrderPlaced, OrderStatusChanged, OrderCancelled, OrderReturned, ReceivableScheduled, PaymentRecorded,
+        PaymentOverdue, InvoiceIssued, CreditNoteIssued, CreditTermsSet, OrderApprovalDecided,
+        ComplaintFiled, FeedbackReceived, ServiceRequested, TicketResolved,
         CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged, AlertAcknowledged,
+        CreditStandingChanged,
     )
 }
 TOPICS = ("kehu.contacts", "kehu.orders", "kehu.tickets", "kehu.insights")
