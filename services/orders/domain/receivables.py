@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
+
+from shared.events import Instalment, ReceivableScheduled
 
 
 @dataclass(frozen=True)
@@ -20,3 +23,16 @@ class CreditTerms:
     set_by: str
     reason: str
     set_at: datetime
+
+
+def first_schedule(total: Decimal, placed_at: datetime, terms: CreditTerms) -> list[Instalment]:
+    """An order on account owes its total in one instalment, due ``payment_days`` after it was placed."""
+    return [Instalment(no=1, due_at=placed_at + timedelta(days=terms.payment_days), amount=total,
+                       paid=Decimal("0.00"))]
+
+
+def scheduled(customer_id: uuid.UUID, order_id: uuid.UUID, revision: int, instalments: Sequence[Instalment],
+              now: datetime) -> ReceivableScheduled:
+    """The event saying what the order owes now (the full schedule, ``revision`` of the order's)."""
+    return ReceivableScheduled(customer_id=customer_id, occurred_at=now, order_id=order_id, revision=revision,
+                               instalments=list(instalments))

@@ -14,6 +14,19 @@ CREATE TABLE credit_terms (
     set_at        timestamptz   NOT NULL DEFAULT now()
 );
 
+-- The order's life (§14.1): status, discounts, returns. An order placed before this migration
+-- is placed, without discounts. Totals stay what the customer pays (lines less discounts);
+-- returned_total is the money given back by returns (sales reports count total − returned_total
+-- of orders not cancelled).
+ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'placed' CHECK (status IN
+    ('pending_approval', 'placed', 'confirmed', 'fulfilled', 'completed', 'cancelled', 'returned'));
+ALTER TABLE orders ADD COLUMN discount numeric(14,2) NOT NULL DEFAULT 0 CHECK (discount >= 0);
+ALTER TABLE orders ADD COLUMN returned_total numeric(14,2) NOT NULL DEFAULT 0 CHECK (returned_total >= 0);
+ALTER TABLE order_lines ADD COLUMN discount numeric(14,2) NOT NULL DEFAULT 0 CHECK (discount >= 0);
+ALTER TABLE order_lines ADD COLUMN category text;
+ALTER TABLE order_lines ADD COLUMN returned_quantity numeric(12,3) NOT NULL DEFAULT 0 CHECK (returned_quantity >= 0);
+ALTER TABLE order_lines ADD COLUMN returned_amount numeric(14,2) NOT NULL DEFAULT 0 CHECK (returned_amount >= 0);
+
 -- How an order was settled: paid at once by this method (a till sale), or NULL (on account, when
 -- the customer has terms; else nothing is owed either). receivable_revision counts the
 -- ReceivableScheduled events of the order.
