@@ -23,7 +23,7 @@ async def shared_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) 
 
 def _options(cluster: Cluster, path: Path, **fields: object) -> CustomerImportOptions:
     return CustomerImportOptions(path=path, contacts_url=cluster.urls["contacts"], token=cluster.tokens["admin"],
-                                 retry_delays=(0.1,), timezone="Asia/Shanghai", **fields)  # type: ignore[arg-type]
+                                 retry_delays=(0.1, 1.0, 3.0), timezone="Asia/Shanghai", **fields)  # type: ignore[arg-type]
 
 
 async def _count(cluster: Cluster, query: str, *args: object) -> int:
