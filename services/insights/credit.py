@@ -267,7 +267,7 @@ def review_at(seen: Iterable[Seen], as_of: datetime) -> datetime | None:
     (it counts, it is overdue), its grace days running out unpaid (it counts as late), its days
     overdue going beyond ``C_OVERDUE_DAYS`` and ``D_OVERDUE_DAYS``, and a paid one leaving the
     window. Nothing else in the rule moves with time alone."""
-    moments = []
+    moments: list[datetime] = []
     for i in seen:
         steps = ((1, WINDOW_DAYS + 1) if i.settled_at is not None
                  else (1, GRACE_DAYS + 1, C_OVERDUE_DAYS + 1, D_OVERDUE_DAYS + 1))

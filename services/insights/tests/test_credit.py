@@ -9,6 +9,7 @@ from decimal import Decimal
 from services.insights import credit
 from shared.events import (
     CreditStandingChanged,
+    Event,
     Instalment,
     OrderCancelled,
     PaymentAllocation,
@@ -27,7 +28,7 @@ class Book:
 
     def __init__(self) -> None:
         self.history = credit.History()
-        self.events: list[tuple[uuid.UUID, object]] = []
+        self.events: list[tuple[uuid.UUID, Event]] = []
         self.revisions: dict[uuid.UUID, int] = {}
 
     def add(self, event: ReceivableScheduled | PaymentRecorded | PaymentOverdue | OrderCancelled) -> uuid.UUID:
