@@ -9,14 +9,17 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.db import connect
 from shared.events import Event, Instalment, PaymentAllocation, PaymentRecorded, ReceivableScheduled
+from shared.identity import generate_keypair, load_private_key
 from shared.outbox import append
-from tests.conftest import Cluster, eventually
+from tests.conftest import Cluster, eventually, own_cluster
+from tests.test_scopes import _known_everywhere, _out_of_scope, person
 
 pytestmark = pytest.mark.database
 
@@ -143,3 +146,34 @@ async def test_a_customer_without_instalments_is_b_and_an_unknown_one_404(cluste
 
 async def _timeline_has(cluster: Cluster, customer_id: str) -> bool:
     return bool(await cluster.timeline(customer_id))
+
+
+async def test_a_salesperson_lists_the_standings_of_their_customers_and_the_pools(
+    pg_url: str, tmp_path: Path,
+) -> None:
+    generate_keypair(tmp_path / "identity" / "console-key.pem", tmp_path / "identity" / "console-key.pub.pem")
+    key = load_private_key(tmp_path / "identity" / "console-key.pem")
+    async with own_cluster(pg_url, tmp_path, insights_sweep_s=0.5) as cluster:
+        owners = {"wang": await cluster.customer("王的欠款客户", owner="wang"),
+                  "li": await cluster.customer("李的欠款客户", owner="li"),
+                  None: await cluster.customer("公海欠款客户")}
+        now = datetime.now(UTC)
+        for owner, customer_id in owners.items():
+            await _known_everywhere(cluster, customer_id, owner)
+            due = now - 70 * DAY  # one invoice, 70 days overdue: D as soon as it arrives
+            await _in_orders_outbox(cluster, _schedule(uuid.UUID(customer_id), uuid.uuid4(), "800.00", due, due))
+        for customer_id in owners.values():
+            await eventually(lambda c=customer_id: _tier_is(cluster, uuid.UUID(c), "D"), timeout=30)
+
+        wang = person(key, "wang")
+        listed = await cluster.http.get(cluster.urls["insights"] + "/credit-standings", params={"tier": "D"},
+                                        headers=wang)
+        assert listed.status_code == 200, listed.text
+        assert {i["customer_id"] for i in listed.json()["items"]} == {owners["wang"], owners[None]}
+        _out_of_scope(await cluster.http.get(cluster.urls["insights"] + f"/customers/{owners['li']}/credit-standing",
+                                             headers=wang), "li")
+        mine = await cluster.http.get(cluster.urls["insights"] + f"/customers/{owners['wang']}/credit-standing",
+                                      headers=wang)
+        assert (mine.status_code, mine.json()["tier"]) == (200, "D")
+        everyone = await cluster.get("insights", "/credit-standings", tier="D")
+        assert {i["customer_id"] for i in everyone.json()["items"]} == set(owners.values())
