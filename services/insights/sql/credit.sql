@@ -17,11 +17,12 @@ SELECT order_id, instalment_no, customer_id, event_id
 FROM credit_overdue_notices WHERE customer_id = ANY($1::uuid[]);
 
 -- name: save_schedule
--- The newest revision wins; a cancel, once known, stays.
+-- The newest revision wins; a cancel, once known, stays. The customer is the newest event's (an
+-- order of a merged customer moves to the survivor with its next schedule).
 INSERT INTO credit_schedules AS s (order_id, customer_id, revision, occurred_at, event_id, instalments, cancelled_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (order_id) DO UPDATE
-SET revision = excluded.revision, occurred_at = excluded.occurred_at, event_id = excluded.event_id,
+SET customer_id = excluded.customer_id, revision = excluded.revision, occurred_at = excluded.occurred_at, event_id = excluded.event_id,
     instalments = excluded.instalments, cancelled_by = coalesce(s.cancelled_by, excluded.cancelled_by)
 WHERE s.revision <= excluded.revision;
 
