@@ -13,9 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from shared.db import connect
-from shared.events import Event, Instalment, PaymentAllocation, PaymentRecorded, ReceivableScheduled
+from shared.events import (
+    Envelope,
+    Event,
+    Instalment,
+    PaymentAllocation,
+    PaymentRecorded,
+    ReceivableScheduled,
+    envelope_for,
+)
 from shared.identity import generate_keypair, load_private_key
 from shared.outbox import append
 from tests.conftest import Cluster, eventually, own_cluster
@@ -117,6 +126,12 @@ async def test_payments_and_time_move_the_tier_and_each_change_is_published_once
     await eventually(lambda: _consumed(cluster, repeated), timeout=30)
     assert len(await _changes(cluster, customer_id)) == 3
     assert await _recorded(cluster, customer_id) == "D"
+    # ... and the very same event delivered again (a relay's crash before it stamped it sent).
+    duplicates = await _duplicates(cluster)
+    await _redeliver(cluster, envelope_for(big_schedule, event_id=schedule_id))
+    await eventually(lambda: _more_duplicates(cluster, duplicates), timeout=30)
+    assert len(await _changes(cluster, customer_id)) == 3
+    assert await _recorded(cluster, customer_id) == "D"
 
     # Paid at last (10 days late, recorded now): out of hold, with the payment as evidence.
     payment = _payment(customer_id, big, "5000.00", due, now)
@@ -126,6 +141,27 @@ async def test_payments_and_time_move_the_tier_and_each_change_is_published_once
     assert (fourth["previous_tier"], fourth["tier"]) == ("D", "B")
     assert str(payment_id) in fourth["evidence"]["event_ids"]
     assert fourth["evidence"]["outstanding"] == "0.00"
+
+
+async def _redeliver(cluster: Cluster, envelope: Envelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap)
+    await producer.start()
+    try:
+        key, value, headers = envelope.to_record()
+        await producer.send_and_wait("kehu.orders", value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def _duplicates(cluster: Cluster) -> float:
+    """How many redelivered events the credit consumer recognised (its inbox) and skipped."""
+    text = (await cluster.http.get(cluster.urls["insights"] + "/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("kehu_events_duplicate_total{") and 'consumer="insights-credit"' in line)
+
+
+async def _more_duplicates(cluster: Cluster, before: float) -> bool:
+    return await _duplicates(cluster) > before
 
 
 async def _tier_is(cluster: Cluster, customer_id: uuid.UUID, tier: str) -> bool:
