@@ -1,4 +1,4 @@
--- Credit standing (services/insights/credit_store.py; tables of migration 0008_credit.sql).
+-- Credit standing (services/insights/credit_store.py; tables of migration 0007_credit.sql).
 
 -- name: lock_credit
 -- The credit consumer and the credit sweep judge customers one at a time (transaction lock).
