@@ -333,7 +333,7 @@ async def test_orders_wait_in_the_outbox_while_the_broker_is_down_and_arrive_exa
             seen = await eventually(lambda: _orders_seen(kehu, http, customers, len(placed)), timeout=60)
             await asyncio.sleep(2)  # anything doubled would show up now
             seen = await _orders_seen(kehu, http, customers, 0) or []
-            inbox = await _sql(home, "insights", "SELECT count(*) FROM inbox WHERE topic = 'kehu.orders'")
+            inbox = await _sql(home, "insights", "SELECT count(*) FROM inbox WHERE topic = 'kehu.orders' AND consumer = 'insights'")
     finally:
         kehu.stop()
     assert any("the embedded broker stopped unexpectedly" in line for line in kehu.output)

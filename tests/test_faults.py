@@ -54,7 +54,7 @@ async def test_the_same_event_delivered_twice_changes_insights_once(cluster: Clu
     # the order also made the customer current (contacts consumes kehu.orders too), once
     items = await eventually(lambda: _timeline_of_at_least(cluster, customer_id, 3))
     assert sorted(i["type"] for i in items) == ["CustomerCategoryChanged", "CustomerRegistered", "OrderPlaced"]
-    inbox = await cluster.sql("insights", "SELECT count(*) AS n FROM inbox WHERE topic = 'kehu.orders'")
+    inbox = await cluster.sql("insights", "SELECT count(*) AS n FROM inbox WHERE topic = 'kehu.orders' AND consumer = 'insights'")
     assert inbox[0]["n"] == 1
 
 
@@ -172,7 +172,7 @@ async def _metric_above(cluster: Cluster, name: str, floor: float) -> bool:
 
 
 async def _dead_letters(cluster: Cluster) -> list[asyncpg.Record] | None:
-    rows = await cluster.sql("insights", "SELECT error FROM dead_letters WHERE topic = 'kehu.orders'")
+    rows = await cluster.sql("insights", "SELECT error FROM dead_letters WHERE topic = 'kehu.orders' AND consumer = 'insights'")
     return rows if len(rows) >= 2 else None
 
 
