@@ -182,16 +182,14 @@ def resolve(facts: Iterable[Fact], ledger: Ledger) -> list[Fact]:
         if whole:
             orders[fact.order_id] = (placed, UNDONE)
         placed_at = placed.placed_at if placed.placed_at is not None else placed.at
-        common = {"at": fact.at, "event_id": fact.event_id, "kind": kind, "placed_at": placed_at,
-                  "placed_event": placed.placed_event or placed.event_id, "whole": whole,
-                  "customer_id": fact.customer_id}
-        if kind == "cancel":
-            out.append(dataclasses.replace(placed, **common))
-        elif placed.other_currency is None:
-            out.append(dataclasses.replace(fact, **common))
-        else:
-            out.append(dataclasses.replace(fact, **common, cents=0, other_currency=placed.other_currency,
-                                           other_cents=fact.cents))
+        taken = placed if kind == "cancel" else fact  # what comes off: the whole order, or what came back
+        out.append(Fact(fact.at, fact.customer_id, fact.event_id, kind, quantity=taken.quantity,
+                        cents=taken.cents if placed.other_currency is None else 0,
+                        other_currency=placed.other_currency,
+                        other_cents=0 if placed.other_currency is None else
+                        placed.other_cents if kind == "cancel" else fact.cents,
+                        order_id=fact.order_id, placed_at=placed_at,
+                        placed_event=placed.placed_event or placed.event_id, whole=whole))
     return out
 
 

@@ -175,7 +175,7 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     if assessment.segment != status.segment:
         if announce:
             events.append(_segment_changed(profile, as_of, assessment.recency_score, assessment.frequency_score,
-                                           population))
+                                           population, assessment.segment))
         else:
             status.segment = assessment.segment
     profile.evaluated_at = as_of
@@ -201,8 +201,11 @@ def _uuid_of(profile: Profile) -> uuid.UUID:
     return profile.customer_uuid
 
 
-def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population) -> Event:
-    segment = segment_of(r, f)
+def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population,
+                     segment: str | None = None) -> Event:
+    """``segment``: when it is not the scores' (a customer whose only order was cancelled is a
+    prospect again)."""
+    segment = segment or segment_of(r, f)
     event = built(SegmentChanged,
         customer_id=_uuid_of(profile), occurred_at=to_datetime(as_of),
         previous_segment=profile.status.segment, segment=segment,

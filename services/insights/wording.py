@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from services.insights.wording_orders import ORDER_SUMMARIES, lines_text, quantity_text
 from services.insights.wording_orders import Lang as Lang  # the one definition
 
-
 CHANNELS_ZH = {
     "store": "门店", "shop": "门店", "phone": "电话", "web": "网店", "wechat": "微信", "fair": "展会",
     "visit": "拜访", "email": "邮件", "import": "导入", "meeting": "会议",
