@@ -180,18 +180,17 @@ def shop_with_undos(seed: int = 11) -> tuple[engine.Fact, ...]:
         out.append(dataclasses.replace(fact, order_id=order_id, kind="pending" if pending else "order"))
         later = fact.at + rng.randrange(3_600, 5 * 86_400)
 
-        def undo(kind: str, **fields: float | int | bool) -> engine.Fact:
-            return engine.Fact(later, fact.customer_id, ev(f"{kind}-{order_id}"), kind, order_id=order_id,
-                               **fields)  # type: ignore[arg-type]
-
+        undo = engine.Fact(later, fact.customer_id, "", "", order_id=order_id)
         if roll < 0.08:
-            out.append(undo("cancel"))
+            undo = dataclasses.replace(undo, kind="cancel")
         elif roll < 0.14:
-            out.append(undo("return", quantity=1.0, cents=1_250))
+            undo = dataclasses.replace(undo, kind="return", quantity=1.0, cents=1_250)
         elif roll < 0.17:
-            out.append(undo("return", quantity=fact.quantity, cents=fact.cents, whole=True))
+            undo = dataclasses.replace(undo, kind="return", quantity=fact.quantity, cents=fact.cents, whole=True)
         elif pending:
-            out.append(undo("approved" if roll < 0.93 else "cancel"))
+            undo = dataclasses.replace(undo, kind="approved" if roll < 0.93 else "cancel")
+        if undo.kind:
+            out.append(dataclasses.replace(undo, event_id=ev(f"{undo.kind}-{order_id}")))
     return tuple(engine.in_time_order(out))
 
 
