@@ -171,8 +171,9 @@ def resolve(facts: Iterable[Fact], ledger: Ledger) -> list[Fact]:
         if kind == "approved":
             if state == WAITING:
                 orders[fact.order_id] = (placed, COUNTED)
-                out.append(dataclasses.replace(placed, at=fact.at, event_id=fact.event_id, kind="order",
-                                               placed_at=placed.at, placed_event=placed.event_id))
+                # The purchase is the order (its OrderPlaced id in the evidence), from the approval on.
+                out.append(dataclasses.replace(placed, at=fact.at, kind="order", placed_at=placed.at,
+                                               placed_event=placed.event_id))
             continue
         if state != COUNTED:
             if kind == "cancel":

@@ -137,6 +137,9 @@ def test_an_order_waiting_for_approval_is_a_purchase_only_once_approved() -> Non
     approved, _ = _fold([_order(1, 0), _order(2, 7, pending=True), _approved(2, 9)])
     assert [d.day - approved.days[0].day for d in approved.days] == [0, 7]  # the day it was placed
     assert approved.orders == 2 and approved.evaluated_at == T0 + 9 * DAY
+    assert approved.days[-1].event_ids == [ev("placed-2")]  # the order, as evidence
+    cancelled, _ = _fold([_order(1, 0), _order(2, 7, pending=True), _approved(2, 9), _cancel(2, 10)])
+    assert len(cancelled.days) == 1 and cancelled.orders == 1
     refused, events = _fold([_order(1, 0), _order(2, 7, pending=True), _cancel(2, 9)])
     assert pf.to_json(refused)["days"] == pf.to_json(waiting)["days"]  # the refusal's cancel changes nothing
     assert not any(isinstance(e, CustomerAlertCleared) for e in events)
