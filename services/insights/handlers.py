@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fastapi import FastAPI
 
-from services.insights import domain, engine, merges, replay, store
+from services.insights import domain, engine, ledger, merges, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.db import database_unavailable, describe
@@ -69,16 +69,16 @@ class Projector:
 
     async def resolved(self, conn: asyncpg.Connection, facts: list[engine.Fact],
                        new: set[uuid.UUID]) -> list[engine.Fact]:
-        """``engine.resolve`` of a batch's facts (in time order), against what the timeline already
+        """``ledger.resolve`` of a batch's facts (in time order), against what the timeline already
         holds of their orders: the same as a replay resolving the whole history in time order."""
         later = {f.order_id for f in facts if f.order_id is not None and f.kind not in ("order", "pending")}
-        ledger = engine.Ledger()
+        known = ledger.Ledger()
         if later:
             earlier = [f for r in await store.order_events(conn, sorted(later), list(new))
                        if (f := engine.fact_of_data(str(r["event_id"]), r["event_type"], r["data"],
                                                     self.currency)) is not None]
-            engine.resolve(earlier, ledger)
-        return engine.resolve(facts, ledger)
+            ledger.resolve(earlier, known)
+        return ledger.resolve(facts, known)
 
     async def refold(self, conn: asyncpg.Connection, customer_ids: set[uuid.UUID]) -> None:
         """Fold these customers' profiles again from their timelines, up to the clock (merges, undos)."""

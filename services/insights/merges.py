@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.insights import domain, engine, store
+from services.insights import domain, engine, ledger, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.events import CustomerMergeUndone, CustomersMerged
@@ -80,7 +80,7 @@ async def refold(conn: asyncpg.Connection, customer_id: uuid.UUID, *, until: flo
         if fact is None or (fact.kind == "registered" and fact.customer_id != me):
             continue
         facts.append(dataclasses.replace(fact, customer_id=me))
-    facts = engine.resolve(facts, engine.Ledger())  # already in time order (the query's)
+    facts = ledger.resolve(facts, ledger.Ledger())  # already in time order (the query's)
     await conn.execute(Q["delete_profile"], customer_id)
     if not facts:
         return

@@ -39,7 +39,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from services.insights import domain, engine, fold, store
+from services.insights import domain, engine, fold, ledger, store
 from services.insights import profile as pf
 from shared.events import EVENT_TYPES
 from shared.settings import Settings, service_url
@@ -321,9 +321,9 @@ class _History:
     def in_time_order(self) -> tuple[list[engine.Fact], list[bytes]]:
         """(every fact in business-time order, the timeline's CSV chunks); lets go of the rest."""
         # An order's cancels, returns and approval are resolved against the order in time order,
-        # as the live consumer resolves them against the timeline (``engine.resolve``).
-        facts = engine.resolve(engine.in_time_order(f for source in SOURCES for f in self.decoded[source]),
-                               engine.Ledger())
+        # as the live consumer resolves them against the timeline (``ledger.resolve``).
+        facts = ledger.resolve(engine.in_time_order(f for source in SOURCES for f in self.decoded[source]),
+                               ledger.Ledger())
         self.decoded.clear()
         return facts, [chunk for source in SOURCES for chunk in self.lines[source]]
 

@@ -18,7 +18,7 @@ LIMIT $5;
 
 -- name: order_events
 -- The events already on the timeline of these orders that decide what a later one changes
--- (engine.resolve), but those of the batch at hand ($2), in business-time order.
+-- (ledger.resolve), but those of the batch at hand ($2), in business-time order.
 SELECT event_id, event_type, data FROM timeline
 WHERE data ->> 'order_id' = ANY($1::text[])
   AND event_type IN ('OrderPlaced', 'OrderApprovalDecided', 'OrderCancelled', 'OrderReturned')

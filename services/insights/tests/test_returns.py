@@ -1,4 +1,4 @@
-"""Cancels, returns and approvals in the fold (``engine.resolve``, ``profile.remove_purchase``,
+"""Cancels, returns and approvals in the fold (``ledger.resolve``, ``profile.remove_purchase``,
 ``transitions.apply_undo``): a cancelled order is no purchase, a return lowers value and basket,
 an order waiting for approval is a purchase once approved; the same whatever the batches."""
 
@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 
-from services.insights import domain, engine
+from services.insights import domain, engine, ledger
 from services.insights import fold as folding
 from services.insights import profile as pf
 from services.insights.tests.test_fold import REFIT_DAYS, assert_same_fold, folded, models, shop
@@ -47,7 +47,7 @@ def _approved(n: int, day: float) -> engine.Fact:
 
 def _fold(facts: list[engine.Fact], until: float | None = None) -> tuple[pf.Profile, list[Event]]:
     profiles: dict[str, pf.Profile] = {}
-    resolved = engine.resolve(engine.in_time_order(facts), engine.Ledger())
+    resolved = ledger.resolve(engine.in_time_order(facts), ledger.Ledger())
     events = engine.apply_facts(profiles, resolved, until if until is not None else resolved[-1].at,
                                 domain.DEFAULT_POPULATION, ZONE)
     return profiles[CUSTOMER], events
@@ -148,7 +148,7 @@ def test_an_order_waiting_for_approval_is_a_purchase_only_once_approved() -> Non
 def test_resolve_ignores_what_does_not_apply() -> None:
     facts = [_order(1, 0), _cancel(1, 1), _cancel(1, 2), _return(1, 3, 1.0, 100), _cancel(7, 4),
              _approved(1, 5), _order(2, 6), _approved(2, 7)]
-    resolved = engine.resolve(facts, engine.Ledger())
+    resolved = ledger.resolve(facts, ledger.Ledger())
     assert [(f.kind, f.event_id) for f in resolved] == [("order", ev("placed-1")), ("cancel", ev("cancel-1")),
                                                         ("order", ev("placed-2"))]
     cancel = resolved[1]
@@ -205,16 +205,16 @@ def folded_with_undos(chunk: int | None) -> folding.Fold:
     facts = list(shop_with_undos())
     fold = folding.Fold(zone=ZONE, refit_days=REFIT_DAYS, announce=chunk is not None)
     if chunk is None:
-        fold.run(engine.resolve(facts, engine.Ledger()))
+        fold.run(ledger.resolve(facts, ledger.Ledger()))
         return fold
-    ledger = engine.Ledger()
+    known = ledger.Ledger()
     for start in range(0, len(facts), chunk):
-        fold.run(engine.resolve(facts[start:start + chunk], ledger))
+        fold.run(ledger.resolve(facts[start:start + chunk], known))
     return fold
 
 
 def test_the_shop_has_cancels_returns_and_approvals_that_change_profiles() -> None:
-    resolved = engine.resolve(list(shop_with_undos()), engine.Ledger())
+    resolved = ledger.resolve(list(shop_with_undos()), ledger.Ledger())
     kinds = {k: sum(1 for f in resolved if f.kind == k) for k in ("order", "cancel", "return")}
     assert kinds["cancel"] > 100 and kinds["return"] > 100
     assert sum(1 for f in resolved if f.kind == "order" and f.placed_at is not None) > 50  # approved later
@@ -236,7 +236,7 @@ def test_with_cancels_and_returns_batches_of_any_size_fold_as_one_replay() -> No
 def test_the_refit_schedule_follows_cancels_returns_and_approvals() -> None:
     """The replay's workers take the population from ``refit_schedule``: it must see the buyers as
     the fold's profiles do (days gone, spend lowered, orders approved days after they were placed)."""
-    facts = engine.resolve(list(shop_with_undos()), engine.Ledger())
+    facts = ledger.resolve(list(shop_with_undos()), ledger.Ledger())
     whole = folded_with_undos(None)
     schedule = folding.refit_schedule(facts, ZONE, REFIT_DAYS)
     assert len(schedule) >= 3
