@@ -249,3 +249,32 @@ def test_the_refit_schedule_follows_cancels_returns_and_approvals() -> None:
         fold.run(part, since=facts[0].at, until=engine.last_purchase_at(facts))
         merged.update(fold.profiles)
     assert [c for c in merged if pf.to_json(merged[c]) != pf.to_json(whole.profiles[c])] == []
+
+
+def test_the_facts_of_an_orders_events_as_published_and_as_stored() -> None:
+    from decimal import Decimal
+
+    from shared.events import OrderApprovalDecided, OrderCancelled, OrderLine, OrderPlaced, OrderReturned, ReturnedLine
+
+    customer, order, when = uuid.uuid4(), uuid.uuid4(), datetime(2025, 3, 1, 10, tzinfo=UTC)
+    waiting = OrderPlaced(customer_id=customer, occurred_at=when, order_id=order, channel="phone", currency="CNY",
+                          lines=[OrderLine(sku="a", quantity=Decimal(3), unit_price=Decimal("2.00"),
+                                           amount=Decimal("6.00"))],
+                          total=Decimal("5.50"), discount=Decimal("0.50"), status="pending_approval")
+    returned = OrderReturned(customer_id=customer, occurred_at=when, order_id=order, return_id=uuid.uuid4(),
+                             lines=[ReturnedLine(line_no=1, sku="a", quantity=Decimal("1.5"), amount=Decimal("2.75"))],
+                             amount=Decimal("2.75"), whole=False, reason="r", returned_by="li")
+    cancelled = OrderCancelled(customer_id=customer, occurred_at=when, order_id=order, previous_status="placed",
+                               total=Decimal("5.50"), reason="r", cancelled_by="li")
+    approval = OrderApprovalDecided(customer_id=customer, occurred_at=when, order_id=order, approved=True,
+                                    decided_by="boss", reason="ok")
+    refusal = approval.model_copy(update={"approved": False})
+    expected = {"pending": (3.0, 550, False), "return": (1.5, 275, False), "cancel": (0.0, 0, False),
+                "approved": (0.0, 0, False)}
+    for event in (waiting, returned, cancelled, approval):
+        event_id = uuid.uuid4()
+        fact = engine.fact_of(event_id, event, "CNY")
+        assert fact == engine.fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), "CNY")
+        assert fact is not None and fact.order_id == str(order)
+        assert (fact.quantity, fact.cents, fact.whole) == expected[fact.kind]
+    assert engine.fact_of(uuid.uuid4(), refusal, "CNY") is None  # a refusal is its cancel's business
