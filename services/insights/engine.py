@@ -38,7 +38,10 @@ from shared.events import (
     CustomerAlertRaised,
     CustomerRegistered,
     Event,
+    OrderApprovalDecided,
+    OrderCancelled,
     OrderPlaced,
+    OrderReturned,
 )
 
 MAX_REFITS_PER_STEP = 3  # the wall clock jumping years ahead refits at the last boundaries only
@@ -56,35 +59,49 @@ RECENCY_CUT_FLOORS_DAYS = (7.0, 14.0, 30.0, 60.0)
 class Fact:
     """What a profile needs from one event. ``cents`` is in the shop currency; an order in another
     currency has ``cents`` 0 and its amount in ``other_cents``, under ``other_currency``: it is a
-    purchase all the same, but amounts in different currencies are never added up."""
+    purchase all the same, but amounts in different currencies are never added up.
+
+    Kinds: ``registered``; ``order`` (a purchase); ``cancel`` and ``return`` (a purchase undone,
+    wholly or in part: ``quantity`` and the cents are what is taken off). Read from events, an
+    order's later events are *raw* (``pending``, ``approved``, ``cancel``, ``return`` naming only
+    ``order_id``); ``ledger.resolve`` turns them into what the profile folds, with ``placed_at`` (the
+    order's time: its purchase day) and ``placed_event`` (its OrderPlaced event) filled in."""
 
     at: float
     customer_id: str
     event_id: str
-    kind: str  # "registered" or "order"
+    kind: str  # "registered", "order", "cancel", "return"; raw only: "pending", "approved"
     external_ref: str | None = None
     owner: str | None = None
     quantity: float = 0.0
     cents: int = 0
     other_currency: str | None = None
     other_cents: int = 0
+    order_id: str | None = None
+    placed_at: float | None = None  # cancel, return, approved order: when the order was placed
+    placed_event: str | None = None  # cancel, return: the order's OrderPlaced event
+    whole: bool = False  # a return: nothing of the order is left
 
 
 def _order(at: float, customer_id: str, event_id: str, quantity: float, cents: int, currency: str,
-           shop_currency: str) -> Fact:
+           shop_currency: str, order_id: str, kind: str = "order") -> Fact:
     if currency == shop_currency:
-        return Fact(at, customer_id, event_id, "order", quantity=quantity, cents=cents)
-    return Fact(at, customer_id, event_id, "order", quantity=quantity, other_currency=currency, other_cents=cents)
+        return Fact(at, customer_id, event_id, kind, quantity=quantity, cents=cents, order_id=order_id)
+    return Fact(at, customer_id, event_id, kind, quantity=quantity, other_currency=currency, other_cents=cents,
+                order_id=order_id)
 
 
 def fact_of(event_id: uuid.UUID, event: Event, shop_currency: str) -> Fact | None:
     if isinstance(event, OrderPlaced):
         quantity = float(sum(line.quantity for line in event.lines))
         return _order(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), quantity,
-                      int(event.total * 100), event.currency, shop_currency)
+                      int(event.total * 100), event.currency, shop_currency, str(event.order_id),
+                      "pending" if event.status == "pending_approval" else "order")
     if isinstance(event, CustomerRegistered):
         return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
                     external_ref=event.external_ref, owner=event.owner)
+    if isinstance(event, (OrderCancelled, OrderReturned, OrderApprovalDecided)):
+        return fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), shop_currency)
     return None
 
 
@@ -94,10 +111,19 @@ def fact_of_data(event_id: str, name: str, data: dict[str, Any], shop_currency: 
     if name == "OrderPlaced":
         quantity = float(sum(Decimal(str(line["quantity"])) for line in data["lines"]))
         return _order(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
-                      quantity, int(Decimal(str(data["total"])) * 100), data["currency"], shop_currency)
+                      quantity, int(Decimal(str(data["total"])) * 100), data["currency"], shop_currency,
+                      str(data["order_id"]), "pending" if data.get("status") == "pending_approval" else "order")
     if name == "CustomerRegistered":
         return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
                     "registered", external_ref=data.get("external_ref"), owner=data.get("owner"))
+    if name == "OrderCancelled" or (name == "OrderApprovalDecided" and data["approved"]):
+        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
+                    "cancel" if name == "OrderCancelled" else "approved", order_id=str(data["order_id"]))
+    if name == "OrderReturned":
+        quantity = float(sum(Decimal(str(line["quantity"])) for line in data["lines"]))
+        return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
+                    "return", quantity=quantity, cents=int(Decimal(str(data["amount"])) * 100),
+                    order_id=str(data["order_id"]), whole=bool(data["whole"]))
     return None
 
 
@@ -110,7 +136,10 @@ def last_purchase_at(facts: Sequence[Fact]) -> float | None:
     with purchases only: a registration concludes nothing, and an import registers each customer
     at their first purchase before it sends the orders, so registrations would carry the clock
     across the history's refit boundaries before a single order had arrived."""
-    return next((f.at for f in reversed(facts) if f.kind == "order"), None)
+    return next((f.at for f in reversed(facts) if f.kind in MOVES_CLOCK), None)
+
+
+MOVES_CLOCK = frozenset(("order", "cancel", "return"))  # a purchase, and a purchase undone
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +205,16 @@ def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: f
         if fact.kind == "registered":
             pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
         else:
-            out.extend(transitions.apply_order(profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity,
-                                      cents=fact.cents, population=population, zone=zone, announce=announce,
-                                      other=(fact.other_currency, fact.other_cents) if fact.other_currency else None))
+            other = (fact.other_currency, fact.other_cents) if fact.other_currency else None
+            if fact.kind == "order":
+                out.extend(transitions.apply_order(
+                    profile, at=fact.at, event_id=fact.event_id, quantity=fact.quantity, cents=fact.cents,
+                    population=population, zone=zone, announce=announce, other=other, placed_at=fact.placed_at))
+            else:
+                out.extend(transitions.apply_undo(
+                    profile, at=fact.at, event_id=fact.event_id, placed_at=fact.placed_at or fact.at,
+                    placed_event=fact.placed_event, quantity=fact.quantity, cents=fact.cents, whole=fact.whole,
+                    population=population, zone=zone, announce=announce, other=other))
     for profile in profiles.values():
         if profile.evaluated_at is not None:
             out.extend(transitions.advance(profile, until, population, zone, announce=announce))

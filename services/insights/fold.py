@@ -149,34 +149,24 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
     """The refits a ``Fold`` of these facts (in time order, from a fresh start) makes: boundary ->
     (population, customers it was fitted on); ``decided`` hears of every boundary as soon as it is
     decided. A refit needs only each buyer's first and last purchase day, purchase days and spend
-    so far, so this is a pass over the orders, not a fold."""
+    so far, so this is a pass over the orders (and their cancels and returns), not a fold."""
     schedule: dict[float, tuple[domain.Population, int]] = {}
     if not facts:
         return schedule
-    # customer -> [first day, last day, purchase days, cents, first day's cents]: engine.FitRow's fields
-    buyers: dict[str, list[int]] = {}
+    buyers = _Buyers(zone)
     population = domain.DEFAULT_POPULATION
-    latest: int | None = None  # the last purchase day so far
     index = 0
     for boundary in engine.boundaries_between(facts[0].at, facts[-1].at, refit_days):
         while index < len(facts) and facts[index].at <= boundary:
             fact = facts[index]
             index += 1
-            if fact.kind != "order":
-                continue
-            day = pf.local_day(fact.at, zone)
-            latest = day if latest is None or day > latest else latest
-            row = buyers.get(fact.customer_id)
-            if row is None:
-                buyers[fact.customer_id] = [day, day, 1, fact.cents, fact.cents]
-                continue
-            if day > row[1]:
-                row[1], row[2] = day, row[2] + 1
-            elif day == row[0]:
-                row[4] += fact.cents
-            row[3] += fact.cents
-        if engine.should_refit(population, len(buyers), latest, boundary, zone):
-            rows = [engine.FitRow(*row) for row in buyers.values()]
+            if fact.kind == "order":
+                buyers.bought(fact)
+            elif fact.kind in engine.MOVES_CLOCK:
+                buyers.undone(fact)
+        latest = buyers.latest()
+        if engine.should_refit(population, len(buyers.rows), latest, boundary, zone):
+            rows = [engine.FitRow(*row) for row in buyers.rows.values()]
             fitted = engine.fit_population(rows, boundary, zone, population.version + 1, population, known)
             if fitted is not None:
                 population = fitted
@@ -184,6 +174,72 @@ def refit_schedule(facts: Sequence[engine.Fact], zone: Any, refit_days: int,
         if decided is not None:
             decided(boundary, schedule.get(boundary))
     return schedule
+
+
+class _Buyers:
+    """Each buyer's ``engine.FitRow`` fields as a ``Fold`` of the same facts has them in its profiles
+    (``engine.fit_row``), kept up to date fact by fact; and their purchase days with the orders
+    and cents of each, for the facts that do not simply add to the last day (an approval of an
+    order placed days before; a cancel or return, ``profile.remove_purchase``)."""
+
+    def __init__(self, zone: Any) -> None:
+        self.zone = zone
+        # customer -> [first day, last day, purchase days, cents, first day's cents]
+        self.rows: dict[str, list[int]] = {}
+        self.days: dict[str, dict[int, list[int]]] = {}  # customer -> day -> [orders, cents]
+        self._latest: int | None = None  # the last purchase day of all buyers
+        self._stale = False  # a day went: the latest is found again
+
+    def bought(self, fact: engine.Fact) -> None:
+        day = pf.local_day(fact.placed_at if fact.placed_at is not None else fact.at, self.zone)
+        cents = fact.cents
+        days = self.days.setdefault(fact.customer_id, {})
+        entry = days.get(day)
+        if entry is None:
+            days[day] = [1, cents]
+        else:
+            entry[0] += 1
+            entry[1] += cents
+        if self._latest is None or day > self._latest:
+            self._latest = day
+        row = self.rows.get(fact.customer_id)
+        if row is None or day < row[1]:
+            self._recount(fact.customer_id)
+            return
+        if day > row[1]:  # the usual case: history in order
+            row[1], row[2] = day, row[2] + 1
+        elif day == row[0]:
+            row[4] += cents
+        row[3] += cents
+
+    def undone(self, fact: engine.Fact) -> None:
+        days = self.days.get(fact.customer_id)
+        day = pf.local_day(fact.placed_at if fact.placed_at is not None else fact.at, self.zone)
+        entry = days.get(day) if days is not None else None
+        if days is None or entry is None:
+            return
+        entry[1] -= min(fact.cents, entry[1])
+        if fact.whole:
+            entry[0] -= 1
+            if entry[0] <= 0:
+                del days[day]
+                self._stale = True
+        self._recount(fact.customer_id)
+
+    def _recount(self, customer_id: str) -> None:
+        days = self.days[customer_id]
+        if not days:
+            self.rows.pop(customer_id, None)
+            return
+        ordered = sorted(days)
+        self.rows[customer_id] = [ordered[0], ordered[-1], len(ordered), sum(v[1] for v in days.values()),
+                                  days[ordered[0]][1]]
+
+    def latest(self) -> int | None:
+        if self._stale:
+            self._latest = max((row[1] for row in self.rows.values()), default=None)
+            self._stale = False
+        return self._latest
 
 
 @dataclass

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fastapi import FastAPI
 
-from services.insights import domain, engine, merges, replay, store
+from services.insights import domain, engine, ledger, merges, replay, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.db import database_unavailable, describe
@@ -58,14 +58,27 @@ class Projector:
         # Who looks after each customer, for ownership scopes (redelivered facts change nothing).
         await store.record_owners(conn, latest_owner_facts((d.event, d.envelope.time) for d in deliveries))
         refold = await merges.apply(conn, deliveries, new)  # merged customers: one timeline (merges.py)
-        facts = engine.in_time_order(merges.rekeyed((
+        read = engine.in_time_order(
             f for d in deliveries
-            if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event, self.currency)) is not None
-        ), await merges.survivors(conn)))
+            if d.envelope.id in new and (f := engine.fact_of(d.envelope.id, d.event, self.currency)) is not None)
+        facts = merges.rekeyed(await self.resolved(conn, read, new), await merges.survivors(conn))
         if facts:
             await self.advance(conn, facts, until=engine.last_purchase_at(facts), wall=False)
         if refold:
             await self.refold(conn, refold)
+
+    async def resolved(self, conn: asyncpg.Connection, facts: list[engine.Fact],
+                       new: set[uuid.UUID]) -> list[engine.Fact]:
+        """``ledger.resolve`` of a batch's facts (in time order), against what the timeline already
+        holds of their orders: the same as a replay resolving the whole history in time order."""
+        later = {f.order_id for f in facts if f.order_id is not None and f.kind not in ("order", "pending")}
+        known = ledger.Ledger()
+        if later:
+            earlier = [f for r in await store.order_events(conn, sorted(later), list(new))
+                       if (f := engine.fact_of_data(str(r["event_id"]), r["event_type"], r["data"],
+                                                    self.currency)) is not None]
+            ledger.resolve(earlier, known)
+        return ledger.resolve(facts, known)
 
     async def refold(self, conn: asyncpg.Connection, customer_ids: set[uuid.UUID]) -> None:
         """Fold these customers' profiles again from their timelines, up to the clock (merges, undos)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.insights import domain, engine, store
+from services.insights import domain, engine, ledger, store
 from services.insights import profile as pf
 from shared.consumer import Delivery
 from shared.events import CustomerMergeUndone, CustomersMerged
@@ -71,7 +71,8 @@ def rekeyed(facts: Iterable[engine.Fact], survivor_of: dict[str, str]) -> list[e
 async def refold(conn: asyncpg.Connection, customer_id: uuid.UUID, *, until: float | None,
                  population: domain.Population, zone: tzinfo, currency: str) -> None:
     """Fold one customer's profile again from their whole timeline (their own registration, every
-    order on it, whoever it was placed for), up to ``until``; announces nothing."""
+    order on it, whoever it was placed for, and the orders' cancels and returns), up to ``until``;
+    announces nothing."""
     me = str(customer_id)
     facts: list[engine.Fact] = []
     for row in await conn.fetch(Q["timeline_facts"], customer_id):
@@ -79,6 +80,7 @@ async def refold(conn: asyncpg.Connection, customer_id: uuid.UUID, *, until: flo
         if fact is None or (fact.kind == "registered" and fact.customer_id != me):
             continue
         facts.append(dataclasses.replace(fact, customer_id=me))
+    facts = ledger.resolve(facts, ledger.Ledger())  # already in time order (the query's)
     await conn.execute(Q["delete_profile"], customer_id)
     if not facts:
         return

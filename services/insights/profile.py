@@ -1,7 +1,7 @@
 """A customer's profile: the state folded from their events, and its stored form. Pure, no I/O.
 
 The profile is folded from the customer's events one at a time (``apply_registered``,
-``add_purchase``); the rules that judge it are in ``domain.py``, the changes they publish in
+``add_purchase``, ``remove_purchase`` for a cancel or a return); the rules that judge it are in ``domain.py``, the changes they publish in
 ``transitions.py``.
 
 Times are epoch seconds (float) inside the profile; a purchase *day* is the calendar day in the
@@ -185,6 +185,57 @@ def add_purchase(profile: Profile, *, at: float, event_id: str, quantity: float,
             _recount_gaps(profile)
     for old in days[:-EVENT_IDS_KEPT]:
         old.event_ids.clear()
+
+
+def remove_purchase(profile: Profile, *, placed_at: float, placed_event: str | None, quantity: float, cents: int,
+                    whole: bool, zone: tzinfo, other: tuple[str, int] | None = None) -> None:
+    """Take an order (``whole``: a cancel, or a return of all that was left) or part of it (a partial
+    return) off the purchase day it was folded into.
+
+    The quantity and money come off the day (never below zero). A whole order also stops counting
+    as an order of the day, and a day left with no order is no purchase day at all: the gaps are
+    counted again, as if the customer had not come that day. A partial return keeps the visit.
+    """
+    day = local_day(placed_at, zone)
+    days = profile.days
+    index = next((i for i in range(len(days) - 1, -1, -1) if days[i].day == day), None)
+    if index is None:
+        return
+    profile.beat = None
+    profile.baskets.clear()
+    profile.dues = None
+    found = days[index]
+    found.quantity = max(found.quantity - quantity, 0.0)
+    taken = min(cents, found.cents)
+    found.cents -= taken
+    profile.cents -= taken
+    if other is not None:
+        kept = profile.other_currencies.get(other[0])
+        if kept is not None:
+            kept[1] = max(kept[1] - other[1], 0)
+            if whole:
+                kept[0] = max(kept[0] - 1, 0)
+    if not whole:
+        return
+    profile.orders = max(profile.orders - 1, 0)
+    found.orders -= 1
+    if other is not None and found.unpriced:
+        found.unpriced -= 1
+    if placed_event in found.event_ids:
+        found.event_ids.remove(placed_event)
+    if found.orders > 0:
+        return
+    del days[index]
+    _recount_gaps(profile)
+    if not days:
+        profile.first_purchase_at = profile.last_purchase_at = None
+        return
+    # The exact times of the remaining orders are not kept: a day that is gone leaves its
+    # neighbour's start (as ``as_of_view`` does).
+    if profile.first_purchase_at is not None and local_day(profile.first_purchase_at, zone) < days[0].day:
+        profile.first_purchase_at = day_start(days[0].day, zone)
+    if profile.last_purchase_at is not None and local_day(profile.last_purchase_at, zone) > days[-1].day:
+        profile.last_purchase_at = day_start(days[-1].day, zone)
 
 
 def _add_to_day(day: PurchaseDay, quantity: float, cents: int, event_id: str, unpriced: int) -> None:

@@ -39,7 +39,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from services.insights import domain, engine, fold, store
+from services.insights import domain, engine, fold, ledger, store
 from services.insights import profile as pf
 from shared.events import EVENT_TYPES
 from shared.settings import Settings, service_url
@@ -192,7 +192,8 @@ class Workers:
         for fact in facts:
             parts[zlib.crc32(fact.customer_id.encode()) % len(parts)].append(
                 (fact.at, fact.customer_id, fact.event_id, fact.kind, fact.external_ref, fact.owner, fact.quantity,
-                 fact.cents, fact.other_currency, fact.other_cents))
+                 fact.cents, fact.other_currency, fact.other_cents, fact.order_id, fact.placed_at,
+                 fact.placed_event, fact.whole))
         for pipe, part in zip(self.pipes, parts, strict=True):
             pipe.send((zone, refit_days, facts[0].at, until, part))
 
@@ -319,7 +320,10 @@ class _History:
 
     def in_time_order(self) -> tuple[list[engine.Fact], list[bytes]]:
         """(every fact in business-time order, the timeline's CSV chunks); lets go of the rest."""
-        facts = engine.in_time_order(f for source in SOURCES for f in self.decoded[source])
+        # An order's cancels, returns and approval are resolved against the order in time order,
+        # as the live consumer resolves them against the timeline (``ledger.resolve``).
+        facts = ledger.resolve(engine.in_time_order(f for source in SOURCES for f in self.decoded[source]),
+                               ledger.Ledger())
         self.decoded.clear()
         return facts, [chunk for source in SOURCES for chunk in self.lines[source]]
 

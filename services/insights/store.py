@@ -38,6 +38,12 @@ async def add_to_timeline(conn: asyncpg.Connection, deliveries: Sequence[Deliver
     return {r["event_id"] for r in rows}
 
 
+async def order_events(conn: asyncpg.Connection, order_ids: Sequence[str],
+                       leaving_out: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """The timeline's events of these orders (OrderPlaced, OrderApprovalDecided, OrderCancelled, OrderReturned) but ``leaving_out``, in time order."""
+    return list(await conn.fetch(Q["order_events"], list(order_ids), list(leaving_out)))
+
+
 async def timeline_page(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,

@@ -32,7 +32,16 @@ from services.insights.domain import (
     score,
     segment_of,
 )
-from services.insights.profile import DAY_S, OpenAlert, Profile, add_purchase, built, day_start, to_datetime
+from services.insights.profile import (
+    DAY_S,
+    OpenAlert,
+    Profile,
+    add_purchase,
+    built,
+    day_start,
+    remove_purchase,
+    to_datetime,
+)
 from shared.events import (
     AlertEvidence,
     CustomerAlertCleared,
@@ -166,7 +175,7 @@ def step(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     if assessment.segment != status.segment:
         if announce:
             events.append(_segment_changed(profile, as_of, assessment.recency_score, assessment.frequency_score,
-                                           population))
+                                           population, assessment.segment))
         else:
             status.segment = assessment.segment
     profile.evaluated_at = as_of
@@ -192,8 +201,11 @@ def _uuid_of(profile: Profile) -> uuid.UUID:
     return profile.customer_uuid
 
 
-def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population) -> Event:
-    segment = segment_of(r, f)
+def _segment_changed(profile: Profile, as_of: float, r: int, f: int, population: Population,
+                     segment: str | None = None) -> Event:
+    """``segment``: when it is not the scores' (a customer whose only order was cancelled is a
+    prospect again)."""
+    segment = segment or segment_of(r, f)
     event = built(SegmentChanged,
         customer_id=_uuid_of(profile), occurred_at=to_datetime(as_of),
         previous_segment=profile.status.segment, segment=segment,
@@ -247,10 +259,29 @@ def advance(profile: Profile, until: float, population: Population, zone: tzinfo
 
 def apply_order(profile: Profile, *, at: float, event_id: str, quantity: float, cents: int,
                 population: Population, zone: tzinfo, announce: bool = True,
-                other: tuple[str, int] | None = None) -> list[Event]:
+                other: tuple[str, int] | None = None, placed_at: float | None = None) -> list[Event]:
+    """A purchase at ``at`` (``placed_at``: an order approved at ``at``, a purchase of the day it was
+    placed from then on)."""
     events = advance(profile, at, population, zone, inclusive=False, announce=announce) \
         if profile.evaluated_at is not None else []
-    add_purchase(profile, at=at, event_id=event_id, quantity=quantity, cents=cents, zone=zone, other=other)
+    add_purchase(profile, at=placed_at if placed_at is not None else at, event_id=event_id, quantity=quantity,
+                 cents=cents, zone=zone, other=other)
+    as_of = max(at, profile.evaluated_at or at)
+    events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
+    return events
+
+
+def apply_undo(profile: Profile, *, at: float, event_id: str, placed_at: float, placed_event: str | None,
+               quantity: float, cents: int, whole: bool, population: Population, zone: tzinfo,
+               announce: bool = True, other: tuple[str, int] | None = None) -> list[Event]:
+    """A cancel or return at ``at`` of an order placed at ``placed_at``: the profile is stepped to
+    ``at`` as it stood, the order taken off (``profile.remove_purchase``), and the rules judged again
+    at ``at``. So what the order raised or cleared is undone from ``at`` on (an alert it cleared
+    may be raised again, one it raised cleared); what was published before ``at`` stays published."""
+    events = advance(profile, at, population, zone, inclusive=False, announce=announce) \
+        if profile.evaluated_at is not None else []
+    remove_purchase(profile, placed_at=placed_at, placed_event=placed_event, quantity=quantity, cents=cents,
+                    whole=whole, zone=zone, other=other)
     as_of = max(at, profile.evaluated_at or at)
     events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
     return events

@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-Lang = Literal["en", "zh"]
+from services.insights.wording_orders import ORDER_SUMMARIES, lines_text, quantity_text
+from services.insights.wording_orders import Lang as Lang  # the one definition
 
 CHANNELS_ZH = {
     "store": "门店", "shop": "门店", "phone": "电话", "web": "网店", "wechat": "微信", "fair": "展会",
@@ -69,10 +70,6 @@ def _channel(data: dict[str, Any], lang: Lang) -> str:
     return CHANNELS_ZH.get(channel, channel) if lang == "zh" else channel
 
 
-def _qty(value: Any) -> str:
-    return f"{Decimal(str(value)).normalize():f}"
-
-
 def _registered(data: dict[str, Any], lang: Lang) -> str:
     name = data.get("name", "")
     via = _channel(data, lang)
@@ -84,13 +81,17 @@ def _registered(data: dict[str, Any], lang: Lang) -> str:
 def _order(data: dict[str, Any], lang: Lang) -> str:
     lines = data.get("lines", [])
     items = sum((Decimal(str(ln.get("quantity", 0))) for ln in lines), Decimal(0))
-    shown = ", ".join(f"{ln.get('sku')} ×{_qty(ln.get('quantity'))}" for ln in lines[:3])
-    if len(lines) > 3:
-        shown += ", …"
+    shown = lines_text(lines)
     money = f"{data.get('currency', '')} {data.get('total', '')}"
+    off = Decimal(str(data.get("discount") or 0)) + sum(
+        (Decimal(str(ln.get("discount") or 0)) for ln in lines), Decimal(0))
+    waiting = data.get("status") == "pending_approval"
     if lang == "zh":
-        return f"在{_channel(data, lang)}下单 {_qty(items)} 件（{shown}），金额 {money}"
-    return f"Ordered {_qty(items)} item{'s' if items != 1 else ''} ({shown}) for {money} at {_channel(data, lang)}"
+        return (f"在{_channel(data, lang)}下单 {quantity_text(items)} 件（{shown}），金额 {money}"
+                + (f"（优惠 {off:.2f}）" if off else "") + ("，待审批" if waiting else ""))
+    return (f"Ordered {quantity_text(items)} item{'s' if items != 1 else ''} ({shown}) for {money}"
+            + (f" ({off:.2f} off)" if off else "") + f" at {_channel(data, lang)}"
+            + (", waiting for approval" if waiting else ""))
 
 
 def _complaint(data: dict[str, Any], lang: Lang) -> str:
@@ -283,6 +284,7 @@ def _merge_undone(data: dict[str, Any], lang: Lang) -> str:
 
 
 _SUMMARIES = {
+    **ORDER_SUMMARIES,
     "CustomersMerged": _merged,
     "CustomerMergeUndone": _merge_undone,
     "CustomerRegistered": _registered,

@@ -42,9 +42,11 @@ INSERT INTO merge_moved_events (merge_id, event_id) SELECT merge_id, event_id FR
 ON CONFLICT DO NOTHING;
 
 -- name: timeline_facts
--- What a profile is folded from: one customer's registrations and orders, in business time.
+-- What a profile is folded from: one customer's registrations, orders and the orders' approvals,
+-- cancels and returns, in business time.
 SELECT event_id, event_type, data FROM timeline
-WHERE customer_id = $1 AND event_type IN ('CustomerRegistered', 'OrderPlaced')
+WHERE customer_id = $1
+  AND event_type IN ('CustomerRegistered', 'OrderPlaced', 'OrderApprovalDecided', 'OrderCancelled', 'OrderReturned')
 ORDER BY occurred_at, event_id;
 
 -- name: delete_profile

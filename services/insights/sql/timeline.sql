@@ -15,3 +15,12 @@ WHERE customer_id = $1
   AND ($4::text IS NULL OR event_type = $4)
 ORDER BY occurred_at, event_id
 LIMIT $5;
+
+-- name: order_events
+-- The events already on the timeline of these orders that decide what a later one changes
+-- (ledger.resolve), but those of the batch at hand ($2), in business-time order.
+SELECT event_id, event_type, data FROM timeline
+WHERE data ->> 'order_id' = ANY($1::text[])
+  AND event_type IN ('OrderPlaced', 'OrderApprovalDecided', 'OrderCancelled', 'OrderReturned')
+  AND NOT event_id = ANY($2::uuid[])
+ORDER BY occurred_at, event_id;

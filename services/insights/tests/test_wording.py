@@ -44,6 +44,7 @@ def test_preferred_language_picks_the_best_of_en_and_zh(header: str | None, lang
 # --- summaries: sample data of every event type, as published -------------------------------
 
 CUSTOMER = uuid.UUID("0195a1b2-0000-7000-8000-000000000003")
+ORDER = "0195a1b2-0000-7000-8000-00000a1b2c3d"
 
 
 def _order_data(**fields: Any) -> dict[str, Any]:
@@ -79,6 +80,31 @@ SAMPLES: dict[str, dict[str, Any]] = {
         {"field": "name", "old": "王芳", "new": "王芳芳"}, {"field": "lead_source", "old": None, "new": "fair"}]},
     "ContactPersonAdded": {"person_id": str(CUSTOMER), "role": "purchaser", "title": "采购经理", "added_by": "wang.li"},
     "ContactPersonRemoved": {"person_id": str(CUSTOMER), "role": "payer", "removed_by": "boss"},
+    # an order's life, receivables and credit (orders); a ticket resolved (tickets)
+    "OrderStatusChanged": {"order_id": ORDER, "previous_status": "confirmed", "status": "fulfilled",
+                           "changed_by": "li", "note": "sent by courier"},
+    "OrderCancelled": {"order_id": ORDER, "previous_status": "placed", "total": "31.00", "reason": "changed mind",
+                       "cancelled_by": "li"},
+    "OrderReturned": {"order_id": ORDER, "return_id": ORDER, "whole": False, "amount": "19.00", "reason": "leaks",
+                      "returned_by": "li", "lines": [{"line_no": 1, "sku": "TEA-1", "quantity": "2",
+                                                      "amount": "19.00"}]},
+    "ReceivableScheduled": {"order_id": ORDER, "revision": 2, "instalments": [
+        {"no": 1, "due_at": "2025-04-01T00:00:00+00:00", "amount": "100.00", "paid": "0.00"},
+        {"no": 2, "due_at": "2025-05-01T00:00:00+00:00", "amount": "100.00", "paid": "0.00"}]},
+    "PaymentRecorded": {"payment_id": ORDER, "method": "wechat_pay", "amount": "60.00", "unallocated": "10.00",
+                        "reference": "4200001", "recorded_by": "li", "allocations": [
+                            {"order_id": ORDER, "instalment_no": 1, "amount": "50.00",
+                             "due_at": "2025-04-01T00:00:00+00:00"}]},
+    "PaymentOverdue": {"order_id": ORDER, "instalment_no": 1, "due_at": "2025-04-01T00:00:00+00:00",
+                       "amount_due": "100.00", "as_of": "2025-04-02T00:00:00+00:00"},
+    "InvoiceIssued": {"invoice_id": ORDER, "order_id": ORDER, "number": "INV-0001", "official_number": "04400001",
+                      "amount": "31.00"},
+    "CreditNoteIssued": {"credit_note_id": ORDER, "amount": "20.00", "reason": "kettle leaked", "ticket_id": ORDER},
+    "CreditTermsSet": {"payment_days": 30, "credit_limit": "5000.00", "when_exceeded": "approval", "set_by": "mgr",
+                       "reason": "good payer"},
+    "OrderApprovalDecided": {"order_id": ORDER, "approved": False, "decided_by": "mgr", "reason": "pays late"},
+    "TicketResolved": {"ticket_id": ORDER, "resolution": "replaced the kettle", "compensation": "20.00",
+                       "resolved_by": "li"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -114,6 +140,30 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("ContactPersonAdded", "zh"): "wang.li 添加了联系人：采购（采购经理）",
     ("ContactPersonRemoved", "en"): "boss removed a contact person: payer",
     ("ContactPersonRemoved", "zh"): "boss 移除了联系人：付款人",
+    ("OrderStatusChanged", "en"): "Order #0a1b2c3d: confirmed → fulfilled (by li): sent by courier",
+    ("OrderStatusChanged", "zh"): "订单 #0a1b2c3d：已确认 → 已发货（li 操作）：sent by courier",
+    ("OrderCancelled", "en"): "li cancelled order #0a1b2c3d (31.00): changed mind",
+    ("OrderCancelled", "zh"): "li 取消了订单 #0a1b2c3d（金额 31.00）：changed mind",
+    ("OrderReturned", "en"): "Returned part of order #0a1b2c3d: 2 items (TEA-1 ×2), 19.00 back, by li: leaks",
+    ("OrderReturned", "zh"): "退货：订单 #0a1b2c3d 退回 2 件（TEA-1 ×2），退款 19.00，li：leaks",
+    ("ReceivableScheduled", "en"):
+        "Payment plan of order #0a1b2c3d (2 instalments): 100.00 due 2025-04-01, 100.00 due 2025-05-01",
+    ("ReceivableScheduled", "zh"): "订单 #0a1b2c3d 回款计划（2 期）：2025-04-01 前 100.00，2025-05-01 前 100.00",
+    ("PaymentRecorded", "en"): "Payment of 60.00 by WeChat Pay, recorded by li (ref. 4200001); 10.00 left on the account",
+    ("PaymentRecorded", "zh"): "收款 60.00（微信支付），li 登记，参考号 4200001；10.00 留在账上",
+    ("PaymentOverdue", "en"): "Payment overdue: 100.00 of order #0a1b2c3d (instalment 1) was due 2025-04-01",
+    ("PaymentOverdue", "zh"): "逾期未付：订单 #0a1b2c3d 第 1 期 100.00，应于 2025-04-01 付清",
+    ("InvoiceIssued", "en"): "Invoice INV-0001 for order #0a1b2c3d: 31.00 (fapiao 04400001)",
+    ("InvoiceIssued", "zh"): "开具发票 INV-0001（订单 #0a1b2c3d），金额 31.00，发票号码 04400001",
+    ("CreditNoteIssued", "en"): "Credit note of 20.00 (compensation for a complaint): kettle leaked",
+    ("CreditNoteIssued", "zh"): "开具贷项通知单 20.00（投诉补偿）：kettle leaked",
+    ("CreditTermsSet", "en"): "mgr set credit terms: 30 days, limit 5000.00 (beyond it orders wait for approval): "
+                              "good payer",
+    ("CreditTermsSet", "zh"): "mgr 设置账期：30 天，额度 5000.00（超额需审批）：good payer",
+    ("OrderApprovalDecided", "en"): "mgr refused order #0a1b2c3d: pays late",
+    ("OrderApprovalDecided", "zh"): "mgr 拒绝了订单 #0a1b2c3d：pays late",
+    ("TicketResolved", "en"): "li resolved the ticket: replaced the kettle (compensation 20.00)",
+    ("TicketResolved", "zh"): "li 解决了工单：replaced the kettle（补偿 20.00）",
 }
 
 
@@ -201,7 +251,47 @@ def test_registration_without_a_channel_says_no_channel() -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_unknown_event_type_falls_back_to_its_name(lang: Lang) -> None:
-    assert summarize("OrderCancelled", {"channel": "store", "total": "1.00"}, lang) == "OrderCancelled"
+    assert summarize("OrderTeleported", {"channel": "store", "total": "1.00"}, lang) == "OrderTeleported"
+
+
+ORDER_LIFE = ("OrderStatusChanged", "OrderCancelled", "OrderReturned", "ReceivableScheduled", "PaymentRecorded",
+              "PaymentOverdue", "InvoiceIssued", "CreditNoteIssued", "CreditTermsSet", "OrderApprovalDecided",
+              "TicketResolved")
+
+
+@pytest.mark.parametrize("event_type", ORDER_LIFE)
+def test_the_order_life_samples_are_events_as_published(event_type: str) -> None:
+    cls = next(c for c in EVENT_TYPES.values() if c.__name__ == event_type)
+    data = {"customer_id": str(CUSTOMER), "occurred_at": NOW.isoformat(), **SAMPLES[event_type]}
+    published = cls.model_validate(data).model_dump(mode="json")
+    assert summarize(event_type, published, "en") == summarize(event_type, SAMPLES[event_type], "en")
+
+
+def test_an_order_with_a_discount_waiting_for_approval_says_both() -> None:
+    data = {**_order_data(), "total": "26.00", "discount": "5.00", "status": "pending_approval"}
+    assert summarize("OrderPlaced", data, "en") == (
+        "Ordered 3 items (TEA-1 ×2, CUP-7 ×1) for CNY 26.00 (5.00 off) at store, waiting for approval")
+    assert summarize("OrderPlaced", data, "zh") == (
+        "在门店下单 3 件（TEA-1 ×2, CUP-7 ×1），金额 CNY 26.00（优惠 5.00），待审批")
+    lines = [{**line, "discount": "1.50"} for line in data["lines"]]
+    placed = {**data, "lines": lines, "discount": "0.00", "status": "placed"}
+    assert summarize("OrderPlaced", placed, "en").endswith("(3.00 off) at store")
+
+
+def test_a_whole_return_a_plan_settled_and_terms_without_limit_read_well() -> None:
+    whole = {**SAMPLES["OrderReturned"], "whole": True}
+    assert summarize("OrderReturned", whole, "en").startswith("Returned the whole of order #0a1b2c3d: 2 items")
+    assert summarize("OrderReturned", whole, "zh").startswith("整单退货：订单 #0a1b2c3d")
+    settled = {"order_id": ORDER, "revision": 3, "instalments": []}
+    assert summarize("ReceivableScheduled", settled, "en") == "Order #0a1b2c3d owes nothing any more"
+    assert summarize("ReceivableScheduled", settled, "zh") == "订单 #0a1b2c3d 已无应收款"
+    open_ended = {"payment_days": 0, "credit_limit": None, "when_exceeded": "refuse", "set_by": "mgr", "reason": ""}
+    assert summarize("CreditTermsSet", open_ended, "en") == "mgr set credit terms: 0 days, no limit"
+    assert summarize("CreditTermsSet", open_ended, "zh") == "mgr 设置账期：0 天，不限额度"
+    approved = {**SAMPLES["OrderApprovalDecided"], "approved": True, "reason": "known customer"}
+    assert summarize("OrderApprovalDecided", approved, "zh") == "mgr 批准了订单 #0a1b2c3d：known customer"
+    cash = {"method": "cash", "amount": "8.00", "unallocated": "0.00", "reference": None, "recorded_by": "till"}
+    assert summarize("PaymentRecorded", cash, "en") == "Payment of 8.00 by cash, recorded by till"
 
 
 def test_order_total_is_shown_as_published_not_recomputed() -> None:
