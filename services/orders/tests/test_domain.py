@@ -288,7 +288,8 @@ def test_order_placed_event_json_keeps_money_as_decimal_strings() -> None:
     data = event.model_dump(mode="json")
 
     assert data["total"] == "19.00"
-    assert data["lines"][0] == {"sku": "A", "quantity": "2", "unit_price": "9.50", "amount": "19.00"}
+    assert data["lines"][0] == {"sku": "A", "quantity": "2", "unit_price": "9.50", "amount": "19.00",
+                                "discount": "0.00", "category": None}
 
 
 # --- stated line amounts (imported totals) --------------------------------------------------
