@@ -45,8 +45,11 @@ RETURNING receivable_revision;
 -- name: credit_of
 SELECT coalesce((SELECT amount FROM account_credit WHERE customer_id = $1), 0)::numeric(14,2);
 
+-- name: use_credit
+-- The CHECK refuses going below nothing.
+UPDATE account_credit SET amount = amount - $2 WHERE customer_id = $1;
+
 -- name: add_credit
--- $2 may be negative (credit used); the CHECK refuses going below nothing.
 INSERT INTO account_credit (customer_id, amount) VALUES ($1, $2)
 ON CONFLICT (customer_id) DO UPDATE SET amount = account_credit.amount + excluded.amount;
 

@@ -63,8 +63,11 @@ async def credit_of(conn: asyncpg.Connection, customer_id: uuid.UUID) -> Decimal
 
 
 async def add_credit(conn: asyncpg.Connection, customer_id: uuid.UUID, amount: Decimal) -> None:
-    if amount:
+    """``amount`` added to the customer's credit (negative: credit used)."""
+    if amount > 0:
         await conn.execute(Q["add_credit"], customer_id, amount)
+    elif amount < 0:
+        await conn.execute(Q["use_credit"], customer_id, -amount)
 
 
 async def insert_payment(conn: asyncpg.Connection, *, payment_id: uuid.UUID, customer_id: uuid.UUID, method: str,
