@@ -9,9 +9,9 @@ WITH open AS (
            greatest(0, ceil(extract(epoch FROM ($1::timestamptz - i.due_at)) / 86400)) AS days
     FROM receivable_instalments i JOIN orders o ON o.id = i.order_id
     WHERE i.paid < i.amount
-      AND ($2::text IS NULL OR EXISTS (
-          SELECT 1 FROM known_customers k WHERE k.customer_id = o.customer_id
-            AND (k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+      AND ($2::text IS NULL OR o.customer_id IN (  -- a hashed subplan: one pass over the owner's customers
+          SELECT k.customer_id FROM known_customers k
+          WHERE k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
 )
 SELECT coalesce(sum(unpaid) FILTER (WHERE days = 0), 0)::numeric(14,2) AS current,
        coalesce(sum(unpaid) FILTER (WHERE days BETWEEN 1 AND 30), 0)::numeric(14,2) AS days_1_30,
@@ -30,9 +30,9 @@ WITH open AS (
     WHERE i.paid < i.amount
       AND ($3::uuid IS NULL OR o.customer_id > $3)
       AND ($5::uuid IS NULL OR o.customer_id = $5)
-      AND ($2::text IS NULL OR EXISTS (
-          SELECT 1 FROM known_customers k WHERE k.customer_id = o.customer_id
-            AND (k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+      AND ($2::text IS NULL OR o.customer_id IN (  -- a hashed subplan: one pass over the owner's customers
+          SELECT k.customer_id FROM known_customers k
+          WHERE k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
 )
 SELECT customer_id,
        coalesce(sum(unpaid) FILTER (WHERE days = 0), 0)::numeric(14,2) AS current,
