@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.orders.store.accounts import issue_credit_note
+from services.orders.accounts import issue_credit_note
 from services.orders.store.orders import MERGES
 from shared.consumer import Delivery
 from shared.customers import apply_contacts_events

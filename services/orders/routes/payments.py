@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.orders import accounts
 from services.orders.domain import allocation
 from services.orders.domain.receivables import scheduled
-from services.orders.store import accounts
 from services.orders.store import payments as store
 from shared.auth import Principal
 from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see

@@ -12,20 +12,31 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from services.orders import accounts
 from services.orders.domain import allocation
 from services.orders.domain.receivables import first_schedule, scheduled
-from services.orders.store import accounts
 from services.orders.store import payments as store
 from services.orders.store.receivables import terms_of
-from shared.events import Event, new_id
+from shared.events import Event, Instalment, new_id
+from shared.sql import load_queries
+
+Q = load_queries(Path(__file__).parent.parent / "sql" / "payments.sql")
 
 
 def _get(order: Any, name: str) -> Any:
     return order[name] if isinstance(order, Mapping | asyncpg.Record) else getattr(order, name)
+
+
+async def _locked_instalments(conn: asyncpg.Connection, customer_id: uuid.UUID,
+                              order_id: uuid.UUID) -> list[Instalment]:
+    """The order's instalments, read under the customer's lock (``payments.lock_customer``)."""
+    await conn.execute(Q["lock_customer"], customer_id)
+    return [Instalment(**dict(r)) for r in await conn.fetch(Q["instalments_of_order"], order_id)]
 
 
 async def order_placed(conn: asyncpg.Connection, order: Any, *, paid_with: str | None, status: str,
@@ -54,8 +65,7 @@ async def order_cancelled(conn: asyncpg.Connection, order: Any, now: datetime) -
     """A cancelled order owes nothing; what was paid on it becomes credit on the account."""
     customer_id: uuid.UUID = _get(order, "customer_id")
     order_id: uuid.UUID = _get(order, "id")
-    await store.lock_customer(conn, customer_id)
-    instalments = await store.instalments_of_order(conn, order_id)
+    instalments = await _locked_instalments(conn, customer_id, order_id)
     if not instalments:
         return []
     await store.add_credit(conn, customer_id, allocation.paid(instalments))
@@ -70,8 +80,7 @@ async def order_returned(conn: asyncpg.Connection, order: Any, amount: Decimal, 
     beyond the new amounts becomes credit on the account."""
     customer_id: uuid.UUID = _get(order, "customer_id")
     order_id: uuid.UUID = _get(order, "id")
-    await store.lock_customer(conn, customer_id)
-    instalments = await store.instalments_of_order(conn, order_id)
+    instalments = await _locked_instalments(conn, customer_id, order_id)
     if not instalments or amount <= 0:
         return []
     kept, credit = allocation.reduced(instalments, amount)
