@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from services.orders import accounts
 from services.orders.domain import allocation
@@ -19,8 +19,8 @@ from services.orders.domain.receivables import scheduled
 from services.orders.store import payments as store
 from shared.auth import Principal
 from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see
-from shared.errors import FieldProblem, Invalid, NotFound
-from shared.events import BusinessTime, Instalment, Money, PaymentAllocation
+from shared.errors import Conflict, FieldProblem, Invalid, NotFound
+from shared.events import BusinessTime, Instalment, Money, PaymentAllocation, _decimal_schema
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import scope_of
@@ -28,6 +28,10 @@ from shared.writes import write_once
 
 router = APIRouter(tags=["receivables"])
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+_POSITIVE_TEXT = 'Decimal amount above 0, never a float: a decimal string ("9.50") or a JSON number; 2 decimals.'
+# Money above 0, and its schema saying so (Money's says at least 0).
+PositiveMoney = Annotated[Money, Field(gt=0), WithJsonSchema(
+    _decimal_schema(whole=12, places=2, positive=True, description=_POSITIVE_TEXT), mode="validation")]
 ReceivedMethod = Literal["cash", "wechat_pay", "alipay", "bank_transfer", "card", "other"]
 
 
@@ -84,7 +88,8 @@ class InstalmentPlan(BaseModel):
 @router.put("/orders/{order_id:uuid}/instalments", response_model=Receivable, summary="Set an instalment plan (回款计划)",
             description="Replaces the order's schedule: the amounts must add up to what the order owes (422 naming "
             "`instalments`); money already paid stays allocated, earliest due first. Publishes ReceivableScheduled.",
-            responses={404: {"model": Problem}, 422: {"model": Problem}, **SCOPED_ANSWERS})
+            responses={404: {"model": Problem}, 409: {"model": Problem, "description": "the order owes nothing"},
+                       422: {"model": Problem}, **SCOPED_ANSWERS})
 async def set_plan(order_id: uuid.UUID, body: InstalmentPlan, request: Request,
                    idempotency_key: IdempotencyKeyHeader = None,
                    principal: Principal = require("payments:write")) -> Response:
@@ -94,7 +99,8 @@ async def set_plan(order_id: uuid.UUID, body: InstalmentPlan, request: Request,
         await store.lock_customer(conn, head.customer_id)
         current = await store.instalments_of_order(conn, order_id)
         if not current:
-            raise Invalid.field("instalments", "the order owes nothing: there is nothing to plan")
+            raise Conflict(f"order {order_id} owes nothing (paid at once, no credit terms, or cancelled): there "
+                           "is nothing to plan")
         fresh = allocation.plan([allocation.PlannedInstalment(p.due_at, p.amount) for p in body.instalments], current)
         now = datetime.now(UTC)
         revision = await store.write_schedule(conn, order_id, fresh)
@@ -111,7 +117,7 @@ class NewPayment(BaseModel):
 
     customer_id: uuid.UUID
     method: ReceivedMethod
-    amount: Money = Field(gt=0)
+    amount: PositiveMoney
     received_at: BusinessTime | None = Field(None, description="When it was received (default: now).")
     reference: str | None = Field(None, min_length=1, max_length=200)
     order_id: uuid.UUID | None = Field(None, description="Pay this order's instalments first.")
@@ -194,7 +200,7 @@ class NewCreditNote(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     customer_id: uuid.UUID
-    amount: Money = Field(gt=0)
+    amount: PositiveMoney
     reason: str = Field(min_length=1, max_length=1000)
 
 
