@@ -7,11 +7,12 @@
 WITH open AS (
     SELECT i.amount - i.paid AS unpaid,
            greatest(0, ceil(extract(epoch FROM ($1::timestamptz - i.due_at)) / 86400)) AS days
-    FROM receivable_instalments i JOIN orders o ON o.id = i.order_id
+    FROM receivable_instalments i
     WHERE i.paid < i.amount
-      AND ($2::text IS NULL OR o.customer_id IN (  -- a hashed subplan: one pass over the owner's customers
-          SELECT k.customer_id FROM known_customers k
-          WHERE k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL)))
+      AND ($2::text IS NULL OR i.order_id IN (  -- hashed subplans; the shop's totals read no other table
+          SELECT o.id FROM orders o WHERE o.customer_id IN (
+              SELECT k.customer_id FROM known_customers k
+              WHERE k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
 )
 SELECT coalesce(sum(unpaid) FILTER (WHERE days = 0), 0)::numeric(14,2) AS current,
        coalesce(sum(unpaid) FILTER (WHERE days BETWEEN 1 AND 30), 0)::numeric(14,2) AS days_1_30,
