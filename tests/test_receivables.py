@@ -4,6 +4,7 @@ notes from resolved tickets; invoices, plans; cancels and returns (the hooks); s
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.orders.domain.ageing import bucket
 from services.orders.store import receivables_hooks
 from shared.db import connect
 from shared.events import TicketResolved, envelope_for
@@ -53,7 +55,7 @@ async def _receivable(cluster: Cluster, order_id: str) -> dict[str, Any]:
 async def _events(cluster: Cluster, kind: str, subject: str) -> list[dict[str, Any]]:
     rows = await cluster.sql("orders", "SELECT data FROM outbox WHERE event_type LIKE $1 AND subject = $2 ORDER BY id",
                              f"%.{kind}.%", subject)
-    return [r["data"] if isinstance(r["data"], dict) else __import__("json").loads(r["data"]) for r in rows]
+    return [r["data"] if isinstance(r["data"], dict) else json.loads(r["data"]) for r in rows]
 
 
 async def test_an_order_on_account_owes_its_total_and_a_payment_shows_in_the_ageing(kehu: Cluster) -> None:
@@ -211,3 +213,15 @@ async def test_cancel_and_return_hooks_change_what_is_owed_and_the_statement_add
         body["closing_balance"]) == Decimal("30.00")
     assert body["lines"][-1]["balance"] == body["closing_balance"]
     assert body["ageing"]["total"] == "30.00"
+
+
+async def test_the_ageing_sql_puts_money_in_the_buckets_the_domain_says_at_every_boundary(kehu: Cluster) -> None:
+    customer = await _customer_on_terms(kehu, "Boundaries", days=0)
+    order = await _order(kehu, customer, "10.00", days_ago=100)
+    due = datetime.fromisoformat((await _receivable(kehu, order["id"]))["instalments"][0]["due_at"])
+    for days in (0, 1, 30, 31, 60, 61, 90, 91):
+        as_of = due + timedelta(days=days)
+        answer = (await kehu.get("orders", "/receivables/ageing", as_of=as_of.isoformat(), limit=500)).json()
+        mine = next(c for c in answer["customers"] if c["customer_id"] == customer)
+        filled = [k for k in ("current", "days_1_30", "days_31_60", "days_61_90", "over_90") if mine[k] != "0.00"]
+        assert filled == [bucket(due, as_of)], days
