@@ -225,3 +225,23 @@ async def test_the_ageing_sql_puts_money_in_the_buckets_the_domain_says_at_every
         mine = next(c for c in answer["customers"] if c["customer_id"] == customer)
         filled = [k for k in ("current", "days_1_30", "days_31_60", "days_61_90", "over_90") if mine[k] != "0.00"]
         assert filled == [bucket(due, as_of)], days
+
+
+async def test_a_survivors_statement_carries_the_merged_customers_lines(kehu: Cluster) -> None:
+    merged = await _customer_on_terms(kehu, "Merged away")
+    survivor = await kehu.customer("Survivor")
+    order = await _order(kehu, merged, "60.00")
+    await kehu.post("orders", "/payments", {"customer_id": merged, "method": "cash", "amount": "20.00"})
+    merge = await kehu.post("contacts", f"/customers/{merged}/merge-into/{survivor}", {})
+    assert merge.status_code == 201, merge.text
+
+    async def moved() -> bool:
+        rows = await kehu.sql("orders", "SELECT customer_id FROM orders WHERE id = $1::uuid", order["id"])
+        return str(rows[0]["customer_id"]) == survivor
+
+    await eventually(moved, timeout=30)
+    body = (await kehu.get("orders", f"/customers/{survivor}/statement")).json()
+    assert ([line["kind"] for line in body["lines"]], body["closing_balance"]) == (["order", "payment"], "40.00")
+    assert body["ageing"]["total"] == "40.00"
+    paid = await kehu.post("orders", "/payments", {"customer_id": survivor, "method": "cash", "amount": "40.00"})
+    assert [a["order_id"] for a in paid.json()["allocations"]] == [order["id"]]

@@ -14,7 +14,8 @@ FROM invoices WHERE id = $1;
 -- name: list_invoices
 SELECT id, number, order_id, customer_id, amount, official_number, issued_at, issued_by
 FROM invoices
-WHERE ($1::uuid IS NULL OR customer_id = $1) AND ($2::uuid IS NULL OR order_id = $2)
+WHERE ($1::uuid IS NULL OR customer_id IN (SELECT $1::uuid UNION ALL  -- and those merged into them
+           SELECT merged_id FROM customer_merges WHERE survivor_id = $1 AND undone_at IS NULL)) AND ($2::uuid IS NULL OR order_id = $2)
   AND ($4::text IS NULL OR EXISTS (
       SELECT 1 FROM known_customers k WHERE k.customer_id = invoices.customer_id
         AND (k.owner = $4 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))

@@ -72,7 +72,8 @@ SELECT p.id, p.customer_id, p.method, p.amount, p.unallocated, p.received_at, p.
                                   ORDER BY a.due_at, a.order_id, a.instalment_no)
                  FROM payment_allocations a WHERE a.payment_id = p.id), '[]'::jsonb) AS allocations
 FROM payments p
-WHERE ($1::uuid IS NULL OR p.customer_id = $1) AND ($2::uuid IS NULL OR EXISTS (
+WHERE ($1::uuid IS NULL OR p.customer_id IN (SELECT $1::uuid UNION ALL  -- and those merged into them
+           SELECT merged_id FROM customer_merges WHERE survivor_id = $1 AND undone_at IS NULL)) AND ($2::uuid IS NULL OR EXISTS (
     SELECT 1 FROM payment_allocations a WHERE a.payment_id = p.id AND a.order_id = $2))
   AND ($4::text IS NULL OR EXISTS (
       SELECT 1 FROM known_customers k WHERE k.customer_id = p.customer_id
@@ -92,11 +93,17 @@ INSERT INTO receivable_ledger (id, customer_id, kind, order_id, ref, amount, occ
 VALUES ($1, $2, $3, $4, $5, $6, $7);
 
 -- name: ledger_before
+-- A customer's lines include those of the customers merged into them (not undone): their orders
+-- moved to the survivor, so their payments and credit notes count there too.
 SELECT coalesce(sum(amount), 0)::numeric(14,2) FROM receivable_ledger
-WHERE customer_id = $1 AND occurred_at < $2;
+WHERE customer_id IN (SELECT $1::uuid UNION ALL
+                      SELECT merged_id FROM customer_merges WHERE survivor_id = $1 AND undone_at IS NULL)
+  AND occurred_at < $2;
 
 -- name: ledger_between
 SELECT id, kind, order_id, ref, amount, occurred_at FROM receivable_ledger
-WHERE customer_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+WHERE customer_id IN (SELECT $1::uuid UNION ALL
+                      SELECT merged_id FROM customer_merges WHERE survivor_id = $1 AND undone_at IS NULL)
+  AND occurred_at >= $2 AND occurred_at < $3
 ORDER BY occurred_at, id
 LIMIT $4;
