@@ -61,6 +61,13 @@ async def order_placed(conn: asyncpg.Connection, order: Any, *, paid_with: str |
             *await accounts.settle_credit(conn, customer_id, now)]
 
 
+async def order_approved(conn: asyncpg.Connection, order: Any, now: datetime) -> list[Event]:
+    """An order that waited for approval (``pending_approval``, owing nothing) approved by a
+    manager: it now owes as if placed on account (due ``payment_days`` after it was placed). ``order``
+    also needs ``total``, ``occurred_at`` and ``external_ref``; a paid-at-once order never waits."""
+    return await order_placed(conn, order, paid_with=None, status="placed", now=now)
+
+
 async def order_cancelled(conn: asyncpg.Connection, order: Any, now: datetime) -> list[Event]:
     """A cancelled order owes nothing; what was paid on it becomes credit on the account."""
     customer_id: uuid.UUID = _get(order, "customer_id")
