@@ -245,3 +245,21 @@ async def test_a_survivors_statement_carries_the_merged_customers_lines(kehu: Cl
     assert body["ageing"]["total"] == "40.00"
     paid = await kehu.post("orders", "/payments", {"customer_id": survivor, "method": "cash", "amount": "40.00"})
     assert [a["order_id"] for a in paid.json()["allocations"]] == [order["id"]]
+
+
+async def test_an_approved_order_owes_from_then_on(kehu: Cluster) -> None:
+    customer = await _customer_on_terms(kehu, "Approved", days=15)
+    order = await _order(kehu, customer, "45.00", paid_with="other")  # stands in for one that waited: owes nothing
+    assert (await _receivable(kehu, order["id"]))["instalments"] == []
+    conn = await connect(kehu.database_urls["orders"])
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow("SELECT id, customer_id, total, occurred_at, external_ref FROM orders "
+                                      "WHERE id = $1::uuid", order["id"])
+            await append(conn, *await receivables_hooks.order_approved(conn, row, datetime.now(UTC)))
+    finally:
+        await conn.close()
+    owed = await _receivable(kehu, order["id"])
+    assert [(i["amount"], i["paid"]) for i in owed["instalments"]] == [("45.00", "0.00")]
+    assert datetime.fromisoformat(owed["instalments"][0]["due_at"]) == datetime.fromisoformat(
+        order["occurred_at"]) + timedelta(days=15)
