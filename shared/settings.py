@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         3600.0, gt=0,
         description="How often contacts returns customers to the public pool whose pool rule (no follow-up, no "
         "order for N days) has run out.")
+    overdue_sweep_s: float = Field(
+        3600.0, gt=0,
+        description="How often orders raises PaymentOverdue for instalments whose due date passed unpaid.")
     insights_publish_days: int = Field(
         90, ge=0,
         description="Insights publishes a conclusion on kehu.insights only if it became true at most this many "

@@ -24,7 +24,7 @@ from shared.batches import ItemProblem, take_all
 from shared.currencies import refusal
 from shared.customer_ref import CustomerByIdentity
 from shared.errors import FieldProblem, InFuture, Invalid
-from shared.events import BusinessTime, Channel, Money, OrderLine, OrderPlaced, Quantity
+from shared.events import BusinessTime, Channel, Money, OrderLine, OrderPlaced, PaymentMethod, Quantity
 
 CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
@@ -87,6 +87,9 @@ class NewOrder(BaseModel):
     )
     occurred_at: BusinessTime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
+    paid_with: PaymentMethod | None = Field(
+        None, description="Paid at once with this (a till sale): the order owes nothing. Absent: on account when "
+        "the customer has credit terms (it owes its total, docs/architecture.md §14.2), else paid at once.")
 
     @model_validator(mode="after")
     def _amounts_fit(self) -> NewOrder:

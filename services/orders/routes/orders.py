@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.orders.domain import orders as domain
 from services.orders.store import orders as store
+from services.orders.store import receivables_hooks
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
 from shared.customers import (
@@ -71,6 +72,10 @@ async def place_order(
         if survivor := await store.MERGES.adopt(conn, order.id, order.customer_id):
             placed = order.model_copy(update={"customer_id": survivor})
         await append(conn, event)
+        # Receivables (§14.2): an order on account owes its total (its first schedule). Batches are
+        # history imports: they owe nothing.
+        await append(conn, *await receivables_hooks.order_placed(
+            conn, placed, paid_with=body.paid_with, status=event.status, now=order.recorded_at))
         return Reply(201, placed.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
