@@ -1,4 +1,5 @@
-"""Kafka subscribers of orders: the replica of known customer ids, fed by ``kehu.contacts``."""
+"""Kafka subscribers of orders: the replica of known customer ids, fed by ``kehu.contacts``, and the
+replica of credit tiers, fed by ``kehu.insights``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.orders.store import credit
 from services.orders.store.orders import MERGES
 from shared.consumer import Delivery
 from shared.customers import apply_contacts_events
@@ -19,4 +21,10 @@ async def apply_contacts(conn: asyncpg.Connection, deliveries: Sequence[Delivery
 
 
 
-CONSUMERS = [ConsumerSpec(name="orders", topics=("kehu.contacts",), apply=apply_contacts)]
+async def apply_insights(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """``kehu.insights``: the replica of credit tiers (CreditStandingChanged; other events ignored)."""
+    await credit.apply_standings(conn, deliveries)
+
+
+CONSUMERS = [ConsumerSpec(name="orders", topics=("kehu.contacts",), apply=apply_contacts),
+             ConsumerSpec(name="orders-credit", topics=("kehu.insights",), apply=apply_insights)]
