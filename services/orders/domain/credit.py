@@ -31,7 +31,7 @@ HOLD: CreditTier = "D"
 class NewCreditTerms(BaseModel):
     """What a manager sets: days to pay, a limit (none: no limit), what happens above it, and why."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     payment_days: int = Field(ge=0, le=365, description="Days after the order its instalment falls due.")
     credit_limit: Money | None = Field(description="The most the customer may owe on account; null: no limit.")
@@ -42,7 +42,7 @@ class NewCreditTerms(BaseModel):
 
 
 class TermsRemoval(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=1000, description="Why the customer pays at once from now on.")
 
@@ -50,13 +50,13 @@ class TermsRemoval(BaseModel):
 class CreditOverride(BaseModel):
     """A manager places an order the credit check would refuse (or send for approval), with a reason."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class ApprovalDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     approved: bool = Field(description="true: the order is placed (and owes on account); false: it is cancelled.")
     reason: str = Field(min_length=1, max_length=1000)

@@ -20,7 +20,7 @@ from services.orders.store import credit as store
 from services.orders.store import receivables
 from shared.auth import Principal
 from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.events import CreditTier, Event, Money, OrderPlaced
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
@@ -156,7 +156,8 @@ async def get_terms(customer_id: uuid.UUID, request: Request, principal: Princip
     "it would take what is owed above `credit_limit`. The same terms again change nothing (`changed: false`). "
     "To stop buying on account, set `credit_limit` 0: every order not paid at once is then refused. Publishes "
     "`CreditTermsSet`.",
-    responses=CHECKED_CUSTOMER_ANSWERS,
+    responses={**CHECKED_CUSTOMER_ANSWERS, 404: {"model": Problem, "description": "a customer contacts never "
+                                                                                   "registered"}},
 )
 async def set_terms(
     customer_id: uuid.UUID,
@@ -165,7 +166,10 @@ async def set_terms(
     idempotency_key: IdempotencyKeyHeader = None,
     principal: Principal = require(MANAGE),
 ) -> Response:
-    await check_customer_in_scope(request, principal, customer_id)
+    try:
+        await check_customer_in_scope(request, principal, customer_id)
+    except Invalid as unknown:  # the customer is the path's: an unknown one is not found
+        raise NotFound(unknown.detail) from unknown
 
     async def write(conn: asyncpg.Connection) -> Reply:
         current = await store.terms_for_update(conn, customer_id)
