@@ -137,9 +137,16 @@ async def test_a_manager_approves_a_pending_order_from_the_queue(browser: Browse
                                          json={"payment_days": 30, "credit_limit": "100", "when_exceeded": "approval",
                                                "reason": "新客户"}, headers=console.cluster.headers("admin"))
     assert put.status_code == 200, put.text
-    placed = await console.cluster.order(customer, price="80.00", quantity="2")
-    assert placed.json()["status"] == "pending_approval", placed.text
-    order_id = placed.json()["id"]
+    async with signed_in(browser, console, "wang") as page:  # the clerk places it: it waits, and says so
+        await page.goto(f"/customers/{customer}")
+        await page.locator("#order-form summary").click()
+        await page.locator("#f-lines\\[0\\]\\.sku").fill("茶叶")
+        await page.locator("#f-lines\\[0\\]\\.quantity").fill("2")
+        await page.locator("#f-lines\\[0\\]\\.unit_price").fill("80.00")
+        await page.get_by_role("button", name="确认下单").click()
+        await expect(page.get_by_role("status")).to_contain_text("等待经理审批")
+    [order] = (await console.cluster.get("orders", "/orders", customer_id=customer)).json()["items"]
+    order_id = order["id"]
     async with signed_in(browser, console, "mgr") as page:
         nav = page.get_by_role("link", name="审批")
         await expect(nav.locator(".nav-count")).not_to_have_text("")
@@ -177,3 +184,30 @@ async def test_an_order_over_the_limit_is_refused_in_words(browser: Browser, con
         await page.get_by_role("button", name="确认下单").click()
         await expect(page.locator("#order-form .problem")).to_contain_text("将超出信用额度 ¥10.00")
         await shoot(page, "credit-refused", part=page.locator("#order-form"))
+
+
+async def test_on_a_phone_in_english_a_manager_refuses_a_pending_order(browser: Browser,
+                                                                       console: ConsoleCluster) -> None:
+    customer = await console.cluster.customer("Refused Ltd")
+    put = await console.cluster.http.put(f"{console.cluster.urls['orders']}/customers/{customer}/credit-terms",
+                                         json={"payment_days": 15, "credit_limit": "20", "when_exceeded": "approval",
+                                               "reason": "new"}, headers=console.cluster.headers("admin"))
+    assert put.status_code == 200, put.text
+    order_id = (await console.cluster.order(customer, price="30.00", quantity="1")).json()["id"]
+    async with signed_in(browser, console, "mgr", view="phone", locale="en") as page:
+        await page.goto("/approvals")
+        if await page.get_by_role("button", name="English").count():
+            await page.get_by_role("button", name="English").click()
+        await expect(page.get_by_role("heading", name="Approvals", level=1)).to_be_visible()
+        item = page.locator(f"#approval-{order_id}")
+        await expect(item).to_contain_text("over the credit limit")
+        await no_sideways_scroll(page)
+        await accessible(page)
+        await shoot(page, "approvals-phone", part=item)
+        await page.locator(f"#r-{order_id}").fill("too much owed already")
+        await item.get_by_role("button", name="Refuse").click()
+        await expect(page.get_by_role("status")).to_contain_text("The order was refused")
+    order = (await console.cluster.get("orders", "/approvals")).json()["items"]
+    assert order_id not in [o["order_id"] for o in order]
+    cancelled = await console.cluster.sql("orders", "SELECT status FROM orders WHERE id = $1", uuid.UUID(order_id))
+    assert [r["status"] for r in cancelled] == ["cancelled"]

@@ -169,14 +169,16 @@ async def place_order(request: Request, customer_id: uuid.UUID, who: Viewer = De
     if form.get("external_ref"):
         body["external_ref"] = form["external_ref"]
     try:
-        await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
-                                     idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
+        placed = await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
+                                              idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
         errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref"], who.texts)
         if refused.problem.get("code") == "credit_refused":  # credit (§14.5): why, in words
             problem = credit_refusal(who.texts, refused.problem)
         return await _render_360(request, who, customer_id, status=422,
                                  forms={"order": {"values": form, "errors": errors, "problem": problem}})
+    if (placed or {}).get("status") == "pending_approval":  # credit (§14.5): over the terms, waits for a manager
+        return RedirectResponse(f"/customers/{customer_id}?done=pending#orders", status_code=303)
     return RedirectResponse(f"/customers/{customer_id}?done=order#orders", status_code=303)
 
 
