@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from shared.events import CreditEvidence, CreditStandingChanged, envelope_for
+from shared.events import CreditEvidence, CreditStandingChanged, CreditTier, envelope_for
 from tests.conftest import eventually
 from tests.console_support import PASSWORD, ConsoleCluster, console_cluster
 from tests.test_console_browser import (
@@ -65,10 +65,10 @@ async def signed_in(browser: Browser, console: ConsoleCluster, name: str, *, vie
         await context.close()
 
 
-async def _tier(console: ConsoleCluster, customer_id: str, tier: str) -> None:
+async def _tier(console: ConsoleCluster, customer_id: str, tier: CreditTier) -> None:
     """Insights judged the customer (a CreditStandingChanged on kehu.insights), and orders has it."""
     event = CreditStandingChanged(
-        customer_id=uuid.UUID(customer_id), occurred_at=datetime.now(UTC), previous_tier=None, tier=tier,  # type: ignore[arg-type]
+        customer_id=uuid.UUID(customer_id), occurred_at=datetime.now(UTC), previous_tier=None, tier=tier,
         reason="long_overdue", rule_version="test",
         evidence=CreditEvidence(instalments_due=4, share_on_time=0.25, average_days_late=50.0,
                                 outstanding=Decimal("1200.00"), overdue=Decimal("1200.00"), longest_overdue_days=95))

@@ -14,7 +14,7 @@ from console.services import Missing
 from console.web import templates
 
 ZH, EN = Texts("zh-CN"), Texts("en")
-CREDIT = {"customer_id": "c1", "tier": "D", "reason": "long_overdue",
+CREDIT: dict[str, Any] = {"customer_id": "c1", "tier": "D", "reason": "long_overdue",
           "evidence": {"instalments_due": 3, "share_on_time": 0.5, "average_days_late": 40.0, "outstanding": "900.00",
                        "overdue": "600.00", "longest_overdue_days": 75, "event_ids": []},
           "terms": {"payment_days": 30, "credit_limit": "1000.00", "when_exceeded": "refuse"},

@@ -58,7 +58,8 @@ async def _events(cluster: Cluster, event_type: str, order_id: str) -> list[dict
     return [json.loads(r["data"]) for r in rows]
 
 
-async def _standing(cluster: Cluster, customer_id: str, tier: CreditTier, occurred_at: datetime) -> None:
+async def _standing(cluster: Cluster, customer_id: str, tier: CreditTier, occurred_at: datetime,
+                    event_id: uuid.UUID | None = None) -> uuid.UUID:
     """A CreditStandingChanged on kehu.insights, as insights' relay would publish it."""
     event = CreditStandingChanged(
         customer_id=uuid.UUID(customer_id), occurred_at=occurred_at, previous_tier=None, tier=tier,
@@ -68,10 +69,12 @@ async def _standing(cluster: Cluster, customer_id: str, tier: CreditTier, occurr
     producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap, linger_ms=5)
     await producer.start()
     try:
-        key, value, headers = envelope_for(event).to_record()
+        envelope = envelope_for(event, event_id=event_id)
+        key, value, headers = envelope.to_record()
         await producer.send_and_wait("kehu.insights", value=value, key=key, headers=headers)
     finally:
         await producer.stop()
+    return envelope.id
 
 
 async def test_a_manager_sets_terms_once_and_the_credit_shows_them(cluster: Cluster) -> None:
@@ -211,10 +214,10 @@ async def _is(read: Any, wanted: str) -> bool:
 async def test_a_manager_overrides_a_refusal_and_it_is_audited(cluster: Cluster) -> None:
     customer = await cluster.customer("特批客户")
     await _terms(cluster, customer, "10")
-    override = {"credit_override": {"reason": "old friend, pays cash tomorrow"}}
-    forbidden = await _order(cluster, customer, "50.00", **override)
+    override = {"reason": "old friend, pays cash tomorrow"}
+    forbidden = await _order(cluster, customer, "50.00", credit_override=override)
     assert forbidden.status_code == 403, forbidden.text
-    placed = await _order(cluster, customer, "50.00", role="manager", **override)
+    placed = await _order(cluster, customer, "50.00", role="manager", credit_override=override)
     assert (placed.status_code, placed.json().get("status", "placed")) == (201, "placed")
     order_id = placed.json()["id"]
     [decided] = await _events(cluster, "OrderApprovalDecided", order_id)
@@ -232,3 +235,22 @@ async def test_two_concurrent_orders_near_the_limit_cannot_both_pass(cluster: Cl
     answers = await asyncio.gather(*(_order(cluster, customer, "60.00") for _ in range(2)))
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
     assert (await _credit(cluster, customer))["outstanding"] == "60.00"
+
+
+async def test_the_tier_replica_keeps_the_newer_event_and_on_a_tie_the_larger_id(cluster: Cluster) -> None:
+    customer = await cluster.customer("同时两条")
+    at = datetime.now(UTC)
+    larger, smaller = uuid.UUID("ffffffff-0000-7000-8000-000000000000"), uuid.UUID("00000000-0000-7000-8000-000000000001")
+
+    async def consumed(event_id: uuid.UUID) -> bool:
+        return bool(await cluster.sql("orders", "SELECT 1 FROM inbox WHERE consumer = 'orders-credit' AND "
+                                      "event_id = $1", event_id))
+
+    await _standing(cluster, customer, "C", at, event_id=larger)
+    await eventually(lambda: consumed(larger), timeout=30)
+    await _standing(cluster, customer, "A", at, event_id=smaller)  # the same moment, a smaller id: older
+    await eventually(lambda: consumed(smaller), timeout=30)
+    await _standing(cluster, customer, "C", at, event_id=larger)  # delivered again: nothing changes
+    [row] = await cluster.sql("orders", "SELECT tier, event_id FROM credit_standing WHERE customer_id = $1",
+                              uuid.UUID(customer))
+    assert (row["tier"], row["event_id"]) == ("C", larger)
