@@ -178,6 +178,7 @@ async def test_an_order_over_the_limit_is_refused_in_words(browser: Browser, con
     async with signed_in(browser, console, "wang") as page:
         await page.goto(f"/customers/{customer}")
         await page.locator("#order-form summary").click()
+        await expect(page.locator("#order-credit")).to_contain_text("可用额度 ¥10.00")
         await page.locator("#f-lines\\[0\\]\\.sku").fill("大米")
         await page.locator("#f-lines\\[0\\]\\.quantity").fill("3")
         await page.locator("#f-lines\\[0\\]\\.unit_price").fill("9.50")
@@ -207,7 +208,32 @@ async def test_on_a_phone_in_english_a_manager_refuses_a_pending_order(browser: 
         await page.locator(f"#r-{order_id}").fill("too much owed already")
         await item.get_by_role("button", name="Refuse").click()
         await expect(page.get_by_role("status")).to_contain_text("The order was refused")
+        await page.get_by_role("button", name="中文").click()  # the person's choice is kept: back to Chinese
+        await expect(page.get_by_role("heading", name="审批", level=1)).to_be_visible()
     order = (await console.cluster.get("orders", "/approvals")).json()["items"]
     assert order_id not in [o["order_id"] for o in order]
     cancelled = await console.cluster.sql("orders", "SELECT status FROM orders WHERE id = $1", uuid.UUID(order_id))
     assert [r["status"] for r in cancelled] == ["cancelled"]
+
+
+async def test_a_manager_overrides_the_credit_check_from_the_order_form(browser: Browser,
+                                                                       console: ConsoleCluster) -> None:
+    customer = await console.cluster.customer("特批的店")
+    put = await console.cluster.http.put(f"{console.cluster.urls['orders']}/customers/{customer}/credit-terms",
+                                         json={"payment_days": 30, "credit_limit": "10", "when_exceeded": "refuse",
+                                               "reason": "小额"}, headers=console.cluster.headers("admin"))
+    assert put.status_code == 200, put.text
+    async with signed_in(browser, console, "mgr") as page:
+        await page.goto(f"/customers/{customer}")
+        await page.locator("#order-form summary").click()
+        await page.locator("#f-lines\\[0\\]\\.sku").fill("大米")
+        await page.locator("#f-lines\\[0\\]\\.quantity").fill("3")
+        await page.locator("#f-lines\\[0\\]\\.unit_price").fill("9.50")
+        await page.locator("#f-credit_override\\.reason").fill("老朋友，明天付现")
+        await page.get_by_role("button", name="确认下单").click()
+        await expect(page.get_by_role("status").filter(has_text="订单已下")).to_be_visible()
+        await expect(page.locator("#credit-outstanding")).to_have_text("¥28.50")
+    audit = await console.cluster.sql("orders", "SELECT override, reason, decided_by FROM credit_decisions d "
+                                      "JOIN orders o ON o.id = d.order_id WHERE o.customer_id = $1",
+                                      uuid.UUID(customer))
+    assert [(a["override"], a["reason"], a["decided_by"]) for a in audit] == [(True, "老朋友，明天付现", "mgr")]

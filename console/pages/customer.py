@@ -168,11 +168,14 @@ async def place_order(request: Request, customer_id: uuid.UUID, who: Viewer = De
     body = {"customer_id": str(customer_id), "channel": form.get("channel") or "store", "lines": lines}
     if form.get("external_ref"):
         body["external_ref"] = form["external_ref"]
+    if form.get("credit_override.reason", "").strip():  # credit (§14.5): a manager's override, with its reason
+        body["credit_override"] = {"reason": form["credit_override.reason"].strip()}
     try:
         placed = await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
                                               idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref"], who.texts)
+        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref",
+                                                "credit_override.reason"], who.texts)
         if refused.problem.get("code") == "credit_refused":  # credit (§14.5): why, in words
             problem = credit_refusal(who.texts, refused.problem)
         return await _render_360(request, who, customer_id, status=422,
