@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,35 @@ def alert_kind_label(t: Texts, kind: str) -> str:
         "churn_risk": t.gettext("Churn risk"),
         "stage_decline": t.gettext("Stage decline"),
     }.get(kind, kind)
+
+
+def credit_reason(t: Texts, credit: dict[str, Any] | None) -> str:
+    """The tier's evidence in one line: how they paid, what is overdue."""
+    evidence = (credit or {}).get("evidence") or {}
+    if not evidence:
+        return ""
+    if Decimal(str(evidence.get("overdue") or 0)) > 0:
+        return t.gettext("%(overdue)s overdue, the oldest %(days)s days past due",
+                         overdue=t.money(evidence.get("overdue")), days=evidence.get("longest_overdue_days", 0))
+    if evidence.get("share_on_time") is not None and evidence.get("instalments_due"):
+        return t.gettext("%(share)s of %(due)s instalments paid on time", share=t.percent(evidence["share_on_time"]),
+                         due=evidence["instalments_due"])
+    return t.gettext("nothing due yet")
+
+
+def credit_refusal(t: Texts, problem: Mapping[str, Any]) -> str:
+    """Why orders refused an order on credit, in the person's language (for the order form)."""
+    if problem.get("why") == "on_hold":
+        return t.gettext("Refused: the customer is on credit hold (tier D) and owes %(outstanding)s. Take payment "
+                         "at once or ask a manager.", outstanding=t.money(problem.get("outstanding")))
+    amounts = {"outstanding": t.money(problem.get("outstanding")), "total": t.money(problem.get("total")),
+               "limit": t.money(problem.get("limit"))}
+    if problem.get("tier"):
+        return t.gettext("Refused: the customer owes %(outstanding)s and this order of %(total)s would exceed the "
+                         "credit limit of %(limit)s (tier %(tier)s). Take payment at once or ask a manager.",
+                         tier=problem["tier"], **amounts)
+    return t.gettext("Refused: the customer owes %(outstanding)s and this order of %(total)s would exceed the credit "
+                     "limit of %(limit)s. Take payment at once or ask a manager.", **amounts)
 
 
 async def customer_names(services: Services, who: Viewer, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

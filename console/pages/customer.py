@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.charts import Purchase, Rhythm, rhythm_description, rhythm_svg
 from console.forms import form_errors, line_fields
 from console.pages import identities
-from console.pages.common import alert_kind_label, now
+from console.pages.common import alert_kind_label, credit_reason, credit_refusal, now
 from console.services import Missing, ServiceDown, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
 from shared.events import LossReason
@@ -81,6 +81,9 @@ async def _page_data(request: Request, who: Viewer, customer_id: uuid.UUID) -> d
         calls["insights"] = unless_unknown(api.get("insights", f"/customers/{cid}/insights", who.person, lang))
         calls["timeline"] = unless_unknown(api.get("insights", f"/customers/{cid}/timeline", who.person, lang,
                                                    params={"limit": TIMELINE_FETCH}))
+    if who.may("orders:read"):  # the credit panel and tier badge (credit_panel.html); 404: nothing shown
+        calls["credit"] = unless_unknown(api.get("orders", f"/customers/{cid}/credit", who.person, lang))
+        calls["credit_terms"] = api.get("orders", f"/customers/{cid}/credit-terms", who.person, lang)
     if who.may("orders:read"):
         calls["orders"] = api.get("orders", "/orders", who.person, lang, params={"customer_id": cid, "limit": 500})
     if who.may("tickets:read"):
@@ -145,6 +148,8 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         identities=[] if _absent(got, "identities") else got["identities"]["items"],
         identity_options=[(k, identities.identity_kind_label(t, k)) for k in identities.KINDS],
         identity_label=lambda k: identities.identity_kind_label(t, k),
+        credit=None if _absent(got, "credit") else got["credit"],
+        credit_reason=credit_reason(t, None if _absent(got, "credit") else got["credit"]),
     )
 
 
@@ -163,13 +168,20 @@ async def place_order(request: Request, customer_id: uuid.UUID, who: Viewer = De
     body = {"customer_id": str(customer_id), "channel": form.get("channel") or "store", "lines": lines}
     if form.get("external_ref"):
         body["external_ref"] = form["external_ref"]
+    if form.get("credit_override.reason", "").strip():  # credit (§14.5): a manager's override, with its reason
+        body["credit_override"] = {"reason": form["credit_override.reason"].strip()}
     try:
-        await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
-                                     idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
+        placed = await services(request).post("orders", "/orders", who.person, who.texts.accept_language, body,
+                                              idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref"], who.texts)
+        errors, problem = form_errors(refused, [*line_fields(ORDER_LINES), "channel", "external_ref",
+                                                "credit_override.reason"], who.texts)
+        if refused.problem.get("code") == "credit_refused":  # credit (§14.5): why, in words
+            problem = credit_refusal(who.texts, refused.problem)
         return await _render_360(request, who, customer_id, status=422,
                                  forms={"order": {"values": form, "errors": errors, "problem": problem}})
+    if (placed or {}).get("status") == "pending_approval":  # credit (§14.5): over the terms, waits for a manager
+        return RedirectResponse(f"/customers/{customer_id}?done=pending#orders", status_code=303)
     return RedirectResponse(f"/customers/{customer_id}?done=order#orders", status_code=303)
 
 

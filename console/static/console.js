@@ -91,6 +91,14 @@
     });
   });
 
+  // Counts beside nav entries (e.g. Approvals): a number fetched from the page's count route.
+  document.querySelectorAll("[data-count-from]").forEach(function (el) {
+    fetch(el.dataset.countFrom, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (text) { el.textContent = text.trim(); })
+      .catch(function () {});
+  });
+
   // After a form error, focus the first invalid field (or the summary).
   var invalid = document.querySelector('[aria-invalid="true"]') || document.getElementById("form-problem");
   if (invalid) invalid.focus();

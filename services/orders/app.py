@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.orders import handlers
 from services.orders.overdue_sweeper import sweep_forever
-from services.orders.routes import ageing, invoices, orders, payments
+from services.orders.routes import ageing, credit, invoices, orders, payments
 from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "refuses customers contacts never registered.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[orders.router, invoices.router, payments.router, ageing.router],
+        routers=[orders.router, invoices.router, payments.router, ageing.router, credit.router],
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,

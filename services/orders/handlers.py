@@ -1,5 +1,6 @@
-"""Kafka subscribers of orders: the replica of known customer ids, fed by ``kehu.contacts``, and
-credit notes for resolved tickets' compensation (``kehu.tickets``)."""
+"""Kafka subscribers of orders: the replica of known customer ids, fed by ``kehu.contacts``; credit
+notes for resolved tickets' compensation (``kehu.tickets``); the replica of credit tiers, fed by
+``kehu.insights``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.orders.accounts import issue_credit_note
+from services.orders.store import credit
 from services.orders.store.orders import MERGES
 from shared.consumer import Delivery
 from shared.customers import apply_contacts_events
@@ -37,5 +39,11 @@ async def apply_tickets(conn: asyncpg.Connection, deliveries: Sequence[Delivery]
             await append(conn, *issued[1])
 
 
+async def apply_insights(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """``kehu.insights``: the replica of credit tiers (CreditStandingChanged; other events ignored)."""
+    await credit.apply_standings(conn, deliveries)
+
+
 CONSUMERS = [ConsumerSpec(name="orders", topics=("kehu.contacts",), apply=apply_contacts),
-             ConsumerSpec(name="orders-credit-notes", topics=("kehu.tickets",), apply=apply_tickets)]
+             ConsumerSpec(name="orders-credit-notes", topics=("kehu.tickets",), apply=apply_tickets),
+             ConsumerSpec(name="orders-credit", topics=("kehu.insights",), apply=apply_insights)]

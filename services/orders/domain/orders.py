@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from services.orders.domain.credit import CreditOverride
 from shared.batches import ItemProblem, take_all
 from shared.currencies import refusal
 from shared.customer_ref import CustomerByIdentity
@@ -87,9 +88,14 @@ class NewOrder(BaseModel):
     )
     occurred_at: BusinessTime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
+    # --- credit (§14.5) ---
     paid_with: PaymentMethod | None = Field(
-        None, description="Paid at once with this (a till sale): the order owes nothing. Absent: on account when "
-        "the customer has credit terms (it owes its total, docs/architecture.md §14.2), else paid at once.")
+        None, description="Paid at once by this method (a till sale): the order owes nothing and is never refused "
+        "for credit. Absent: on account when the customer has credit terms (checked against them), else paid at once.")
+    credit_override: CreditOverride | None = Field(
+        None, description="A manager places the order although the credit check would refuse it or send it for "
+        "approval, with a reason (audited; `credit:manage` only, else 403).")
+    # --- end credit ---
 
     @model_validator(mode="after")
     def _amounts_fit(self) -> NewOrder:

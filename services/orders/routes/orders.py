@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.orders.domain import orders as domain
+from services.orders.routes import credit
 from services.orders.store import orders as store
-from services.orders.store import receivables_hooks
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
 from shared.customers import (
@@ -44,7 +44,12 @@ class OrderPage(BaseModel):
     status_code=201,
     response_model=domain.Order,
     summary="Place an order",
-    responses={409: {"model": Problem, "description": "external_ref already used by another order"},
+    description="An order not paid at once (`paid_with`) of a customer with credit terms is on account: it owes "
+    "its total, unless the customer is on hold (tier D) or it takes what is owed above the limit; then it is a "
+    "409 (`code: credit_refused`, with `tier`, `outstanding`, `limit`, `total`) or, when the terms say so, it is "
+    "placed as `pending_approval`. A manager may override with `credit_override`.",
+    responses={409: {"model": Problem, "description": "external_ref already used by another order, or credit "
+                                                      "refused (`code: credit_refused`)"},
                **CHECKED_CUSTOMER_ANSWERS},
 )
 async def place_order(
@@ -61,9 +66,13 @@ async def place_order(
         body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
     # A salesperson places orders only for their own customers and the pool's (403 naming the owner).
     await check_customer_in_scope(request, principal, order.customer_id)
+    credit.check_override_allowed(body.credit_override, principal)  # credit (§14.5)
 
     async def write(conn: asyncpg.Connection) -> Reply:
         placed = order
+        # --- credit (§14.5): judged first, the customer's terms row locked until commit ---
+        decision = await credit.judge(conn, order, paid_with=body.paid_with, override=body.credit_override)
+        # --- end credit ---
         if not await store.insert_order(conn, order):
             holder = await store.order_id_by_external_ref(conn, body.external_ref or "")
             raise external_ref_taken("order", body.external_ref, holder)
@@ -71,12 +80,16 @@ async def place_order(
         # The event still names the id it was placed for: insights notes it with the merge likewise.
         if survivor := await store.MERGES.adopt(conn, order.id, order.customer_id):
             placed = order.model_copy(update={"customer_id": survivor})
-        await append(conn, event)
-        # Receivables (§14.2): an order on account owes its total (its first schedule). Batches are
-        # history imports: they owe nothing.
-        await append(conn, *await receivables_hooks.order_placed(
-            conn, placed, paid_with=body.paid_with, status=event.status, now=order.recorded_at))
-        return Reply(201, placed.model_dump(mode="json"), {"Location": f"/orders/{order.id}"})
+        # Credit (§14.5): pending_approval or placed; placed on account, it owes its total (its first
+        # schedule, §14.2). Batches are history imports: they owe nothing and are not checked.
+        status, events = await credit.settle(conn, placed, event, decision, paid_with=body.paid_with,
+                                             override=body.credit_override, principal=principal,
+                                             now=order.recorded_at)
+        await append(conn, *events)
+        answer = placed.model_dump(mode="json")
+        if status != "placed":  # the Order model carries the status once the order lifecycle (§14.1) is in
+            answer["status"] = status
+        return Reply(201, answer, {"Location": f"/orders/{order.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 
