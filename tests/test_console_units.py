@@ -89,6 +89,17 @@ def test_every_text_has_both_translations() -> None:
     assert catalogue.missing("en") == []
 
 
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_every_entry_has_one_translation_and_one_key(locale: str) -> None:
+    # a merge that keeps both sides of an entry leaves two msgstr lines (babel quietly takes one) or
+    # the same msgid twice
+    path = catalogue.HERE / "locales" / f"{locale}.po"
+    entries = path.read_text(encoding="utf-8").split("\n\n")
+    keys = [tuple(ln for ln in e.splitlines() if ln.startswith(("msgctxt", "msgid "))) for e in entries]
+    assert [e for e in entries if sum(ln.startswith("msgstr ") for ln in e.splitlines()) > 1] == []
+    assert len(keys) == len(set(keys))
+
+
 def test_no_text_is_built_with_an_f_string_or_concatenation_inside_gettext() -> None:
     """Named placeholders only: a translator must see the whole sentence (UI.md 3)."""
     for path in (catalogue.HERE / "templates").rglob("*.html"):
