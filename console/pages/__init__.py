@@ -4,6 +4,7 @@ from console.pages import (
     acquisition,
     alerts,
     category,
+    credit,
     customer,
     customer_edit,
     customers,
@@ -19,4 +20,4 @@ from console.pages import (
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router, followups.router]
+           imports.router, followups.router, credit.router]
