@@ -15,7 +15,14 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from tests.conftest import eventually
 from tests.console_support import ConsoleCluster, console_cluster
-from tests.test_console_browser import CHROMIUM_ARGS, accessible, chromium, no_sideways_scroll, shoot
+from tests.test_console_browser import (
+    CHROMIUM_ARGS,
+    accessible,
+    chromium,
+    english_only,
+    no_sideways_scroll,
+    shoot,
+)
 from tests.test_console_browser_pool import signed_in
 from tests.test_credit_standing import _consumed, _in_orders_outbox, _payment, _schedule
 
@@ -108,13 +115,27 @@ async def test_today_counts_the_holds_and_the_credit_page_says_why(browser: Brow
 
 async def test_a_manager_sees_every_hold_in_english_and_the_other_tabs(browser: Browser, console: ConsoleCluster,
                                                                       on_hold: dict[str, str]) -> None:
-    async with signed_in(browser, console, "mgr", locale="en") as page:
-        await page.goto("/credit")
-        await expect(page.locator("tbody tr")).to_have_count(2)
-        row = page.locator("tbody tr", has_text=COLLEAGUES)
-        await expect(row).to_contain_text("75 days overdue at most, ¥600.00 overdue, 67% paid on time")
-        await page.locator('a.count[href="/credit?tier=A"]').click()
-        await expect(page.get_by_text("No customer in this tier.")).to_be_visible()
-        await page.locator('a.count[href="/credit?tier=all"]').click()
-        await expect(page.locator("tbody tr", has_text=HELD)).to_be_visible()
-        await shoot(page, "credit-all-en")
+    async with signed_in(browser, console, "mgr") as page:
+        try:
+            await page.get_by_role("button", name="English").click()
+            await expect(page.locator("html")).to_have_attribute("lang", "en")
+            await expect(page.locator('a.count[href="/credit?tier=D"]')).to_have_attribute("aria-label",
+                                                                                          "2 customers on hold")
+            await page.locator("header nav").get_by_role("link", name="Credit 2 on hold").click()
+            await expect(page).to_have_url(console.url + "/credit")
+            await expect(page.locator("tbody tr")).to_have_count(2)
+            row = page.locator("tbody tr", has_text=COLLEAGUES)
+            await expect(row).to_contain_text("75 days overdue at most, ¥600.00 overdue, 67% paid on time")
+            await expect(row).to_contain_text("D · On hold")
+            await english_only(page)
+            await shoot(page, "credit-english")
+            await page.locator('a.count[href="/credit?tier=A"]').click()
+            await expect(page.get_by_text("No customer in this tier.")).to_be_visible()
+            await page.locator('a.count[href="/credit?tier=all"]').click()
+            await expect(page.locator("tbody tr", has_text=HELD)).to_be_visible()
+            await expect(page.locator('a.count[href="/credit?tier=all"] b')).to_have_text("2")
+        finally:  # the choice is the person's: leave mgr in Chinese
+            await page.goto("/")
+            back = page.get_by_role("button", name="中文")
+            if await back.count():
+                await back.click()
