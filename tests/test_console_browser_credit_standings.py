@@ -139,3 +139,27 @@ async def test_a_manager_sees_every_hold_in_english_and_the_other_tabs(browser: 
             back = page.get_by_role("button", name="中文")
             if await back.count():
                 await back.click()
+
+
+async def test_the_api_explains_in_the_language_asked_and_the_console_counts_per_person(
+        console: ConsoleCluster, on_hold: dict[str, str]) -> None:
+    cluster = console.cluster
+    url = cluster.urls["insights"] + f"/customers/{on_hold['held']}/credit-standing"
+    later = datetime.now(UTC) + 65 * DAY
+    for language, words in (("zh-CN,zh;q=0.9", "最久逾期 75 天，逾期 ¥600.00，按时付款 67%"),
+                            ("en", "75 days overdue at most, ¥600.00 overdue, 67% paid on time")):
+        answer = await cluster.http.get(url, params={"as_of": later.isoformat()},
+                                        headers={**cluster.headers("admin"), "Accept-Language": language})
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["reason"], answer.json()["explanation"]) == ("long_overdue", words)
+    counts = await cluster.get("insights", "/credit-standings/counts")
+    assert counts.status_code == 200 and counts.json()["counts"]["D"] >= 2
+    assert set(counts.json()["counts"]) == {"A", "B", "C", "D"}
+    async with console.signed_in("wang") as client:
+        assert (await client.get("/credit/on-hold")).text == "1"
+        page = await client.get("/credit", params={"tier": "B"})
+        assert page.status_code == 200 and HELD in page.text and COLLEAGUES not in page.text
+    async with console.signed_in("mgr") as client:
+        assert (await client.get("/credit/on-hold")).text == "2"
+        every = await client.get("/credit", params={"tier": "all"})
+        assert HELD in every.text and COLLEAGUES in every.text
