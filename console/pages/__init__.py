@@ -5,6 +5,7 @@ from console.pages import (
     alerts,
     category,
     credit,
+    credit_standings,
     customer,
     customer_edit,
     customers,
@@ -21,4 +22,4 @@ from console.pages import (
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router, followups.router, receivables.router, credit.router]
+           imports.router, followups.router, receivables.router, credit.router, credit_standings.router]

@@ -39,6 +39,7 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
                            params={"status": "open", "kind": "complaint", "limit": LIMIT}),
         # contacts lists a salesperson's own follow-ups due, everyone's for a manager
         follow_ups=api.get("contacts", "/follow-ups/due", who.person, lang, params={"limit": LIMIT}),
+        credit=api.get("insights", "/credit-standings/counts", who.person, lang),  # customers on hold
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
@@ -59,4 +60,5 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         kind_label=lambda k: alert_kind_label(who.texts, k),
         total=len(alerts) + len(complaints), mine=mine, people=await display_names(request),
         follow_ups_due=None if isinstance(got["follow_ups"], Missing) else got["follow_ups"]["items"],
+        credit_counts=None if isinstance(got["credit"], Missing) else got["credit"]["counts"],
     )

@@ -27,6 +27,23 @@
     document.querySelectorAll("[data-part]").forEach(function (el) { refresh(el.dataset.part); });
   }
 
+  // Counts in the nav (customers on hold, orders waiting for approval): asked after the page showed, so a
+  // slow service never holds a page up.
+  document.querySelectorAll("[data-count-from]").forEach(function (el) {
+    fetch(el.dataset.countFrom, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (n) {
+        if (!/^[1-9]\d*$/.test(n)) return;
+        el.textContent = n;
+        var label = document.createElement("span");
+        label.className = "visually-hidden";
+        label.textContent = " " + (el.dataset.countLabel || "");
+        el.appendChild(label);
+        el.hidden = false;
+      })
+      .catch(function () {});
+  });
+
   // Live pages: a server-sent event names the event type; parts that listen to it refresh.
   var wanted = (document.body.dataset.live || "").split(/\s+/).filter(Boolean);
   if (wanted.length && window.EventSource) {
@@ -89,14 +106,6 @@
       input.setCustomValidity(tooLarge ? input.dataset.tooLarge : "");
       if (tooLarge) input.reportValidity();
     });
-  });
-
-  // Counts beside nav entries (e.g. Approvals): a number fetched from the page's count route.
-  document.querySelectorAll("[data-count-from]").forEach(function (el) {
-    fetch(el.dataset.countFrom, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : ""; })
-      .then(function (text) { el.textContent = text.trim(); })
-      .catch(function () {});
   });
 
   // After a form error, focus the first invalid field (or the summary).

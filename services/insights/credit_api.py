@@ -6,13 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from services.insights import credit, credit_handlers, credit_store
+from services.insights import credit, credit_handlers, credit_store, wording
 from services.insights import profile as pf
 from services.insights.api import UNKNOWN_CUSTOMER, AsOfText, _as_of, _known, _parse_as_of, _unknown, ensure_sees
+from services.insights.credit_wording import explain_credit
 from shared.auth import Principal
 from shared.events import CreditEvidence, CreditTier
 from shared.http import json_response, require
@@ -31,6 +32,8 @@ class CreditStanding(BaseModel):
     tier: CreditTier = Field(description="A good payer, B normal, C watch, D hold.")
     reason: str = Field(description=_REASONS)
     evidence: CreditEvidence
+    explanation: str = Field(description="The reason and its evidence in one line, in the language asked for "
+                                         "(Accept-Language: Chinese or English).")
     rule_version: str
     as_of: datetime = Field(description="When the rule judged it.")
     since: datetime | None = Field(description="Since when this tier is recorded (null: the sweep has not "
@@ -45,6 +48,8 @@ class CreditStandingItem(BaseModel):
     tier: CreditTier
     reason: str
     evidence: CreditEvidence
+    explanation: str = Field(description="The reason and its evidence in one line, in the language asked for "
+                                         "(Accept-Language: Chinese or English).")
     rule_version: str
     since: datetime
     as_of: datetime
@@ -53,6 +58,11 @@ class CreditStandingItem(BaseModel):
 class CreditStandingPage(BaseModel):
     items: list[CreditStandingItem]
     next_cursor: str | None
+
+
+class CreditStandingCounts(BaseModel):
+    counts: dict[CreditTier, int] = Field(description="Customers with a recorded standing per tier (every tier "
+                                                      "named, 0 when none); customers without one are B.")
 
 
 class CreditSweep(BaseModel):
@@ -71,8 +81,10 @@ async def customer_credit_standing(
     request: Request,
     as_of: Annotated[AsOfText | None, _as_of("Judge as of this time (default: now, or the last judgement's "
                                              "time if later).")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
     principal: Principal = require("insights:read"),
 ) -> Response:
+    lang = wording.preferred_language(accept_language)
     when = _parse_as_of(as_of, request)
     async with request.app.state.runtime.pool.acquire() as conn:
         await ensure_sees(conn, principal, customer_id)
@@ -87,9 +99,10 @@ async def customer_credit_standing(
         at = pf.to_datetime(when)
     judged = credit.judge(history, at)
     same = recorded is not None and recorded.tier == judged.tier
+    evidence = credit_store.evidence_json(judged.evidence)
     return json_response(200, {
-        "customer_id": str(customer_id), "tier": judged.tier, "reason": judged.reason,
-        "evidence": credit_store.evidence_json(judged.evidence), "rule_version": credit.RULE_VERSION,
+        "customer_id": str(customer_id), "tier": judged.tier, "reason": judged.reason, "evidence": evidence,
+        "explanation": explain_credit(judged.reason, evidence, lang), "rule_version": credit.RULE_VERSION,
         "as_of": at.isoformat(), "since": recorded.since.isoformat() if same and recorded else None,
         "recorded_tier": recorded.tier if recorded else None,
     })
@@ -104,19 +117,32 @@ async def list_credit_standings(
     tier: CreditTier | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[uuid.UUID | None, Query(description="The last customer_id of the page before.")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
     principal: Principal = require("insights:read"),
 ) -> Response:
+    lang = wording.preferred_language(accept_language)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await credit_store.standing_page(conn, tier=tier, after=cursor, limit=limit,
                                                 owner_filter=scope_of(principal).owner_filter)
     items: list[dict[str, Any]] = [
         {"customer_id": str(r["customer_id"]), "owner": r["owner"], "tier": r["tier"], "reason": r["reason"],
-         "evidence": r["evidence"], "rule_version": r["rule_version"], "since": r["since"].isoformat(),
+         "evidence": r["evidence"], "explanation": explain_credit(r["reason"], r["evidence"], lang),
+         "rule_version": r["rule_version"], "since": r["since"].isoformat(),
          "as_of": r["as_of"].isoformat()}
         for r in rows
     ]
     next_cursor = str(rows[-1]["customer_id"]) if len(rows) == limit else None
     return json_response(200, {"items": items, "next_cursor": next_cursor})
+
+
+@router.get("/credit-standings/counts", response_model=CreditStandingCounts,
+            summary="How many customers are in each credit tier",
+            description="Of the recorded standings, as `GET /credit-standings` lists them (a salesperson: their "
+            "own customers and the pool's): the console's count of customers on hold (D).")
+async def count_credit_standings(request: Request, principal: Principal = require("insights:read")) -> Response:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        counts = await credit_store.standing_counts(conn, owner_filter=scope_of(principal).owner_filter)
+    return json_response(200, {"counts": {tier: counts.get(tier, 0) for tier in ("A", "B", "C", "D")}})
 
 
 @router.post("/admin/credit/sweep", response_model=CreditSweep,

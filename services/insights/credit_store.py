@@ -91,3 +91,7 @@ async def customers_to_review(conn: asyncpg.Connection, as_of: datetime, limit: 
 async def standing_page(conn: asyncpg.Connection, *, tier: str | None, after: uuid.UUID | None, limit: int,
                         owner_filter: str | None) -> list[asyncpg.Record]:
     return list(await conn.fetch(Q["standing_page"], tier, after, limit, owner_filter))
+
+
+async def standing_counts(conn: asyncpg.Connection, *, owner_filter: str | None) -> dict[str, int]:
+    return {r["tier"]: r["n"] for r in await conn.fetch(Q["standing_counts"], owner_filter)}

@@ -65,3 +65,10 @@ WHERE ($1::text IS NULL OR c.tier = $1)
   AND ($4::text IS NULL OR o.owner IS NULL OR o.owner = $4)
 ORDER BY c.customer_id
 LIMIT $3;
+
+-- name: standing_counts
+-- Customers per tier, scoped as standing_page ($1, a salesperson's owner id).
+SELECT c.tier, count(*)::int AS n
+FROM credit_standings c LEFT JOIN customer_owners o USING (customer_id)
+WHERE ($1::text IS NULL OR o.owner IS NULL OR o.owner = $1)
+GROUP BY c.tier;
