@@ -172,6 +172,35 @@ async def test_a_retried_patch_with_the_same_key_is_applied_once(contacts: Conta
     assert len(await contacts.events(cid, "CustomerProfileUpdated")) == 1
 
 
+async def test_a_changed_email_moves_the_email_identity_and_one_held_elsewhere_is_409(contacts: Contacts) -> None:
+    cid = (await contacts.register("王芳", email="wang@example.cn"))["id"]
+    other = (await contacts.register("李雷", email="li@example.cn"))["id"]
+
+    def held(value: str) -> Any:
+        return contacts.sql("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = $1", value)
+
+    moved = await contacts.patch(cid, {"email": "Fang@Example.cn"})
+    assert moved.status_code == 200, moved.text
+    assert await held("wang@example.cn") == []
+    assert [r["customer_id"] for r in await held("fang@example.cn")] == [uuid.UUID(cid)]
+    assert [(e["value"], e["unlinked_by"]) for e in await contacts.events(cid, "ChannelIdentityUnlinked")] == [
+        ("wang@example.cn", "admin")]
+    assert [(e["value"], e["linked_by"]) for e in await contacts.events(cid, "ChannelIdentityLinked")] == [
+        ("fang@example.cn", "admin")]
+    found = await contacts.get("/customers", identity="email:fang@example.cn")
+    assert [c["id"] for c in found.json()["items"]] == [cid]
+
+    taken = await contacts.patch(cid, {"email": "li@example.cn"}, if_match=moved.headers["ETag"])
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["holder"] == {"id": other, "name": "李雷"}
+    assert (await contacts.get(f"/customers/{cid}")).json()["email"] == "fang@example.cn"
+
+    cleared = await contacts.patch(cid, {"email": None}, if_match=moved.headers["ETag"])
+    assert cleared.status_code == 200, cleared.text
+    assert await held("fang@example.cn") == []
+    assert len(await contacts.events(cid, "ChannelIdentityUnlinked")) == 2
+
+
 async def test_fields_a_patch_does_not_change_are_422_naming_each(contacts: Contacts) -> None:
     cid = (await contacts.register("Acme"))["id"]
     response = await contacts.patch(cid, {"notes": "x", "phone": "13800138000", "category": "lost", "colour": "red"})
