@@ -169,6 +169,7 @@ async def test_a_retried_patch_with_the_same_key_is_applied_once(contacts: Conta
     again = await contacts.patch(cid, {"notes": "once"}, headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["revision"] == 2
+    assert again.headers["ETag"] == first.headers["ETag"] == '"2"'
     assert len(await contacts.events(cid, "CustomerProfileUpdated")) == 1
 
 
