@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -371,6 +372,18 @@ async def test_competitors_are_noted_in_history_and_reported_per_category(contac
     assert history[0]["changes"][0]["new"] == {"茶叶世家": "cheaper"}
     assert (await contacts.get(f"/customers/{a}")).json()["revision"] == 4
     assert len(await contacts.events(a, "CustomerProfileUpdated")) == 3
+
+
+async def test_a_competitor_named_with_a_slash_is_noted_and_forgotten(contacts: Contacts) -> None:
+    cid = (await contacts.register("A"))["id"]
+    url = f"{contacts.url}/customers/{cid}/competitors/{quote('茶/酒 行', safe='')}"
+    noted = await contacts.http.put(url, json={"note": "next door"}, headers=contacts.admin())
+    assert noted.status_code == 201, noted.text
+    listed = (await contacts.get(f"/customers/{cid}/competitors")).json()["items"]
+    assert [(c["competitor"], c["note"]) for c in listed] == [("茶/酒 行", "next door")]
+    gone = await contacts.http.delete(url, headers=contacts.admin())
+    assert gone.status_code == 200 and gone.json() == {"removed": True}
+    assert (await contacts.get(f"/customers/{cid}/competitors")).json()["items"] == []
 
 
 # --- ownership scope ----------------------------------------------------------------------------
