@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import field as _field
 from datetime import date, datetime, time
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
@@ -166,11 +167,30 @@ def map_columns(header: Sequence[str], mapping: Mapping[str, str] | None = None)
 # --- the rows -----------------------------------------------------------------------------------
 
 
+class RowProblem(ValueError):
+    """Why a cell cannot be what its column needs. ``str()`` is the English text (the command's);
+    ``message`` the same with ``%(name)s`` placeholders and ``values`` what fills them, so the
+    console can say it in the person's language (console/pages/import_words.py lists every one)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values = message, values
+
+
 @dataclass(frozen=True, slots=True)
 class BadRow:
     line: int
     field: str
     reason: str
+    message: str = _field(default="", compare=False)
+    """``reason`` with placeholders (a ``RowProblem``'s), to translate; empty when there is none."""
+    values: Mapping[str, object] = _field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def of(cls, line: int, name: str, problem: ValueError) -> BadRow:
+        if isinstance(problem, RowProblem):
+            return cls(line, name, str(problem), problem.message, problem.values)
+        return cls(line, name, str(problem))
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.field}: {self.reason}"
@@ -253,10 +273,12 @@ def _parsed_phone(text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{text!r} is not a phone number ({exc})") from None
+        raise RowProblem("%(value)s is not a phone number (%(why)s)", value=repr(text), why=str(exc)) from None
     if not phonenumbers.is_valid_number(number):
-        where = "" if text.lstrip().startswith(("+", "00")) else f" (read as a number in {region})"
-        raise ValueError(f"{text!r} is not a valid phone number{where}")
+        if text.lstrip().startswith(("+", "00")):
+            raise RowProblem("%(value)s is not a valid phone number", value=repr(text))
+        raise RowProblem("%(value)s is not a valid phone number (read as a number in %(region)s)", value=repr(text),
+                         region=region)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -276,8 +298,15 @@ def _choice(text: str, words: Mapping[str, str], allowed: Sequence[str], what: s
     found = words.get(text.strip()) or words.get(key)
     if found is None:
         examples = "/".join(list(dict.fromkeys(w for w in words if not w.isascii()))[:4])
-        raise ValueError(f"unknown {what} {text!r} (one of {', '.join(allowed)}; or in Chinese, e.g. {examples})")
+        raise RowProblem(_UNKNOWN[what], value=repr(text), allowed=", ".join(allowed), examples=examples)
     return found
+
+
+_UNKNOWN = {
+    "kind": "unknown kind %(value)s (one of %(allowed)s; or in Chinese, e.g. %(examples)s)",
+    "category": "unknown category %(value)s (one of %(allowed)s; or in Chinese, e.g. %(examples)s)",
+    "lead source": "unknown lead source %(value)s (one of %(allowed)s; or in Chinese, e.g. %(examples)s)",
+}
 
 
 def parse_registered_at(text: str, zone: ZoneInfo) -> datetime:
@@ -288,11 +317,12 @@ def parse_registered_at(text: str, zone: ZoneInfo) -> datetime:
         try:
             return datetime.combine(date(int(day[1]), int(day[2]), int(day[3])), time.min, zone)
         except ValueError as exc:
-            raise ValueError(f"{text!r} is not a date ({exc})") from None
+            raise RowProblem("%(value)s is not a date (%(why)s)", value=repr(text), why=str(exc)) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date (2024-03-01) or a time (2024-03-01T10:00:00+08:00)") from None
+        raise RowProblem("%(value)s is not a date (2024-03-01) or a time (2024-03-01T10:00:00+08:00)",
+                         value=repr(text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -327,19 +357,20 @@ class _RowReader:
             try:
                 if name in IDENTITY_COLUMNS:
                     if len(text) > MAX_IDENTITY:
-                        raise ValueError(f"longer than {MAX_IDENTITY} characters")
+                        raise RowProblem("longer than %(max)s characters", max=MAX_IDENTITY)
                     kind, label = IDENTITY_COLUMNS[name]
                     identities.append((kind, text, label))
                 elif check is not None:
                     customer[name] = check(text)
                 elif len(text) > _LONGEST[name]:
-                    raise ValueError(f"longer than {_LONGEST[name]} characters ({len(text)})")
+                    raise RowProblem("longer than %(max)s characters (%(length)s)", max=_LONGEST[name],
+                                     length=len(text))
                 else:
                     customer[name] = text
             except ValueError as exc:
-                problems.append(BadRow(line, name, str(exc)))
+                problems.append(BadRow.of(line, name, exc))
         if "name" not in customer and not any(p.field == "name" for p in problems):
-            problems.insert(0, BadRow(line, "name", "is empty"))
+            problems.insert(0, BadRow.of(line, "name", RowProblem("is empty")))
         if problems:
             return None, problems
         key = customer.get("external_ref") or import_key(customer["name"], customer.get("phone"), customer.get("email"))
@@ -354,7 +385,7 @@ class _RowReader:
 
     def _email(self, text: str) -> str:
         if len(text) > 254 or not _EMAIL.match(text):
-            raise ValueError(f"{text!r} is not an email address")
+            raise RowProblem("%(value)s is not an email address", value=repr(text))
         return text.lower()
 
     def _category(self, text: str) -> str:
@@ -365,22 +396,23 @@ class _RowReader:
 
     def _channel(self, text: str) -> str:
         if not _CHANNEL.match(text.lower()):
-            raise ValueError(f"{text!r} must be 1-{MAX_CHANNEL} lower-case letters, digits or _ (store, wechat, ...)")
+            raise RowProblem("%(value)s must be 1-%(max)s lower-case letters, digits or _ (store, wechat, ...)",
+                             value=repr(text), max=MAX_CHANNEL)
         return text.lower()
 
     def _tags(self, text: str) -> list[str]:
         tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(text) if t.strip()))
         if len(tags) > MAX_TAGS:
-            raise ValueError(f"more than {MAX_TAGS} tags ({len(tags)})")
+            raise RowProblem("more than %(max)s tags (%(count)s)", max=MAX_TAGS, count=len(tags))
         long = [t for t in tags if len(t) > MAX_TAG]
         if long:
-            raise ValueError(f"tag {long[0]!r} is longer than {MAX_TAG} characters")
+            raise RowProblem("tag %(value)s is longer than %(max)s characters", value=repr(long[0]), max=MAX_TAG)
         return tags
 
     def _registered_at(self, text: str) -> str:
         moment = parse_registered_at(text, self.zone)
         if moment > self.now:
-            raise ValueError(f"{text!r} is in the future")
+            raise RowProblem("%(value)s is in the future", value=repr(text))
         return moment.isoformat()
 
 
@@ -398,7 +430,8 @@ def parse_customers(
         parsed.read += 1
         row, problems = reader.read(line, cells)
         if row is not None and row.customer.get("external_ref") in first_of_key and not row.key.startswith(KEY_PREFIX):
-            problems = [BadRow(line, "external_ref", f"{row.key!r} repeats line {first_of_key[row.key]}")]
+            problems = [BadRow.of(line, "external_ref", RowProblem("%(value)s repeats line %(line)s", value=repr(row.key),
+                                                                    line=first_of_key[row.key]))]
             row = None
         if row is None:
             parsed.bad.extend(problems)

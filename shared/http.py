@@ -233,7 +233,8 @@ async def idempotent(
 ) -> Response:
     """Run ``write`` in one transaction, remembering its reply under ``key`` in that transaction.
 
-    A retry with the same key and body returns the stored reply and writes nothing; the same key
+    A retry with the same key and body returns the stored reply (status, body and the headers the
+    route set: ETag, Location) and writes nothing; the same key
     with another body is refused (409). Two concurrent requests with one key serialise on the key's
     row: the second waits for the first to commit, then replays its reply.
     """
@@ -249,10 +250,11 @@ async def idempotent(
                         "this Idempotency-Key was already used for a different request", title="Idempotency-Key reused",
                         errors=[FieldProblem("header.Idempotency-Key", "already used with another body")],
                     )
-                return json_response(stored["status_code"], stored["response"], {"Idempotent-Replayed": "true"})
+                replayed = {**(stored["headers"] or {}), "Idempotent-Replayed": "true"}
+                return json_response(stored["status_code"], stored["response"], replayed)
         reply = await write(conn)
         if key is not None:
-            await conn.execute(Q["remember_reply"], principal.scope, key, reply.status, reply.body)
+            await conn.execute(Q["remember_reply"], principal.scope, key, reply.status, reply.body, reply.headers)
     if after_commit is not None:
         await after_commit()
     return json_response(reply.status, reply.body, reply.headers)

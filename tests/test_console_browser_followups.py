@@ -97,6 +97,7 @@ async def test_a_salesperson_logs_a_follow_up_from_the_customer_page_on_a_phone(
         await expect(entry).to_contain_text("预计下单")
         await expect(entry).to_contain_text("微信")
         await expect(entry).to_contain_text(f"下次跟进 {next_week}")
+        await expect(entry).to_contain_text(" · 王芳 · ")  # who logged it, by the name the console knows (wang)
         await expect(section).to_contain_text(re.compile(rf"下次跟进：\s*{next_week}"))
         await expect(section).to_contain_text("7 天后到期")
         await no_sideways_scroll(page)

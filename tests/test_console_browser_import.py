@@ -71,8 +71,8 @@ async def test_a_manager_uploads_a_list_reads_the_preview_and_imports_it(
         await expect(counts).to_contain_text("4待导入客户")  # 王芳, 李雷, 欧阳娜娜 once, 张伟
         await expect(counts).to_contain_text("1有误的行")
         bad = page.locator("#bad-rows")
-        await expect(bad).to_contain_text("'12345' is not a valid phone number")
-        await expect(bad).to_contain_text("unknown category 'vip'")
+        await expect(bad).to_contain_text("'12345' 不是有效的电话号码")  # the parser's words, in the page's language
+        await expect(bad).to_contain_text("未知的分类 'vip'")
         await expect(bad.locator("tbody tr").first).to_contain_text("4")
         duplicates = page.locator("#duplicates")
         await expect(duplicates.get_by_role("link", name="张伟（门店）")).to_have_attribute("href", f"/customers/{till}")

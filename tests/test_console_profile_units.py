@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from console.pages.customer_edit import as_read, changed, form_values, revision_of, shown, split_tags, typed
+from console.i18n import Texts
+from console.pages.customer_edit import (
+    as_read,
+    changed,
+    email_taken,
+    form_values,
+    revision_of,
+    shown,
+    split_tags,
+    typed,
+)
+from console.services import ServiceRefused
 
 RECORD = {"id": "c1", "name": "王芳", "kind": "person", "email": "wang@example.cn", "address": None, "notes": "x",
           "tags": ["VIP"], "lead_source": "fair", "lead_source_detail": None, "referred_by": None,
@@ -41,3 +52,12 @@ def test_history_values_read_as_text() -> None:
     assert shown(None) == shown([]) == shown("") == "—"
     assert shown(["VIP", "茶"]) == "VIP, 茶"
     assert shown({"茶叶世家": "cheaper", "Acme": ""}) == "茶叶世家 (cheaper); Acme"
+
+
+def test_an_email_another_customer_holds_is_said_at_the_field_naming_them() -> None:
+    taken = ServiceRefused("contacts", 409, {"detail": "the email li@example.cn belongs to customer 李雷 (…)",
+                                            "code": "identity_taken", "kind": "email", "value": "li@example.cn",
+                                            "holder": {"id": "0190f0c0-0000-7000-8000-000000000002", "name": "李雷"}})
+    said = email_taken(taken, Texts("zh-CN"))
+    assert said is not None and "李雷" in said and "li@example.cn" in said and "belongs" not in said
+    assert email_taken(ServiceRefused("contacts", 409, {"detail": "external_ref taken"}), Texts("zh-CN")) is None

@@ -169,6 +169,28 @@ async def test_release_locks_the_previous_owner_out_for_reclaim_days_and_keeps_t
     await pool.cluster.http.put(pool.url + "/pool/rules/lost", json={}, headers=pool.admin())
 
 
+async def test_a_claim_is_judged_as_of_a_time_given_now_by_default_never_in_the_future(pool: Pool) -> None:
+    wang = f"wang-{uuid.uuid4().hex[:6]}"
+    cid = await pool.customer("回头客", category="lost")
+    unlocked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    await pool.sql("UPDATE customers SET owner = NULL, previous_owner = $2, reclaim_after = $3 WHERE id = $1",
+                   uuid.UUID(cid), wang, unlocked)
+
+    before = await pool.post(f"/customers/{cid}/claim", headers=pool.person("sales", wang),
+                             as_of=(unlocked - timedelta(hours=1)).isoformat())
+    assert before.status_code == 409 and before.json()["code"] == "reclaim_lock", before.text
+    future = await pool.post(f"/customers/{cid}/claim", headers=pool.person("sales", wang),
+                             as_of=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "query.as_of"
+
+    at = unlocked + timedelta(hours=1)
+    claimed = await pool.post(f"/customers/{cid}/claim", headers=pool.person("sales", wang), as_of=at.isoformat())
+    assert claimed.status_code == 200, claimed.text
+    assert datetime.fromisoformat(claimed.json()["owner_since"]) == at
+    [row] = await pool.sql("SELECT owner, owner_since FROM customers WHERE id = $1", uuid.UUID(cid))
+    assert (row["owner"], row["owner_since"]) == (wang, at)
+
+
 # --- handover --------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -169,7 +170,37 @@ async def test_a_retried_patch_with_the_same_key_is_applied_once(contacts: Conta
     again = await contacts.patch(cid, {"notes": "once"}, headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["revision"] == 2
+    assert again.headers["ETag"] == first.headers["ETag"] == '"2"'
     assert len(await contacts.events(cid, "CustomerProfileUpdated")) == 1
+
+
+async def test_a_changed_email_moves_the_email_identity_and_one_held_elsewhere_is_409(contacts: Contacts) -> None:
+    cid = (await contacts.register("王芳", email="wang@example.cn"))["id"]
+    other = (await contacts.register("李雷", email="li@example.cn"))["id"]
+
+    def held(value: str) -> Any:
+        return contacts.sql("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = $1", value)
+
+    moved = await contacts.patch(cid, {"email": "Fang@Example.cn"})
+    assert moved.status_code == 200, moved.text
+    assert await held("wang@example.cn") == []
+    assert [r["customer_id"] for r in await held("fang@example.cn")] == [uuid.UUID(cid)]
+    assert [(e["value"], e["unlinked_by"]) for e in await contacts.events(cid, "ChannelIdentityUnlinked")] == [
+        ("wang@example.cn", "admin")]
+    assert [(e["value"], e["linked_by"]) for e in await contacts.events(cid, "ChannelIdentityLinked")] == [
+        ("fang@example.cn", "admin")]
+    found = await contacts.get("/customers", identity="email:fang@example.cn")
+    assert [c["id"] for c in found.json()["items"]] == [cid]
+
+    taken = await contacts.patch(cid, {"email": "li@example.cn"}, if_match=moved.headers["ETag"])
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["holder"] == {"id": other, "name": "李雷"}
+    assert (await contacts.get(f"/customers/{cid}")).json()["email"] == "fang@example.cn"
+
+    cleared = await contacts.patch(cid, {"email": None}, if_match=moved.headers["ETag"])
+    assert cleared.status_code == 200, cleared.text
+    assert await held("fang@example.cn") == []
+    assert len(await contacts.events(cid, "ChannelIdentityUnlinked")) == 2
 
 
 async def test_fields_a_patch_does_not_change_are_422_naming_each(contacts: Contacts) -> None:
@@ -341,6 +372,18 @@ async def test_competitors_are_noted_in_history_and_reported_per_category(contac
     assert history[0]["changes"][0]["new"] == {"茶叶世家": "cheaper"}
     assert (await contacts.get(f"/customers/{a}")).json()["revision"] == 4
     assert len(await contacts.events(a, "CustomerProfileUpdated")) == 3
+
+
+async def test_a_competitor_named_with_a_slash_is_noted_and_forgotten(contacts: Contacts) -> None:
+    cid = (await contacts.register("A"))["id"]
+    url = f"{contacts.url}/customers/{cid}/competitors/{quote('茶/酒 行', safe='')}"
+    noted = await contacts.http.put(url, json={"note": "next door"}, headers=contacts.admin())
+    assert noted.status_code == 201, noted.text
+    listed = (await contacts.get(f"/customers/{cid}/competitors")).json()["items"]
+    assert [(c["competitor"], c["note"]) for c in listed] == [("茶/酒 行", "next door")]
+    gone = await contacts.http.delete(url, headers=contacts.admin())
+    assert gone.status_code == 200 and gone.json() == {"removed": True}
+    assert (await contacts.get(f"/customers/{cid}/competitors")).json()["items"] == []
 
 
 # --- ownership scope ----------------------------------------------------------------------------

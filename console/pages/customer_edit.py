@@ -19,7 +19,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.forms import form_errors, worded
+from console.i18n import Texts
 from console.pages.customer import _render_360
+from console.pages.identities import identity_kind_label
 from console.services import ServiceRefused
 from console.web import Viewer, check_csrf, render, require_page, services, templates, viewer
 from shared.events import ContactRole, LeadSource
@@ -128,9 +130,23 @@ async def save(request: Request, customer_id: uuid.UUID, who: Viewer = Depends(v
             return await _conflict(request, who, current, before, mine, form)
         errors, problem = form_errors(refused, [*FIELDS, *(f"tags[{i}]" for i in range(20))], who.texts)
         errors = {("tags" if name.startswith("tags[") else name): text for name, text in errors.items()}
+        taken = email_taken(refused, who.texts)
+        if taken:
+            errors, problem = {**errors, "email": taken}, None
         return _edit_page(request, who, {**current, "revision": revision_of(form.get("etag"))},
                           values=form, read=before, status=422, errors=errors, problem=problem)
     return RedirectResponse(f"/customers/{customer_id}?done=edited", status_code=303)
+
+
+def email_taken(refused: ServiceRefused, t: Texts) -> str | None:
+    """A 409 of a changed e-mail another customer holds (as an identity), in words at the field."""
+    holder = refused.problem.get("holder") if refused.status == 409 else None
+    if refused.problem.get("kind") != "email" or not isinstance(holder, dict):
+        return None
+    return t.gettext("This %(kind)s (%(value)s) already belongs to %(name)s. An identity belongs to one customer "
+                     "only: unlink it there first, or merge the two customers.",
+                     kind=identity_kind_label(t, "email"), value=refused.problem.get("value", ""),
+                     name=holder.get("name", ""))
 
 
 async def _conflict(request: Request, who: Viewer, current: dict[str, Any], before: dict[str, Any],

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
+from console.pages.import_words import row_reason
 from console.services import ServiceRefused, Services
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
 from shared.customer_file import (
@@ -100,7 +101,8 @@ async def preview(request: Request, who: Viewer = Depends(viewer)) -> HTMLRespon
     return render(request, "import.html", who, step="preview", parsed=parsed, filename=upload.filename,
                   mapping=mapping, to_import=len(rows), checked=checked is not None, existing=existing,
                   already=already, shown=SHOWN, file_b64=base64.b64encode(data).decode(),
-                  import_key=str(uuid.uuid4()), max_bytes=MAX_UPLOAD_BYTES)
+                  import_key=str(uuid.uuid4()), max_bytes=MAX_UPLOAD_BYTES,
+                  reason=lambda bad: row_reason(who.texts, bad))
 
 
 async def _check_existing(api: Services, who: Viewer, parsed: Parsed) -> tuple[list[Any], int] | None:
@@ -151,7 +153,7 @@ async def run(request: Request, who: Viewer = Depends(viewer)) -> HTMLResponse:
     key = form.get("import_key") or str(uuid.uuid4())
     result = await _register(services(request), who, unique_by_key(parsed.rows), key)
     return render(request, "import.html", who, step="done", parsed=parsed, filename=filename, result=result,
-                  shown=SHOWN, max_bytes=MAX_UPLOAD_BYTES, mapping=mapping)
+                  shown=SHOWN, max_bytes=MAX_UPLOAD_BYTES, mapping=mapping, reason=lambda bad: row_reason(who.texts, bad))
 
 
 async def _register(api: Services, who: Viewer, rows: list[CustomerRow], key: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ INSERT INTO idempotency_keys (principal, key, request_hash, status_code, respons
 VALUES ($1, $2, $3, 0, 'null') ON CONFLICT DO NOTHING RETURNING true;
 
 -- name: stored_reply
-SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2;
+SELECT request_hash, status_code, response, headers FROM idempotency_keys WHERE principal = $1 AND key = $2;
 
 -- name: remember_reply
-UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2;
+UPDATE idempotency_keys SET status_code = $3, response = $4, headers = $5 WHERE principal = $1 AND key = $2;

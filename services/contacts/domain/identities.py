@@ -203,3 +203,13 @@ def primary_after_unlink(value: str, current: str | None, remaining: list[str]) 
     if current != value:
         return False, current
     return True, (remaining[0] if remaining else None)
+
+
+def primary_replaced(kind: str, old: str | None, new: str | None) -> tuple[NormalIdentity | None, NormalIdentity | None]:
+    """(to unlink, to link) when a record's primary ``kind`` (phone or email) goes from ``old`` to
+    ``new`` by an edit of the record (``PATCH /customers/{id}``): the old identity goes, the new one
+    is linked; none when the value stays."""
+    if old == new:
+        return None, None
+    return (NormalIdentity(kind=kind, value=old) if old else None,
+            NormalIdentity(kind=kind, value=new) if new else None)

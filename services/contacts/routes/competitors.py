@@ -28,7 +28,8 @@ from shared.writes import write_once
 router = APIRouter(tags=["competitors"])
 CompetitorName = Annotated[str, Path(
     max_length=domain.MAX_NAME, pattern=domain.NAME_PATTERN,
-    description="The competitor's name (URL-encoded; blanks around it trimmed, inner blanks as one space).")]
+    description="The competitor's name (URL-encoded; it may hold a `/`; blanks around it trimmed, inner blanks "
+    "as one space).")]
 
 
 async def _locked(conn: asyncpg.Connection, customer_id: uuid.UUID, principal: Principal) -> Customer:
@@ -52,7 +53,7 @@ async def _record(conn: asyncpg.Connection, customer_id: uuid.UUID, change: Fiel
 
 
 @router.put(
-    "/customers/{customer_id:uuid}/competitors/{name}",
+    "/customers/{customer_id:uuid}/competitors/{name:path}",
     response_model=domain.Competitor,
     status_code=200,
     summary="Note that a customer also buys from a competitor (or change the note)",
@@ -90,7 +91,7 @@ async def note_competitor(
 
 
 @router.delete(
-    "/customers/{customer_id:uuid}/competitors/{name}",
+    "/customers/{customer_id:uuid}/competitors/{name:path}",
     summary="The customer no longer buys from this competitor",
     description="Recorded as a `competitors` change (history, revision, event) when it was noted; "
     "otherwise harmless (`removed: false`).",

@@ -109,6 +109,32 @@ async def link_registered(conn: asyncpg.Connection, customer: customers_domain.C
                 raise IdentityTaken(identity, held.id, held.name)
 
 
+async def replace_primary(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, kind: str, old: str | None, new: str | None, *, by: str,
+    now: datetime,
+) -> None:
+    """An edit of the record changed its primary phone or email from ``old`` to ``new``: unlink the
+    old identity, link the new one (``IdentityTaken`` naming the holder when another customer has
+    it), each with its event. The caller writes the column itself."""
+    unlink, relink = domain.primary_replaced(kind, old, new)
+    events: list[Event] = []
+    if relink is not None:
+        held = await store.holder(conn, relink)
+        if held is not None and held.id != customer_id:
+            raise IdentityTaken(relink, held.id, held.name)
+    if unlink is not None and await store.delete_identity(conn, customer_id, unlink):
+        events.append(domain.unlinked_event(unlink, customer_id, by=by, now=now))
+    if relink is not None:
+        if await store.insert_identity(conn, relink, customer_id, at=now, by=by):
+            events.append(domain.linked_event(relink, customer_id, by=by, now=now))
+        else:
+            held = await store.holder(conn, relink)  # linked meanwhile by a concurrent request
+            if held is not None and held.id != customer_id:
+                raise IdentityTaken(relink, held.id, held.name)
+    if events:
+        await append(conn, *events)
+
+
 def linking(
     insert: Callable[[asyncpg.Connection, Sequence[customers_domain.Customer]], Awaitable[set[uuid.UUID]]], *, by: str
 ) -> Callable[[asyncpg.Connection, Sequence[customers_domain.Customer]], Awaitable[set[uuid.UUID]]]:

@@ -121,17 +121,31 @@ _ONE: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "refused: the rule or the holder is named"}}
 
 
-@router.post("/customers/{customer_id:uuid}/claim", response_model=Ownership, responses=_ONE,
+def _past(as_of: datetime | None, what: str) -> datetime:
+    """``as_of`` (default now), refused when in the future: a time rule applies to time that has passed."""
+    now = _now()
+    moment = as_of or now
+    if moment > now + MAX_CLOCK_SKEW:
+        raise Invalid(f"as_of is in the future: {what}", errors=[FieldProblem("query.as_of", "in the future", "in_future")])
+    return moment
+
+
+@router.post("/customers/{customer_id:uuid}/claim", response_model=Ownership,
+             responses={**_ONE, 422: {"model": Problem, "description": "`as_of` in the future"}},
              summary="Take a customer from the pool",
              description="The customer gets the caller's owner id. Refused (409, `code` names the rule) when the "
              "customer is not in the pool (the owner is named), the caller already holds the category's "
-             "`max_per_owner`, or the caller is the previous owner within `reclaim_days` (until when is said).")
-async def claim(customer_id: uuid.UUID, request: Request, idempotency_key: IdempotencyKeyHeader = None,
+             "`max_per_owner`, or the caller is the previous owner within `reclaim_days` (until when is said). "
+             "The claim is made as of `as_of` (now by default, not in the future): the reclaim period is judged "
+             "then, and the owner is the caller's since then.")
+async def claim(customer_id: uuid.UUID, request: Request,
+                as_of: Annotated[BusinessTime | None, Query(description="RFC 3339; default now.")] = None,
+                idempotency_key: IdempotencyKeyHeader = None,
                 principal: Principal = require("customers:claim")) -> Response:
     claimer = domain.claimer_of(principal.owner)
+    now = _past(as_of, "a claim is judged by the rules at a time that has passed")
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        now = _now()
         await store.lock_owner(conn, claimer)  # two claims of one person count their holdings in turn
         holding = await _holding(conn, customer_id)
         rule = await store.pool_rule(conn, holding.category)
@@ -286,11 +300,7 @@ async def sweep(request: Request,
                 as_of: Annotated[BusinessTime | None, Query(description="RFC 3339; default now.")] = None,
                 idempotency_key: IdempotencyKeyHeader = None,
                 principal: Principal = require("customers:assign")) -> Response:
-    now = _now()
-    moment = as_of or now
-    if moment > now + MAX_CLOCK_SKEW:
-        raise Invalid("as_of is in the future: a sweep returns customers only for time that has passed",
-                      errors=[FieldProblem("query.as_of", "in the future", "in_future")])
+    moment = _past(as_of, "a sweep returns customers only for time that has passed")
 
     async def write(conn: asyncpg.Connection) -> Reply:
         returned = await sweep_once(conn, moment, principal.name)

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from services.contacts.domain import profile as domain
 from services.contacts.domain.contact_persons import Merged
 from services.contacts.domain.customers import Customer
+from services.contacts.routes import identities
 from services.contacts.store import customers as customers_store
 from services.contacts.store import profile as store
 from shared.auth import Principal
@@ -55,13 +56,16 @@ async def _only_editable_fields(request: Request) -> None:
     "revision: read it again and re-apply). Each changed field gets a history row (who, when, old → new, "
     "`GET /customers/{id}/history`), the revision goes up by one and `CustomerProfileUpdated` is published. "
     "A patch that changes nothing (the values it gives are the record's) writes nothing: the same revision. "
-    "Phone and identities, category, owner and competitors have routes of their own (a 422 says which). "
+    "A changed `email` moves the customer's e-mail identity with it: the old one is unlinked, the new one "
+    "linked (409 naming the `holder` when another customer holds it), publishing `ChannelIdentityUnlinked` / "
+    "`ChannelIdentityLinked`. Phone and identities, category, owner and competitors have routes of their own (a 422 says which). "
     "The body may be sent as `application/json` or `application/merge-patch+json`.",
     responses={
         200: {"headers": domain.ETAG_HEADER},
         404: {"model": Problem},
-        409: {"model": Problem, "description": "external_ref taken, referral to itself or in a loop, a kind "
-              "change of a customer with contact persons, or a merged record"},
+        409: {"model": Problem, "description": "external_ref taken, the email held by another customer as "
+              "an identity (`holder`), referral to itself or in a loop, a kind change of a customer with contact "
+              "persons, or a merged record"},
         412: {"model": Problem, "description": "The record changed since it was read: `current_revision` says "
               "which it is now (also in the ETag header)"},
         428: {"model": Problem, "description": "No If-Match header"},
@@ -95,6 +99,8 @@ async def update_profile(
             holder = await customers_store.customer_by_external_ref(conn, after.external_ref or "")
             raise external_ref_taken("customer", after.external_ref, holder.id if holder else None)
         now = datetime.now(UTC)
+        await identities.replace_primary(conn, customer_id, "email", current.email, saved.email, by=principal.name,
+                                         now=now)
         await store.insert_changes(conn, customer_id, saved.revision, changes, by=principal.name, at=now)
         await append(conn, domain.profile_updated(current, saved, changes, by=principal.name, now=now))
         return Reply(200, saved.model_dump(mode="json"), {"ETag": domain.etag(saved.revision)})

@@ -19,6 +19,7 @@ from services.contacts.domain.identities import (
     parse_identity_query,
     primary_after_link,
     primary_after_unlink,
+    primary_replaced,
     registration_identities,
     unlinked_event,
 )
@@ -178,3 +179,11 @@ def test_a_search_query_is_cut_into_the_pieces_its_index_holds() -> None:
     assert query_grams("zhangw") == ["ang", "han", "ngw", "zha"]
     assert query_grams(query_text("  Zhang  Wei ")) == sorted({"zha", "han", "ang", "ng ", "g w", " we", "wei"})
     assert query_grams(None) == [] and query_grams("") == []
+
+
+def test_an_edited_primary_unlinks_the_old_identity_and_links_the_new() -> None:
+    old, new = NormalIdentity(kind="email", value="a@x.cn"), NormalIdentity(kind="email", value="b@x.cn")
+    assert primary_replaced("email", "a@x.cn", "b@x.cn") == (old, new)
+    assert primary_replaced("email", None, "b@x.cn") == (None, new)
+    assert primary_replaced("email", "a@x.cn", None) == (old, None)
+    assert primary_replaced("email", "a@x.cn", "a@x.cn") == (None, None)
