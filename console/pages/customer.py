@@ -16,11 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.charts import Purchase, Rhythm, rhythm_description, rhythm_svg
 from console.forms import form_errors, line_fields
 from console.pages import identities
-<<<<<<< HEAD
-from console.pages.common import alert_kind_label, credit_reason, credit_refusal, now
-=======
-from console.pages.common import alert_kind_label, display_names, now
->>>>>>> wp-cgaps
+from console.pages.common import alert_kind_label, credit_reason, credit_refusal, display_names, now
 from console.services import Missing, ServiceDown, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
 from shared.events import LossReason
@@ -152,12 +148,9 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         identities=[] if _absent(got, "identities") else got["identities"]["items"],
         identity_options=[(k, identities.identity_kind_label(t, k)) for k in identities.KINDS],
         identity_label=lambda k: identities.identity_kind_label(t, k),
-<<<<<<< HEAD
         credit=None if _absent(got, "credit") else got["credit"],
         credit_reason=credit_reason(t, None if _absent(got, "credit") else got["credit"]),
-=======
         people=await display_names(request),  # who logged a follow-up, by the name the console knows them by
->>>>>>> wp-cgaps
     )
 
 
