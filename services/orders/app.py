@@ -1,4 +1,4 @@
-"""Orders: orders and their lines (payments, invoices and credit terms come later). Wiring only."""
+"""Orders: orders and their lines, their life (status, cancellation, returns), the catalogue. Wiring only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.orders import handlers
-from services.orders.routes import orders
+from services.orders.routes import catalogue, lifecycle, orders
 from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "refuses customers contacts never registered.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[orders.router],
+        routers=[orders.router, lifecycle.router, catalogue.router],
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,
