@@ -11,6 +11,7 @@ from console.pages import (
     followups,
     identities,
     imports,
+    orders,
     people,
     pool,
     segments,
@@ -19,4 +20,4 @@ from console.pages import (
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router, followups.router]
+           imports.router, followups.router, orders.router]
