@@ -165,7 +165,9 @@ async def _render_order(request: Request, who: Viewer, order_id: uuid.UUID, *, s
 
 
 @router.get("/orders/{order_id:uuid}", response_class=HTMLResponse)
-async def order_page(request: Request, order_id: uuid.UUID, who: Viewer = Depends(viewer)) -> HTMLResponse:
+async def order_page(request: Request, order_id: uuid.UUID,
+                     done: Annotated[str, Query(max_length=32)] = "",  # what was just done (the notice says so)
+                     who: Viewer = Depends(viewer)) -> HTMLResponse:
     require_page(who, "orders:read")
     return await _render_order(request, who, order_id)
 
@@ -245,6 +247,7 @@ async def _render_catalogue(request: Request, who: Viewer, *, q: str = "", sku: 
 async def catalogue_page(request: Request, q: Annotated[str, Query(max_length=100)] = "",
                          sku: Annotated[str, Query(max_length=64)] = "",
                          cursor: Annotated[str, Query(max_length=64)] = "",
+                         saved: Annotated[str, Query(max_length=64)] = "",  # the product just saved (the notice)
                          who: Viewer = Depends(viewer)) -> HTMLResponse:
     require_page(who, "catalogue:write")
     return await _render_catalogue(request, who, q=q.strip(), sku=sku.strip(), cursor=cursor)
