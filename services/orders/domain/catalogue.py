@@ -54,6 +54,7 @@ def price_line(index: int, sku: str, unit_price: Money | None, products: Mapping
         if product is None or not product.active:
             why = "no product with this sku in the catalogue" if product is None else "the product is inactive"
             raise Invalid.fields([FieldProblem(f"lines[{index}].unit_price",
-                                               f"required: {why} ({sku!r}), so there is no list price")])
+                                               f"required: {why} ({sku!r}), so there is no list price",
+                                               "no_list_price")])
         unit_price = product.list_price
     return PricedLine(unit_price=unit_price, category=product.category if product is not None else None)
