@@ -84,8 +84,11 @@ async def list_orders(
     owner_filter: str | None = None, status: str | None = None, newest_first: bool = False,
 ) -> list[Order]:
     """``owner_filter`` (``Scope.owner_filter``): only orders of this owner's customers and the pool's."""
-    query = Q["list_orders_newest"] if newest_first else Q["list_orders"]
-    return await _with_lines(conn, await conn.fetch(query, after, customer_id, limit, owner_filter, status))
+    if newest_first:
+        rows = await conn.fetch(Q["list_orders_newest"], after, customer_id, limit, owner_filter, status)
+    else:
+        rows = await conn.fetch(Q["list_orders"], after, customer_id, limit, owner_filter, status)
+    return await _with_lines(conn, rows)
 
 
 async def _with_lines(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Order]:
