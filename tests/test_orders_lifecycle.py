@@ -5,18 +5,27 @@ every change published on kehu.orders through the outbox."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.identity import generate_keypair, load_private_key
 from tests.conftest import Cluster, eventually, own_cluster
+from tests.test_scopes import _known_everywhere, person
 
 pytestmark = pytest.mark.database
+CONSOLE_KEY: dict[str, Ed25519PrivateKey] = {}  # the key the module's services trust (signed-in people)
 
 
 @pytest.fixture(scope="module")
 async def shop(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
-    async with own_cluster(pg_url, tmp_path_factory.mktemp("orders-lifecycle")) as running:
+    home: Path = tmp_path_factory.mktemp("orders-lifecycle")
+    # the services trust a console key, so a test can act as a signed-in salesperson
+    generate_keypair(home / "identity" / "console-key.pem", home / "identity" / "console-key.pub.pem")
+    CONSOLE_KEY["key"] = load_private_key(home / "identity" / "console-key.pem")
+    async with own_cluster(pg_url, home) as running:
         tea = await running.http.put(running.urls["orders"] + "/products/TEA-1", headers=running.headers(),
                                      json={"name": "Longjing 250g", "category": "tea", "list_price": "88.00"})
         assert tea.status_code in (200, 201), tea.text
@@ -152,3 +161,20 @@ async def test_orders_are_listed_newest_first_and_by_status(shop: Cluster) -> No
     assert [o["id"] for o in newest] == [newer["id"], older["id"]]
     confirmed = (await shop.get("orders", "/orders", customer_id=customer, status="confirmed")).json()["items"]
     assert [o["id"] for o in confirmed] == [older["id"]]
+
+
+async def test_a_salesperson_changes_only_their_own_customers_orders(shop: Cluster) -> None:
+    key = CONSOLE_KEY["key"]
+    wangs, lis = await shop.customer("王的订单客户", owner="wang"), await shop.customer("李的订单客户", owner="li")
+    await _known_everywhere(shop, wangs, "wang")
+    await _known_everywhere(shop, lis, "li")
+    mine, theirs = await _place(shop, wangs), await _place(shop, lis)
+    wang = person(key, "wang")
+
+    refused = await shop.http.post(shop.urls["orders"] + f"/orders/{theirs['id']}/cancel", json={"reason": "x"},
+                                   headers=wang)
+    allowed = await shop.http.post(shop.urls["orders"] + f"/orders/{mine['id']}/status", json={"status": "confirmed"},
+                                   headers=wang)
+    assert refused.status_code == 403 and refused.json()["code"] == "out_of_scope", refused.text
+    assert allowed.status_code == 200, allowed.text
+    assert (await shop.get("orders", f"/orders/{theirs['id']}")).json()["status"] == "placed"

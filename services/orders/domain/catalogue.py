@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import FieldProblem, Invalid
 from shared.events import Money
 
-SKU_PATTERN = r"^[^\s/?#]([^/?#]*[^\s/?#])?$"
+SKU_PATTERN = r"^[^\s/?#\x00]([^/?#\x00]*[^\s/?#\x00])?$"
 
 
 class ProductChange(BaseModel):
