@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.errors import FieldProblem, Invalid
 from shared.events import Money
@@ -26,7 +26,7 @@ class ProductChange(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     category: str | None = Field(None, min_length=1, max_length=64, description="The product's category, if any.")
     list_price: Money
-    active: bool = Field(True, description="false: deactivated (no longer offered; old orders still name it).")
+    active: StrictBool = Field(True, description="false: deactivated (no longer offered; old orders still name it).")
 
 
 class Product(BaseModel):

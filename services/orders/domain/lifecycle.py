@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.orders.domain.orders import CENT, Order
@@ -56,17 +57,31 @@ class ReturnLineRequest(BaseModel):
     quantity: Quantity
 
 
-class ReturnRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_WHOLE = "Everything still left of the order came back (instead of `lines`)."
 
-    lines: list[ReturnLineRequest] | None = Field(None, min_length=1, max_length=500,
-                                                  description="What came back; or `whole: true`.")
-    whole: bool = Field(False, description="Everything still left of the order came back.")
+
+class ReturnRequest(BaseModel):
+    """Either ``lines`` or ``whole: true`` (exactly one of the two keys), with a reason."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra={"oneOf": [{"required": ["lines"]}, {"required": ["whole"]}]})
+
+    lines: list[ReturnLineRequest] = Field(default_factory=list, min_length=1, max_length=500,
+                                           description="What came back (instead of `whole`).")
+    whole: Annotated[Literal[True] | None, WithJsonSchema({"const": True, "type": "boolean", "description": _WHOLE})] = None
     reason: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("whole", mode="before")
+    @classmethod
+    def _a_true_boolean(cls, value: object) -> object:
+        if value is not None and not isinstance(value, bool):
+            raise PydanticCustomError("bool_type", "whole: true or leave it out")
+        return value
 
     @model_validator(mode="after")
     def _lines_or_whole(self) -> ReturnRequest:
-        if self.whole == (self.lines is not None):
+        given = {"lines", "whole"} & self.model_fields_set
+        if len(given) != 1 or ("whole" in given and self.whole is not True):
             raise PydanticCustomError("lines_or_whole", "give either lines or whole: true")
         return self
 
@@ -145,7 +160,7 @@ def return_goods(order: Order, request: ReturnRequest, *, return_id: uuid.UUID, 
     by_no = {ln.line_no: ln for ln in order.lines}
     wanted = ([ReturnLineRequest(line_no=ln.line_no, quantity=ln.quantity - ln.returned_quantity)
                for ln in order.lines if ln.quantity > ln.returned_quantity]
-              if request.whole else list(request.lines or []))
+              if request.whole else list(request.lines))
     problems, seen = [], set()
     for index, item in enumerate(wanted):
         line = by_no.get(item.line_no)
