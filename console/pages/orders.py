@@ -38,6 +38,17 @@ def refusal_words(t: Texts, refused: ServiceRefused) -> str:
         now_status = t.pgettext("order_status", str(problem.get("status_now", "")))
         return t.gettext("Not possible while the order is %(status)s. Possible now: %(allowed)s.",
                          status=now_status, allowed=", ".join(allowed) or t.gettext("nothing"))
+    if refused.status == 409 and ("tier" in problem or "outstanding" in problem):
+        words = []
+        if problem.get("tier"):
+            words.append(t.gettext("credit tier %(tier)s", tier=problem["tier"]))
+        if problem.get("outstanding") is not None:
+            words.append(t.gettext("owes %(amount)s", amount=t.money(problem["outstanding"])))
+        limit = problem.get("credit_limit", problem.get("limit"))
+        if limit is not None:
+            words.append(t.gettext("credit limit %(amount)s", amount=t.money(limit)))
+        return t.gettext("Refused on credit: %(why)s. Take payment now (choose how it was paid) or ask a manager.",
+                         why=", ".join(words) or refused.detail)
     if refused.status == 409:
         return t.gettext("The order was refused: %(why)s", why=refusal(problem, t) or refused.detail)
     return refusal(problem, t) or refused.detail
