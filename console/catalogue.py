@@ -28,7 +28,10 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 DATA_WORDS: dict[str | None, tuple[str, ...]] = {
     None: ("contacts", "orders", "tickets", "insights"),
     "role": ("admin", "manager", "sales", "service", "readonly"),
-    "channel": ("store", "shop", "phone", "web", "wechat", "fair", "email", "visit", "import", "other", "meeting"),
+    "channel": ("store", "shop", "phone", "web", "wechat", "fair", "email", "visit", "import", "other", "meeting",
+                "field_sales"),
+    "order_status": ("pending_approval", "placed", "confirmed", "fulfilled", "completed", "cancelled", "returned"),
+    "method": ("cash", "wechat_pay", "alipay", "bank_transfer", "card", "credit_note", "other"),
     "severity": ("low", "normal", "high", "critical"),
     "ticket": ("complaint", "feedback", "service_request", "open", "resolved", "closed"),
     "kind": ("person", "company"),

@@ -42,6 +42,8 @@ def worded(problem: Mapping[str, Any], t: Texts) -> str:
         return t.gettext("Choose one of the options.")
     if code == "phone_invalid":
         return t.gettext("Not a phone number that exists (mainland numbers without +86 are fine).")
+    if code == "no_list_price":
+        return t.gettext("Not an article of the catalogue (or no longer offered): give its unit price.")
     if code == "in_future":
         return t.gettext("Later than now.")
     if code == OUT_OF_SCOPE:

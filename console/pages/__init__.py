@@ -13,6 +13,7 @@ from console.pages import (
     followups,
     identities,
     imports,
+    orders,
     people,
     pool,
     receivables,
@@ -22,4 +23,5 @@ from console.pages import (
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router, followups.router, receivables.router, credit.router, credit_standings.router]
+           imports.router, followups.router, orders.router, receivables.router, credit.router,
+           credit_standings.router]

@@ -1,4 +1,4 @@
-"""Orders: orders and their lines (payments, invoices and credit terms come later). Wiring only."""
+"""Orders: orders and their lines, their life (status, cancellation, returns), the catalogue. Wiring only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.orders import handlers
 from services.orders.overdue_sweeper import sweep_forever
-from services.orders.routes import ageing, credit, invoices, orders, payments
+from services.orders.routes import ageing, catalogue, credit, invoices, lifecycle, orders, payments
 from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "refuses customers contacts never registered.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[orders.router, invoices.router, payments.router, ageing.router, credit.router],
+        routers=[orders.router, lifecycle.router, catalogue.router, invoices.router, payments.router, ageing.router,
+                 credit.router],
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,

@@ -1,8 +1,9 @@
 """Order rules: what a valid order is, how its money adds up, what placing it says.
 
 Money is ``Decimal`` end to end: a line's amount is quantity × unit price rounded half-up to
-cents, the total is the sum of the amounts. A line may name a SKU that is in no catalogue (small
-shops sell ad-hoc items), so the unit price is always given.
+cents, less the line's discount; the total is the sum of the amounts less the order's discount.
+A line may name a SKU that is in no catalogue (small shops sell ad-hoc items) and then gives its
+unit price; a line naming an active product of the catalogue may omit it (``domain/catalogue.py``).
 
 A line may also state its amount, for totals that were fixed before the unit price (an imported
 order history knows "2 CDs for 29.33": the unit price 14.67 is that total divided and rounded).
@@ -13,19 +14,30 @@ at most half a cent per unit of quantity (``amount_fits``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from services.orders.domain.catalogue import Product, price_line
 from services.orders.domain.credit import CreditOverride
 from shared.batches import ItemProblem, take_all
 from shared.currencies import refusal
 from shared.customer_ref import CustomerByIdentity
 from shared.errors import FieldProblem, InFuture, Invalid
-from shared.events import BusinessTime, Channel, Money, OrderLine, OrderPlaced, PaymentMethod, Quantity
+from shared.events import (
+    BusinessTime,
+    Channel,
+    Money,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentMethod,
+    Quantity,
+)
 
 CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
@@ -39,7 +51,9 @@ class NewOrderLine(BaseModel):
 
     sku: str = Field(min_length=1, max_length=64, description="Article code; need not be in a catalogue.")
     quantity: Quantity
-    unit_price: Money
+    unit_price: Money | None = Field(
+        None, description="Required unless the sku is an active product of the catalogue (its list price is taken).")
+    discount: Money = Field(Decimal("0.00"), description="Taken off this line: at most quantity × unit_price.")
     amount: Money | None = Field(
         None,
         description="The line's amount when it was fixed before the unit price (an imported total). It may "
@@ -63,10 +77,9 @@ class NewOrderLine(BaseModel):
             )
         return value
 
-    @property
-    def effective_amount(self) -> Decimal:
-        """The stated amount, else quantity × unit price rounded to cents."""
-        return self.amount if self.amount is not None else line_amount(self.quantity, self.unit_price)
+    def gross_amount(self, unit_price: Decimal) -> Decimal:
+        """The stated amount, else quantity × unit price rounded to cents (before the line's discount)."""
+        return self.amount if self.amount is not None else line_amount(self.quantity, unit_price)
 
 
 MAX_AMOUNT = Decimal("999999999999.99")  # numeric(14,2)
@@ -88,20 +101,21 @@ class NewOrder(BaseModel):
     )
     occurred_at: BusinessTime | None = Field(None, description="When it was sold (default: now).")
     external_ref: str | None = Field(None, min_length=1, max_length=100, description="The shop's order number; unique.")
-    # --- credit (§14.5) ---
     paid_with: PaymentMethod | None = Field(
         None, description="Paid at once by this method (a till sale): the order owes nothing and is never refused "
         "for credit. Absent: on account when the customer has credit terms (checked against them), else paid at once.")
+    discount: Money = Field(Decimal("0.00"), description="Taken off the whole order: at most the lines' amounts.")
     credit_override: CreditOverride | None = Field(
         None, description="A manager places the order although the credit check would refuse it or send it for "
         "approval, with a reason (audited; `credit:manage` only, else 403).")
-    # --- end credit ---
 
     @model_validator(mode="after")
     def _amounts_fit(self) -> NewOrder:
         total = Decimal(0)
         for index, line in enumerate(self.lines):
-            amount = line.effective_amount
+            if line.unit_price is None:
+                continue  # priced from the catalogue when placed (and checked there)
+            amount = line.gross_amount(line.unit_price)
             if amount > MAX_AMOUNT:
                 raise PydanticCustomError(
                     "amount_too_large", "line {index}: quantity × unit_price exceeds {limit}",
@@ -131,16 +145,34 @@ class NewOrderBatch(BaseModel):
     orders: list[NewBatchOrder] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+def _plain(value: Decimal) -> Decimal:
+    """A quantity spelled as everywhere: 2.000 → 2, 1.500 → 1.5."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+class OrderLineView(OrderLine):
+    """A line as the order shows it: with its number and what came back of it."""
+
+    line_no: int
+    returned_quantity: Annotated[Decimal, AfterValidator(_plain)] = Field(
+        Decimal("0"), ge=0, description="How much of the line came back.")
+    returned_amount: Money = Field(Decimal("0.00"), description="The money given back for it.")
+
+
 class Order(BaseModel):
     id: uuid.UUID
     customer_id: uuid.UUID
     channel: str
     currency: str
-    lines: list[OrderLine]
+    lines: list[OrderLineView]
     total: Money
     occurred_at: datetime
     recorded_at: datetime
     external_ref: str | None
+    status: OrderStatus = "placed"
+    discount: Money = Decimal("0.00")
+    paid_with: PaymentMethod | None = None
+    returned_total: Money = Field(Decimal("0.00"), description="The money given back by returns.")
 
 
 class OrderInFuture(InFuture):
@@ -187,10 +219,41 @@ def order_currency(given: str | None, accepted: Sequence[str]) -> str:
     return given
 
 
+def priced_lines(new: NewOrder, products: Mapping[str, Product]) -> list[OrderLine]:
+    """The order's lines priced (given prices, else list prices), with categories and discounts checked."""
+    lines, problems = [], []
+    for index, ln in enumerate(new.lines):
+        priced = price_line(index, ln.sku, ln.unit_price, products)
+        if ln.amount is not None and not amount_fits(ln.quantity, priced.unit_price, ln.amount):
+            problems.append(FieldProblem(f"lines[{index}].amount", f"{ln.amount} is not quantity × unit_price "
+                                         f"({ln.quantity * priced.unit_price}) up to the rounding of the unit price"))
+            continue
+        gross = ln.gross_amount(priced.unit_price)
+        if gross > MAX_AMOUNT:
+            problems.append(FieldProblem(f"lines[{index}].quantity", f"quantity × unit_price exceeds {MAX_AMOUNT}"))
+            continue
+        if ln.discount > gross:
+            problems.append(FieldProblem(f"lines[{index}].discount",
+                                         f"{ln.discount} is more than the line's amount {gross}"))
+            continue
+        lines.append(OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=priced.unit_price,
+                               amount=gross - ln.discount, discount=ln.discount, category=priced.category))
+    if problems:
+        raise Invalid.fields(problems)
+    subtotal = sum((ln.amount for ln in lines), Decimal("0.00"))
+    if subtotal > MAX_AMOUNT:
+        raise Invalid.field("lines", f"the order total exceeds {MAX_AMOUNT}")
+    if new.discount > subtotal:
+        raise Invalid.field("discount", f"{new.discount} is more than the lines' amounts {subtotal}")
+    return lines
+
+
 def place(
-    new: NewOrder, *, order_id: uuid.UUID, now: datetime, accepted: Sequence[str]
+    new: NewOrder, *, order_id: uuid.UUID, now: datetime, accepted: Sequence[str],
+    products: Mapping[str, Product] | None = None,
 ) -> tuple[Order, OrderPlaced]:
-    """``accepted``: the shop's currencies, its default first."""
+    """``accepted``: the shop's currencies, its default first. ``products``: the catalogue's products
+    the lines name (a line without unit price needs its product active)."""
     if new.customer_id is None:  # the API resolves `customer` to an id before placing
         raise Invalid.field("customer_id", "required (or the customer as an identity in `customer`)")
     customer_id = new.customer_id
@@ -198,18 +261,18 @@ def place(
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise OrderInFuture(occurred_at)
     currency = order_currency(new.currency, accepted)
-    lines = [
-        OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, amount=ln.effective_amount)
-        for ln in new.lines
-    ]
-    total = sum((ln.amount for ln in lines), Decimal("0.00")).quantize(CENT)
+    lines = priced_lines(new, products or {})
+    discount = new.discount.quantize(CENT)
+    total = (sum((ln.amount for ln in lines), Decimal("0.00")) - discount).quantize(CENT)
     order = Order(
-        id=order_id, customer_id=customer_id, channel=new.channel, currency=currency, lines=lines,
+        id=order_id, customer_id=customer_id, channel=new.channel, currency=currency,
+        lines=[OrderLineView(line_no=no, **ln.model_dump()) for no, ln in enumerate(lines, start=1)],
         total=total, occurred_at=occurred_at, recorded_at=now, external_ref=new.external_ref,
+        discount=discount, paid_with=new.paid_with,
     )
     event = OrderPlaced(
         customer_id=customer_id, occurred_at=occurred_at, order_id=order_id, channel=new.channel,
-        currency=currency, lines=lines, total=total, external_ref=new.external_ref,
+        currency=currency, lines=lines, total=total, external_ref=new.external_ref, discount=discount,
     )
     return order, event
 
@@ -218,8 +281,14 @@ def place(
 
 
 def place_batch(
-    batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime, accepted: Sequence[str]
+    batch: NewOrderBatch, *, new_id: Callable[[], uuid.UUID], now: datetime, accepted: Sequence[str],
+    products: Mapping[str, Product] | None = None,
 ) -> tuple[list[tuple[Order, OrderPlaced]], list[ItemProblem]]:
     """Every order of the batch placed (as ``place`` would), or the problems that refuse the batch."""
     return take_all(batch.orders, [o.external_ref for o in batch.orders],
-                    lambda new: place(new, order_id=new_id(), now=now, accepted=accepted))
+                    lambda new: place(new, order_id=new_id(), now=now, accepted=accepted, products=products))
+
+
+def skus_named(orders: Sequence[NewOrder]) -> set[str]:
+    """The skus of the lines, to look up in the catalogue."""
+    return {ln.sku for o in orders for ln in o.lines}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from services.orders.domain import orders as domain
 from services.orders.routes import credit
+from services.orders.routes.lifecycle import OrderDetail, detail
+from services.orders.store import catalogue as catalogue_store
 from services.orders.store import orders as store
 from shared.auth import Principal
 from shared.batches import BatchResult, external_ref_taken, invalid_items
@@ -26,7 +28,7 @@ from shared.customers import (
     ensure_may_see,
 )
 from shared.errors import FieldProblem, Invalid, NotFound
-from shared.events import new_id
+from shared.events import OrderStatus, new_id
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import scope_of
@@ -62,8 +64,10 @@ async def place_order(
     # contacts must not hold this service's connections (or an open transaction).
     customer_id = await customer_id_of(request, body, idempotency_key, service="orders")
     body = body.model_copy(update={"customer_id": customer_id, "customer": None})
-    order, event = domain.place(
-        body, order_id=new_id(), now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        products = await catalogue_store.products_by_skus(conn, domain.skus_named([body]))
+    order, event = domain.place(body, order_id=new_id(), now=datetime.now(UTC),
+                                accepted=request.app.state.runtime.settings.currencies, products=products)
     # A salesperson places orders only for their own customers and the pool's (403 naming the owner).
     await check_customer_in_scope(request, principal, order.customer_id)
     credit.check_override_allowed(body.credit_override, principal)  # credit (§14.5)
@@ -119,8 +123,10 @@ async def place_orders(
                 for i, o in enumerate(body.orders)]  # one contacts call per order named by an identity
     body = body.model_copy(update={"orders": [o.model_copy(update={"customer_id": c, "customer": None})
                                               for o, c in zip(body.orders, resolved, strict=True)]})
-    placed, problems = domain.place_batch(
-        body, new_id=new_id, now=datetime.now(UTC), accepted=request.app.state.runtime.settings.currencies)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        products = await catalogue_store.products_by_skus(conn, domain.skus_named(body.orders))
+    placed, problems = domain.place_batch(body, new_id=new_id, now=datetime.now(UTC),
+                                          accepted=request.app.state.runtime.settings.currencies, products=products)
     if problems:
         raise invalid_items("orders", problems)
     # Checked before the write's transaction, in autocommit: customers once registered stay
@@ -153,7 +159,7 @@ async def shop_currencies(request: Request, _: Principal = require("orders:read"
     return json_response(200, {"currencies": list(accepted), "default": accepted[0]})
 
 
-@router.get("/orders/{order_id:uuid}", response_model=domain.Order, summary="One order",
+@router.get("/orders/{order_id:uuid}", response_model=OrderDetail, summary="One order, with its history and returns",
             responses={404: {"model": Problem}, **SCOPED_ANSWERS})
 async def get_order(order_id: uuid.UUID, request: Request, principal: Principal = require("orders:read")) -> Response:
     async with request.app.state.runtime.pool.acquire() as conn:
@@ -161,23 +167,28 @@ async def get_order(order_id: uuid.UUID, request: Request, principal: Principal 
     if order is None:
         raise NotFound(f"no order {order_id}")
     await ensure_may_see(request, principal, order.customer_id)
-    return json_response(200, order.model_dump(mode="json"))
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return json_response(200, await detail(conn, order))
 
 
 @router.get("/orders", response_model=OrderPage, summary="Orders, in the order they were recorded",
             description="A salesperson sees the orders of their own customers and of the pool's; asking for "
-            "another owner's customer (`customer_id`) is a 403 naming the owner.", responses=SCOPED_ANSWERS)
+            "another owner's customer (`customer_id`) is a 403 naming the owner. `order=newest` lists the newest "
+            "first; `status` only the orders of that status.", responses=SCOPED_ANSWERS)
 async def list_orders(
     request: Request,
     customer_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: uuid.UUID | None = None,
+    status: OrderStatus | None = None,
+    order: Literal["recorded", "newest"] = "recorded",
     principal: Principal = require("orders:read"),
 ) -> Response:
     if customer_id is not None:
         await ensure_may_see(request, principal, customer_id)
     async with request.app.state.runtime.pool.acquire() as conn:
         items = await store.list_orders(conn, after=cursor, customer_id=customer_id, limit=limit,
-                                        owner_filter=scope_of(principal).owner_filter)
+                                        owner_filter=scope_of(principal).owner_filter, status=status,
+                                        newest_first=order == "newest")
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [o.model_dump(mode="json") for o in items], "next_cursor": next_cursor})

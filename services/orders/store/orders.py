@@ -9,8 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.orders.domain.orders import Order
-from shared.events import OrderLine
+from services.orders.domain.orders import Order, OrderLineView
 from shared.merges import MergeRekeying
 from shared.sql import load_queries
 
@@ -29,6 +28,9 @@ async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
         [ln.quantity for ln in order.lines],
         [ln.unit_price for ln in order.lines],
         [ln.amount for ln in order.lines],
+        [ln.discount for ln in order.lines],
+        [ln.category for ln in order.lines],
+        order.status, order.discount, order.paid_with,
     )
     return inserted is not None
 
@@ -39,7 +41,7 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> se
     # In external_ref order: concurrent batches that share refs then wait on each other in the
     # same order instead of deadlocking.
     orders = sorted(orders, key=lambda o: o.external_ref or "")
-    line_orders, line_nos, skus, quantities, prices, amounts = [], [], [], [], [], []
+    line_orders, line_nos, skus, quantities, prices, amounts, discounts, categories = [], [], [], [], [], [], [], []
     for order in orders:
         for line_no, ln in enumerate(order.lines, start=1):
             line_orders.append(order.id)
@@ -48,12 +50,15 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> se
             quantities.append(ln.quantity)
             prices.append(ln.unit_price)
             amounts.append(ln.amount)
+            discounts.append(ln.discount)
+            categories.append(ln.category)
     rows = await conn.fetch(
         Q["insert_orders"],
         [o.id for o in orders], [o.customer_id for o in orders], [o.channel for o in orders],
         [o.currency for o in orders], [o.total for o in orders], [o.occurred_at for o in orders],
         [o.recorded_at for o in orders], [o.external_ref for o in orders],
         line_orders, line_nos, skus, quantities, prices, amounts,
+        [o.discount for o in orders], [o.paid_with for o in orders], discounts, categories,
     )
     return {r["id"] for r in rows}
 
@@ -76,18 +81,20 @@ async def order_by_id(conn: asyncpg.Connection, order_id: uuid.UUID) -> Order | 
 
 async def list_orders(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None, limit: int,
-    owner_filter: str | None = None,
+    owner_filter: str | None = None, status: str | None = None, newest_first: bool = False,
 ) -> list[Order]:
     """``owner_filter`` (``Scope.owner_filter``): only orders of this owner's customers and the pool's."""
-    return await _with_lines(conn, await conn.fetch(Q["list_orders"], after, customer_id, limit, owner_filter))
+    if newest_first:
+        rows = await conn.fetch(Q["list_orders_newest"], after, customer_id, limit, owner_filter, status)
+    else:
+        rows = await conn.fetch(Q["list_orders"], after, customer_id, limit, owner_filter, status)
+    return await _with_lines(conn, rows)
 
 
 async def _with_lines(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Order]:
     if not rows:
         return []
-    lines: dict[uuid.UUID, list[OrderLine]] = defaultdict(list)
+    lines: dict[uuid.UUID, list[OrderLineView]] = defaultdict(list)
     for ln in await conn.fetch(Q["lines_of_orders"], [r["id"] for r in rows]):
-        lines[ln["order_id"]].append(
-            OrderLine(sku=ln["sku"], quantity=ln["quantity"], unit_price=ln["unit_price"], amount=ln["amount"])
-        )
+        lines[ln["order_id"]].append(OrderLineView(**{k: v for k, v in dict(ln).items() if k != "order_id"}))
     return [Order(lines=lines[r["id"]], **dict(r)) for r in rows]
