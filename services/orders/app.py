@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.orders import handlers
-from services.orders.routes import orders
+from services.orders.routes import orders, reports
 from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "refuses customers contacts never registered.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[orders.router],
+        routers=[orders.router, reports.router],
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,
