@@ -13,10 +13,11 @@ from console.pages import (
     imports,
     people,
     pool,
+    sales,
     segments,
     today,
 )
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
-           imports.router, followups.router]
+           imports.router, followups.router, sales.router]
