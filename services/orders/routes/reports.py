@@ -43,15 +43,15 @@ async def sales_report(
     period: Annotated[domain.Period, Query(description="With by=period: how long a period is.")] = "day",
     tz: Annotated[str | None, Query(min_length=1, max_length=64, description="IANA time zone of the periods "
                                     "(default: the shop's, KEHU_TIMEZONE).")] = None,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3, description="ISO 4217 (default: the shop "
-                                          "currency).")] = None,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO "
+                                          "4217, one the shop takes (default: the shop currency).")] = None,
     as_of: Annotated[BusinessTime | None, Query(description="Now, for the default range (default: now).")] = None,
     principal: Principal = require("orders:read"),
 ) -> Response:
     settings = request.app.state.runtime.settings
     zone_name = tz or settings.timezone
     zone = domain.zone_of(zone_name)
-    money = (currency or settings.currencies[0]).upper()
+    money = currency or settings.currencies[0]
     if money not in settings.currencies:
         raise Invalid.field("query.currency", f"the shop takes {', '.join(settings.currencies)}")
     start, end = domain.report_range(since, until, as_of=as_of or datetime.now(UTC), by=by, period=period, zone=zone)
