@@ -17,6 +17,7 @@ from console.pages import (
     people,
     pool,
     receivables,
+    sales,
     segments,
     today,
 )
@@ -24,4 +25,4 @@ from console.pages import (
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
            imports.router, followups.router, orders.router, receivables.router, credit.router,
-           credit_standings.router]
+           credit_standings.router, sales.router]
