@@ -41,6 +41,9 @@ _NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 NO_NUL = "^[^\\u0000]*$"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 """The pattern the OpenAPI documents give free text: no NUL character, which ``checked_input`` refuses."""
+NON_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+"""Required free text (a reason, a note) whose blanks around it are dropped: something besides blanks
+(and no NUL). Give it as ``Field(pattern=NON_BLANK)``: the document then says what is taken."""
 
 
 async def checked_input(request: Request) -> None:

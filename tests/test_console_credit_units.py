@@ -35,7 +35,7 @@ def _panel(got: dict[str, Any], t: Texts = ZH, manager: bool = True) -> str:
 
 def test_the_panel_shows_tier_reason_owed_limit_available_and_terms() -> None:
     html = _panel({"credit": CREDIT, "credit_terms": {"history": []}})
-    assert 'data-tier="D"' in html and "信用 D · 冻结" in html
+    assert 'data-tier="D"' in html and "信用 D · 暂停赊账" in html
     assert "逾期 ¥600.00，最久逾期 75 天" in html
     assert "¥900.00" in html and "¥1,000.00" in html and "¥100.00" in html
     assert "30 天内付款" in html and 'action="/customers/c1/credit-terms"' in html

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.edge import NON_BLANK
 from shared.errors import Conflict
 from shared.events import AlertAcknowledged, AlertKind
 
@@ -24,7 +25,7 @@ class Acknowledgement(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    note: str = Field(min_length=1, max_length=MAX_NOTE,
+    note: str = Field(min_length=1, max_length=MAX_NOTE, pattern=NON_BLANK,
                       description="What was done, e.g. 已电话联系 (blanks around it are dropped).")
 
 

@@ -37,6 +37,7 @@ from typing import get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.contacts.domain.customers import MAX_CLOCK_SKEW
+from shared.edge import NON_BLANK
 from shared.errors import Conflict, FieldProblem, InFuture, Invalid
 from shared.events import BusinessTime, CustomerCategory, CustomerCategoryChanged, LossKind, LossReason, OrderPlaced
 
@@ -92,7 +93,7 @@ class CategoryChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: CustomerCategory = Field(description="The new category.")
-    reason: str = Field(min_length=1, max_length=1000, description="Why, in the words of who changes it.")
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK, description="Why, in the words of who changes it.")
     loss_reason: LossReason | None = Field(
         None, description="Why the customer was lost: required when `category` is `lost`, refused otherwise. "
         "moved_away and closed_down are objective; price, service, quality, competitor and other subjective.")

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.orders.domain.receivables import CreditTerms
+from shared.edge import NON_BLANK
 from shared.errors import Conflict
 from shared.events import CreditTermsSet, CreditTier, Money, OrderApprovalDecided, OrderCancelled
 
@@ -38,13 +39,13 @@ class NewCreditTerms(BaseModel):
     when_exceeded: WhenExceeded = Field(
         "refuse", description="refuse: an order over the limit (or of a customer on hold) is a 409; approval: it "
         "waits for a manager as `pending_approval`.")
-    reason: str = Field(min_length=1, max_length=1000, description="Why the terms are set (kept in their history).")
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK, description="Why the terms are set (kept in their history).")
 
 
 class TermsRemoval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000, description="Why the customer pays at once from now on.")
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK, description="Why the customer pays at once from now on.")
 
 
 class CreditOverride(BaseModel):
@@ -52,14 +53,14 @@ class CreditOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
 
 class ApprovalDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approved: bool = Field(description="true: the order is placed (and owes on account); false: it is cancelled.")
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
 
 @dataclass(frozen=True)

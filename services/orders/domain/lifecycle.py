@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from pydantic_core import PydanticCustomError
 
 from services.orders.domain.orders import CENT, Order
+from shared.edge import NON_BLANK
 from shared.errors import Conflict, FieldProblem, Invalid
 from shared.events import (
     OrderCancelled,
@@ -47,7 +48,7 @@ class StatusChange(BaseModel):
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
 
 class ReturnLineRequest(BaseModel):
@@ -69,7 +70,7 @@ class ReturnRequest(BaseModel):
     lines: list[ReturnLineRequest] = Field(default_factory=list, min_length=1, max_length=500,
                                            description="What came back (instead of `whole`).")
     whole: Annotated[Literal[True] | None, WithJsonSchema({"const": True, "type": "boolean", "description": _WHOLE})] = None
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
     @field_validator("whole", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from services.orders.domain.receivables import scheduled
 from services.orders.store import payments as store
 from shared.auth import Principal
 from shared.customers import CHECKED_CUSTOMER_ANSWERS, SCOPED_ANSWERS, check_customer_in_scope, ensure_may_see
+from shared.edge import NON_BLANK
 from shared.errors import Conflict, FieldProblem, Invalid, NotFound
 from shared.events import BusinessTime, Instalment, Money, PaymentAllocation, _decimal_schema
 from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
@@ -201,7 +202,7 @@ class NewCreditNote(BaseModel):
 
     customer_id: uuid.UUID
     amount: PositiveMoney
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
 
 class CreditNote(BaseModel):
