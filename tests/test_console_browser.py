@@ -100,16 +100,38 @@ async def shop(console: ConsoleCluster) -> Shop:
     return Shop(regular, other, lapsed)
 
 
-@pytest.fixture(scope="module")
-async def browser(console: ConsoleCluster) -> AsyncIterator[Browser]:
-    """One Chromium for the module; closed before the console (its live pages hold connections open)."""
-    executable = chromium()
+@contextlib.asynccontextmanager
+async def launched_chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, closed on the way out. Every browser module's ``browser`` fixture holds one,
+    closed before its console (live pages hold connections open)."""
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture(scope="module")
+async def browser(console: ConsoleCluster) -> AsyncIterator[Browser]:
+    async with launched_chromium() as launched:
+        yield launched
+
+
+@contextlib.asynccontextmanager
+async def signed_in(browser: Browser, console: ConsoleCluster, name: str, *, view: str = "desktop",
+                    locale: str = "zh-CN") -> AsyncIterator[Page]:
+    """A fresh browser profile (``locale``, Shanghai) signed in as ``name`` through the form, on Today."""
+    context = await browser.new_context(viewport=VIEWPORTS[view], locale=locale, timezone_id=ZONE,  # type: ignore[arg-type]
+                                        is_mobile=view == "phone", has_touch=view == "phone", base_url=console.url)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = await context.new_page()
+        await sign_in(page, name)
+        await expect(page).to_have_url(console.url + "/")
+        yield page
+    finally:
+        await context.close()
 
 
 _SIGNED_IN: dict[tuple[str, str], StorageState] = {}

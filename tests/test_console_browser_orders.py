@@ -4,22 +4,18 @@ named at its field with what was typed kept; the order's page, confirming it and
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.console_support import PASSWORD, ConsoleCluster, console_cluster
+from tests.console_support import ConsoleCluster, console_cluster
 from tests.test_console_browser import (
-    CHROMIUM_ARGS,
-    VIEWPORTS,
-    WAIT_MS,
-    ZONE,
     accessible,
-    chromium,
+    launched_chromium,
     no_sideways_scroll,
     shoot,
+    signed_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -37,29 +33,8 @@ async def console(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
 
 @pytest.fixture(scope="module")
 async def browser(console: ConsoleCluster) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@contextlib.asynccontextmanager
-async def signed_in(browser: Browser, console: ConsoleCluster, name: str, *, view: str = "desktop") -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport=VIEWPORTS[view], locale="zh-CN", timezone_id=ZONE,  # type: ignore[arg-type]
-                                        is_mobile=view == "phone", has_touch=view == "phone", base_url=console.url)
-    context.set_default_timeout(WAIT_MS)
-    try:
-        page = await context.new_page()
-        await page.goto("/sign-in")
-        await page.locator("#f-name").fill(name)
-        await page.locator("#f-password").fill(PASSWORD)
-        await page.locator("main form button[type=submit]").click()
-        await expect(page).to_have_url(console.url + "/")
-        yield page
-    finally:
-        await context.close()
+    async with launched_chromium() as launched:
+        yield launched
 
 
 async def test_an_order_entered_from_the_360_is_confirmed_and_a_line_returned(
