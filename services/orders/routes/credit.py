@@ -213,8 +213,8 @@ async def judge(conn: asyncpg.Connection, order: Order, *, paid_with: str | None
 async def settle(conn: asyncpg.Connection, order: Order, event: OrderPlaced, decision: domain.CreditDecision, *,
                  paid_with: str | None, override: domain.CreditOverride | None, principal: Principal,
                  now: datetime) -> tuple[str, list[Event]]:
-    """After the order is written: its status, and the events to publish (OrderPlaced with that status
-    first). On account it owes its total at once; stopped, it waits (or a manager's override places it)."""
+    """After the order is written (placed, with how it was paid): its status, and the events to publish
+    (OrderPlaced with that status first). On account it owes its total at once; stopped, it waits (or a manager's override places it)."""
     events: list[Event] = []
     status = "placed"
     if decision.stopped and override is None:
@@ -225,8 +225,8 @@ async def settle(conn: asyncpg.Connection, order: Order, event: OrderPlaced, dec
                                     override_reason=override.reason)
         events.append(domain.override_event(customer_id=order.customer_id, order_id=order.id, override=override,
                                             by=principal.name, now=now))
-    if status != "placed" or paid_with is not None:
-        await store.set_status(conn, order.id, status, paid_with)
+    if status == "pending_approval":
+        await store.wait_for_approval(conn, order.id)
     events.extend(await receivables_hooks.order_placed(conn, order, paid_with=paid_with, status=status, now=now))
     return status, [event.model_copy(update={"status": status}), *events]
 

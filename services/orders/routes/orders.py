@@ -90,9 +90,7 @@ async def place_order(
                                              override=body.credit_override, principal=principal,
                                              now=order.recorded_at)
         await append(conn, *events)
-        answer = placed.model_dump(mode="json")
-        if status != "placed":  # the Order model carries the status once the order lifecycle (§14.1) is in
-            answer["status"] = status
+        answer = placed.model_copy(update={"status": status}).model_dump(mode="json")
         return Reply(201, answer, {"Location": f"/orders/{order.id}"})
 
     return await write_once(request, principal, idempotency_key, write)

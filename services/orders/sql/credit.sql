@@ -48,9 +48,9 @@ SELECT EXISTS (SELECT 1 FROM known_customers WHERE customer_id = $1)
     OR EXISTS (SELECT 1 FROM credit_terms WHERE customer_id = $1)
     OR EXISTS (SELECT 1 FROM credit_standing WHERE customer_id = $1);
 
--- name: set_status
--- The order's status and how it was settled, as the credit check decided at placement.
-UPDATE orders SET status = $2, paid_with = $3 WHERE id = $1;
+-- name: wait_for_approval
+-- An order the credit check stopped, in the transaction that placed it: it waits for a manager.
+UPDATE orders SET status = 'pending_approval' WHERE id = $1;
 
 -- name: record_decision
 INSERT INTO credit_decisions (order_id, customer_id, why, tier, outstanding, credit_limit, total, requested_by,

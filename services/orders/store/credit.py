@@ -63,8 +63,8 @@ async def apply_standings(conn: asyncpg.Connection, deliveries: Sequence[Deliver
                                d.envelope.id)
 
 
-async def set_status(conn: asyncpg.Connection, order_id: uuid.UUID, status: str, paid_with: str | None) -> None:
-    await conn.execute(Q["set_status"], order_id, status, paid_with)
+async def wait_for_approval(conn: asyncpg.Connection, order_id: uuid.UUID) -> None:
+    await conn.execute(Q["wait_for_approval"], order_id)
 
 
 async def record_decision(conn: asyncpg.Connection, order_id: uuid.UUID, customer_id: uuid.UUID,
