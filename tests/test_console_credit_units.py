@@ -69,7 +69,7 @@ def test_a_refusal_in_words_names_what_is_owed_and_the_limit() -> None:
     assert credit_refusal(EN, over) == ("Refused: the customer owes ¥900.00 and this order of ¥150.00 would exceed "
                                         "the credit limit of ¥1,000.00 (tier C). Take payment at once or ask a "
                                         "manager.")
-    assert "信用冻结（D 级）" in credit_refusal(ZH, {**over, "why": "on_hold", "tier": "D"})
+    assert "已暂停赊账（信用 D 级）" in credit_refusal(ZH, {**over, "why": "on_hold", "tier": "D"})
     assert "信用等级" not in credit_refusal(ZH, {**over, "tier": None})
 
 
