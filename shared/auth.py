@@ -36,7 +36,7 @@ ROLES: dict[str, frozenset[str]] = {
         "customers:read", "customers:write", "customers:all", "customers:assign", "customers:merge",
         "customers:claim", "pool:rules", "reports:read", "orders:read", "orders:write",
         "tickets:read", "tickets:write", "insights:read", "alerts:acknowledge",
-        "catalogue:write", "payments:write", "credit:manage",
+        "catalogue:write", "payments:write", "credit:manage", "tickets:manage",
     }),
     "sales": frozenset({
         "customers:read", "customers:write", "customers:claim", "orders:read", "orders:write",

@@ -523,6 +523,15 @@ class OrderApprovalDecided(Event):
 # --- tickets --------------------------------------------------------------------------------
 
 
+TicketPriority = Literal["low", "normal", "high", "critical"]
+TicketCategory = Literal["quality", "delivery", "billing", "attitude", "product_info", "after_sales", "other"]
+Responsibility = Literal["ours", "customer", "third_party", "undetermined"]
+Remedy = Literal["replace", "repair", "refund", "discount", "explanation", "other"]
+ServiceType = Literal["warranty", "repair", "return", "question"]
+TicketStatus = Literal["open", "waiting_on_customer", "resolved", "closed"]
+SlaClock = Literal["first_response", "resolution"]
+
+
 class _TicketOpened(Event):
     service: ClassVar[str] = "tickets"
 
@@ -530,6 +539,11 @@ class _TicketOpened(Event):
     channel: Channel
     subject: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=10_000)
+    priority: TicketPriority | None = Field(None, description="Sets the SLA policy (complaints: their severity).")
+    category: TicketCategory | None = Field(None, description="What it is about, for reports and prevention.")
+    order_id: uuid.UUID | None = Field(None, description="The order it concerns, if any.")
+    assignee: str | None = Field(None, description="Who handles it (a person's id), if anyone yet.")
+    queue: str | None = Field(None, description="The team queue it waits in when nobody is assigned.")
 
 
 class ComplaintFiled(_TicketOpened):
@@ -541,7 +555,16 @@ class FeedbackReceived(_TicketOpened):
 
 
 class ServiceRequested(_TicketOpened):
-    pass
+    service_type: ServiceType | None = Field(None, description="warranty, repair, return or question.")
+
+
+class PreventionAction(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action_id: uuid.UUID
+    action: str = Field(min_length=1, max_length=2000)
+    owner: str = Field(min_length=1, max_length=200, description="Who does it (a person's id).")
+    due_on: date
 
 
 class TicketResolved(Event):
@@ -553,6 +576,145 @@ class TicketResolved(Event):
     resolution: str = Field(min_length=1, max_length=2000)
     compensation: Money | None = Field(None, description="Money credited to the customer's account, if any.")
     resolved_by: str = Field(min_length=1, max_length=200)
+    kind: Literal["complaint", "feedback", "service_request"] | None = None
+    category: TicketCategory | None = None
+    responsibility: Responsibility | None = Field(None, description="Whose fault it was (complaints: required).")
+    apology_given: bool | None = None
+    remedy: Remedy | None = Field(None, description="The remedy the customer accepted.")
+    remedy_detail: str = Field("", max_length=2000)
+    prevention: PreventionAction | None = Field(
+        None, description="What is done so the same problem does not reach the next customer.")
+
+
+class TicketAssigned(Event):
+    """A ticket was given to a person (``assignee``) or a team queue; reassignment likewise."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    assignee: str | None
+    queue: str | None = None
+    previous_assignee: str | None = None
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=1000)
+
+
+class TicketEscalated(Event):
+    """A ticket was escalated to a manager, who now handles it."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    to: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TicketResponded(Event):
+    """Someone answered the customer; the first answer stops the first-response clock."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    by: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=10_000)
+    first: bool = Field(description="The ticket's first response.")
+
+
+class TicketNoteAdded(Event):
+    """An investigation note; it may also record the finding (responsibility, category)."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    by: str = Field(min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=10_000)
+    responsibility: Responsibility | None = None
+    category: TicketCategory | None = None
+
+
+class TicketStatusChanged(Event):
+    """Open ↔ waiting on the customer (the resolution clock pauses while waiting), or closed."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    status: TicketStatus
+    previous_status: TicketStatus
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=1000)
+
+
+class TicketRemedyProposed(Event):
+    """A remedy was put to the customer, who accepts or rejects it."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    remedy_id: uuid.UUID
+    remedy: Remedy
+    detail: str = Field("", max_length=2000)
+    compensation: Money | None = None
+    responsibility: Responsibility | None = None
+    apology_given: bool | None = None
+    by: str = Field(min_length=1, max_length=200)
+
+
+class TicketRemedyAnswered(Event):
+    """The customer's answer to a proposed remedy: a rejected one keeps the ticket open."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    remedy_id: uuid.UUID
+    accepted: bool
+    comment: str = Field("", max_length=2000)
+    by: str = Field(min_length=1, max_length=200)
+
+
+class TicketReopened(Event):
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TicketSlaBreached(Event):
+    """A ticket's promised time ran out (``occurred_at`` is the due time), raised once per clock."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    clock: SlaClock
+    kind: Literal["complaint", "feedback", "service_request"]
+    priority: TicketPriority
+    due_at: AwareDatetime
+    assignee: str | None = None
+    as_of: AwareDatetime = Field(description="The sweep's time that found it.")
+
+
+class TicketSatisfactionRecorded(Event):
+    """The customer's satisfaction with how a ticket was resolved, 1 (very unhappy) to 5."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    score: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+    by: str = Field(min_length=1, max_length=200)
+
+
+class PreventionActionCompleted(Event):
+    """A prevention action agreed at a ticket's resolution was done."""
+
+    service: ClassVar[str] = "tickets"
+
+    ticket_id: uuid.UUID
+    action_id: uuid.UUID
+    category: TicketCategory | None = None
+    by: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=2000)
 
 
 # --- insights -------------------------------------------------------------------------------
@@ -664,7 +826,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContactPersonRemoved, FollowUpLogged, CustomersMerged, CustomerMergeUndone,
         OrderPlaced, OrderStatusChanged, OrderCancelled, OrderReturned, ReceivableScheduled, PaymentRecorded,
         PaymentOverdue, InvoiceIssued, CreditNoteIssued, CreditTermsSet, OrderApprovalDecided,
-        ComplaintFiled, FeedbackReceived, ServiceRequested, TicketResolved,
+        ComplaintFiled, FeedbackReceived, ServiceRequested, TicketResolved, TicketAssigned, TicketEscalated,
+        TicketResponded, TicketNoteAdded, TicketStatusChanged, TicketRemedyProposed, TicketRemedyAnswered,
+        TicketReopened, TicketSlaBreached, TicketSatisfactionRecorded, PreventionActionCompleted,
         CustomerAlertRaised, CustomerAlertCleared, LifecycleStageChanged, SegmentChanged, AlertAcknowledged,
         CreditStandingChanged,
     )

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     overdue_sweep_s: float = Field(
         3600.0, gt=0,
         description="How often orders raises PaymentOverdue for instalments whose due date passed unpaid.")
+    sla_sweep_s: float = Field(
+        60.0, gt=0,
+        description="How often tickets raises TicketSlaBreached for promised times (SLA clocks) that ran out.")
     insights_publish_days: int = Field(
         90, ge=0,
         description="Insights publishes a conclusion on kehu.insights only if it became true at most this many "

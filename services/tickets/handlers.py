@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.tickets.store import MERGES
+from services.tickets.store.tickets import MERGES
 from shared.consumer import Delivery
 from shared.customers import apply_contacts_events
 from shared.runtime import ConsumerSpec

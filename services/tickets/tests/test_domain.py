@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.tickets.domain import NewTicket, TicketInFuture, due_at, open_ticket
+from services.tickets.domain.tickets import NewTicket, TicketInFuture, due_at, open_ticket
 from shared.events import ComplaintFiled, FeedbackReceived, ServiceRequested
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.tickets import domain, store
+from services.tickets.domain import tickets as domain
+from services.tickets.store import tickets as store
 from shared.auth import Principal
 from shared.customers import (
     CHECKED_CUSTOMER_ANSWERS,

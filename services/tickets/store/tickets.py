@@ -7,13 +7,13 @@ from pathlib import Path
 
 import asyncpg
 
-from services.tickets.domain import Ticket
+from services.tickets.domain.tickets import Ticket
 from shared.merges import MergeRekeying
 from shared.sql import load_queries
 
-Q = load_queries(Path(__file__).parent / "sql" / "tickets.sql")
+Q = load_queries(Path(__file__).parent.parent / "sql" / "tickets.sql")
 # Merged customers: their tickets move to the survivor, and back on undo (shared/merges.py).
-MERGES = MergeRekeying(load_queries(Path(__file__).parent / "sql" / "merges.sql"))
+MERGES = MergeRekeying(load_queries(Path(__file__).parent.parent / "sql" / "merges.sql"))
 
 
 async def insert_ticket(conn: asyncpg.Connection, t: Ticket) -> None:
