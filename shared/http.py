@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,6 +31,7 @@ from shared.auth import Principal, TokenStore
 from shared.db import UNAVAILABLE_ERRORS, database_unavailable, describe
 from shared.edge import BodyLimit, allowed_methods, checked_input, declare_problems
 from shared.errors import FieldProblem, Forbidden, Invalid, KehuError, Unauthorized, Unavailable
+from shared.events import BusinessTime
 from shared.identity import PREFIX as PERSON_TOKEN_PREFIX
 from shared.identity import NoIdentityKey, PersonTokenInvalid, TrustedKey
 from shared.sql import load_queries
@@ -208,6 +209,9 @@ def require(permission: str) -> Any:
 # --- idempotency ----------------------------------------------------------------------------
 
 Q = load_queries(Path(__file__).parent / "sql" / "idempotency.sql")
+
+AsOf = Annotated[BusinessTime | None, Query(description="RFC 3339 with its offset; default now.")]
+"""The moment a time rule is evaluated at (``?as_of=``): every time rule takes one."""
 
 IdempotencyKeyHeader = Annotated[
     str | None,

@@ -19,7 +19,7 @@ from shared.auth import Principal
 from shared.customers import SCOPED_ANSWERS, ensure_may_see
 from shared.errors import FieldProblem, Invalid
 from shared.events import BusinessTime, Money
-from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
+from shared.http import AsOf, IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.scopes import scope_of
 from shared.writes import write_once
 
@@ -27,9 +27,6 @@ router = APIRouter(tags=["receivables"])
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 STATEMENT_LINES = 2000
 EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
-AsOf = Annotated[BusinessTime | None, Query(description="RFC 3339; default now.")]
-
-
 class CustomerAgeing(Buckets):
     customer_id: uuid.UUID
 

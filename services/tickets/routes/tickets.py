@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.tickets.domain import tickets as domain
+from services.tickets.store import sla as sla_store
 from services.tickets.store import tickets as store
 from shared.auth import Principal
 from shared.customers import (
@@ -23,7 +24,7 @@ from shared.customers import (
 )
 from shared.errors import NotFound
 from shared.events import new_id
-from shared.http import IdempotencyKeyHeader, Problem, Reply, json_response, require
+from shared.http import AsOf, IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import scope_of
 from shared.writes import write_once
@@ -51,32 +52,45 @@ async def open_ticket(
     # Before the write's transaction, holding no connection while contacts is asked (as orders).
     customer_id = await customer_id_of(request, body, idempotency_key, service="tickets")
     body = body.model_copy(update={"customer_id": customer_id, "customer": None})
-    ticket, event = domain.open_ticket(body, ticket_id=new_id(), now=datetime.now(UTC))
     # A salesperson files tickets only for their own customers and the pool's (403 naming the owner).
-    await check_customer_in_scope(request, principal, ticket.customer_id)
+    await check_customer_in_scope(request, principal, customer_id)
+    zone = request.app.state.runtime.settings.timezone
 
     async def write(conn: asyncpg.Connection) -> Reply:
-        opened = ticket
-        await store.insert_ticket(conn, ticket)
+        now = datetime.now(UTC)
+        kind_priority = (body.kind, domain.priority_of(body))
+        calendar = await sla_store.calendar(conn, zone)
+        policy = await sla_store.policy(conn, *kind_priority)
+        owner = await store.customer_owner(conn, customer_id) if customer_id else None
+        row, event = domain.open_ticket(body, ticket_id=new_id(), now=now, policy=policy, calendar=calendar,
+                                        owner=owner)
+        await store.insert_ticket(conn, row)
         # A customer merged in contacts (a till may cache the old id): the ticket is the survivor's.
         # The event still names the id it was placed for: insights notes it with the merge likewise.
-        if survivor := await store.MERGES.adopt(conn, ticket.id, ticket.customer_id):
-            opened = ticket.model_copy(update={"customer_id": survivor})
-        await append(conn, event)
-        return Reply(201, opened.model_dump(mode="json"), {"Location": f"/tickets/{ticket.id}"})
+        await store.MERGES.adopt(conn, row["id"], row["customer_id"])
+        (event_id,) = await append(conn, event)
+        await store.add_activity(conn, row["id"], at=now, by=principal.name, action="opened",
+                                 detail={"assignee": row["assignee"], "queue": row["queue"]}, event_id=event_id)
+        stored = await store.ticket_row(conn, row["id"])
+        assert stored is not None  # inserted just now, in this transaction
+        opened = domain.ticket_of(stored, now, calendar)
+        return Reply(201, opened.model_dump(mode="json"), {"Location": f"/tickets/{opened.id}"})
 
     return await write_once(request, principal, idempotency_key, write)
 
 
 @router.get("/tickets/{ticket_id:uuid}", response_model=domain.Ticket, summary="One ticket",
             responses={404: {"model": Problem}, **SCOPED_ANSWERS})
-async def get_ticket(ticket_id: uuid.UUID, request: Request, principal: Principal = require("tickets:read")) -> Response:
+async def get_ticket(ticket_id: uuid.UUID, request: Request, as_of: AsOf = None,
+                     principal: Principal = require("tickets:read")) -> Response:
+    seen_at = as_of or datetime.now(UTC)
     async with request.app.state.runtime.pool.acquire() as conn:
-        ticket = await store.ticket_by_id(conn, ticket_id)
-    if ticket is None:
+        row = await store.ticket_row(conn, ticket_id)
+        calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
+    if row is None:
         raise NotFound(f"no ticket {ticket_id}")
-    await ensure_may_see(request, principal, ticket.customer_id)
-    return json_response(200, ticket.model_dump(mode="json"))
+    await ensure_may_see(request, principal, row["customer_id"])
+    return json_response(200, domain.ticket_of(row, seen_at, calendar).model_dump(mode="json"))
 
 
 @router.get(
@@ -102,9 +116,12 @@ async def list_tickets(
 ) -> Response:
     if customer_id is not None:
         await ensure_may_see(request, principal, customer_id)
+    seen_at = datetime.now(UTC)
     async with request.app.state.runtime.pool.acquire() as conn:
-        items = await store.list_tickets(conn, after=cursor, customer_id=customer_id, kind=kind,
-                                         status=status, limit=limit, newest_first=order == "newest",
-                                         owner_filter=scope_of(principal).owner_filter)
+        rows = await store.list_ticket_rows(conn, after=cursor, customer_id=customer_id, kind=kind,
+                                            status=status, limit=limit, newest_first=order == "newest",
+                                            owner_filter=scope_of(principal).owner_filter)
+        calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
+    items = [domain.ticket_of(r, seen_at, calendar) for r in rows]
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})

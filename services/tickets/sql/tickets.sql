@@ -1,19 +1,23 @@
 -- name: insert_ticket
-INSERT INTO tickets (id, customer_id, kind, channel, subject, description, severity, satisfaction,
-                     status, occurred_at, recorded_at, due_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
+INSERT INTO tickets (id, customer_id, kind, channel, subject, description, severity, priority, category,
+                     service_type, order_id, satisfaction, status, occurred_at, recorded_at, due_at, assignee,
+                     queue, first_response_due_at, resolution_due_at, resolved_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21);
 
 -- name: ticket_by_id
-SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
-       occurred_at, recorded_at, due_at
-FROM tickets WHERE id = $1;
+SELECT * FROM tickets WHERE id = $1;
+
+-- name: insert_activity
+INSERT INTO ticket_activity (ticket_id, at, by, action, detail, event_id) VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: customer_owner
+-- Who looks after the customer (the replica fed by kehu.contacts); NULL: the pool, or not known yet.
+SELECT owner FROM known_customers WHERE customer_id = $1;
 
 -- name: list_tickets
 -- Cursor pagination in id order (UUIDv7: the order they were recorded in). $6: a salesperson's
 -- owner id: only their customers' tickets and the pool's (an unknown owner, owner_at NULL, is neither).
-SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
-       occurred_at, recorded_at, due_at
-FROM tickets
+SELECT * FROM tickets
 WHERE ($1::uuid IS NULL OR id > $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)
@@ -26,9 +30,7 @@ LIMIT $5;
 
 -- name: list_tickets_newest
 -- The same filters as list_tickets, newest first; the cursor is the last (smallest) id seen.
-SELECT id, customer_id, kind, channel, subject, description, severity, satisfaction, status,
-       occurred_at, recorded_at, due_at
-FROM tickets
+SELECT * FROM tickets
 WHERE ($1::uuid IS NULL OR id < $1)
   AND ($2::uuid IS NULL OR customer_id = $2)
   AND ($3::text IS NULL OR kind = $3)

@@ -1,13 +1,14 @@
-"""All SQL of tickets (queries in ``sql/tickets.sql``). Never commits: callers own the transaction."""
+"""SQL of tickets themselves (queries in ``sql/tickets.sql``). Never commits: callers own the transaction."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
-from services.tickets.domain.tickets import Ticket
 from shared.merges import MergeRekeying
 from shared.sql import load_queries
 
@@ -15,26 +16,34 @@ Q = load_queries(Path(__file__).parent.parent / "sql" / "tickets.sql")
 # Merged customers: their tickets move to the survivor, and back on undo (shared/merges.py).
 MERGES = MergeRekeying(load_queries(Path(__file__).parent.parent / "sql" / "merges.sql"))
 
-
-async def insert_ticket(conn: asyncpg.Connection, t: Ticket) -> None:
-    await conn.execute(
-        Q["insert_ticket"], t.id, t.customer_id, t.kind, t.channel, t.subject, t.description, t.severity,
-        t.satisfaction, t.status, t.occurred_at, t.recorded_at, t.due_at,
-    )
+INSERTED = ("id", "customer_id", "kind", "channel", "subject", "description", "severity", "priority", "category",
+            "service_type", "order_id", "satisfaction", "status", "occurred_at", "recorded_at", "due_at", "assignee",
+            "queue", "first_response_due_at", "resolution_due_at", "resolved_at")
 
 
-async def ticket_by_id(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> Ticket | None:
-    row = await conn.fetchrow(Q["ticket_by_id"], ticket_id)
-    return Ticket(**dict(row)) if row else None
+async def insert_ticket(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+    await conn.execute(Q["insert_ticket"], *(row[name] for name in INSERTED))
 
 
-async def list_tickets(
+async def add_activity(conn: asyncpg.Connection, ticket_id: uuid.UUID, *, at: datetime, by: str, action: str,
+                       detail: dict[str, Any] | None = None, event_id: uuid.UUID | None = None) -> None:
+    """One line of the ticket's history (the detail page); every write adds one."""
+    await conn.execute(Q["insert_activity"], ticket_id, at, by, action, detail or {}, event_id)
+
+
+async def ticket_row(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(Q["ticket_by_id"], ticket_id)
+
+
+async def customer_owner(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str | None:
+    owner: str | None = await conn.fetchval(Q["customer_owner"], customer_id)
+    return owner
+
+
+async def list_ticket_rows(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
     kind: str | None, status: str | None, limit: int, newest_first: bool = False, owner_filter: str | None = None,
-) -> list[Ticket]:
+) -> list[asyncpg.Record]:
     """``owner_filter`` (``Scope.owner_filter``): only tickets of this owner's customers and the pool's."""
-    if newest_first:
-        rows = await conn.fetch(Q["list_tickets_newest"], after, customer_id, kind, status, limit, owner_filter)
-    else:
-        rows = await conn.fetch(Q["list_tickets"], after, customer_id, kind, status, limit, owner_filter)
-    return [Ticket(**dict(r)) for r in rows]
+    query = Q["list_tickets_newest"] if newest_first else Q["list_tickets"]
+    return await conn.fetch(query, after, customer_id, kind, status, limit, owner_filter)

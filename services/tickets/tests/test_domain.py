@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
-from services.tickets.domain.tickets import NewTicket, TicketInFuture, due_at, open_ticket
+from services.tickets.domain import sla
+from services.tickets.domain.tickets import NewTicket, TicketInFuture
+from services.tickets.domain.tickets import open_ticket as _open_ticket
 from shared.events import ComplaintFiled, FeedbackReceived, ServiceRequested
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -22,6 +26,20 @@ def _ticket(kind: str, **fields: Any) -> NewTicket:
     )
 
 
+ALWAYS_OPEN = sla.Calendar(ZoneInfo("UTC"), {d: sla.parse_hours([["00:00", "24:00"]]) for d in range(1, 8)}, {})
+# The default policies of migration 0004, in business minutes (here every minute is one).
+POLICIES = {("complaint", "critical"): sla.Policy(60, 540), ("complaint", "high"): sla.Policy(120, 1080),
+            ("complaint", "normal"): sla.Policy(240, 1620), ("complaint", "low"): sla.Policy(480, 2700),
+            ("service_request", "normal"): sla.Policy(540, 2700), ("feedback", "normal"): sla.Policy(None, None)}
+
+
+def open_ticket(new: NewTicket, *, ticket_id: uuid.UUID, now: datetime, owner: str | None = None) -> tuple[Any, Any]:
+    """The row as a namespace (ticket.due_at …) and the event, with the default policies, always open."""
+    policy = POLICIES.get((new.kind, new.priority or new.severity or "normal"), sla.Policy(None, None))
+    row, event = _open_ticket(new, ticket_id=ticket_id, now=now, policy=policy, calendar=ALWAYS_OPEN, owner=owner)
+    return SimpleNamespace(**row), event
+
+
 def _messages(exc: pytest.ExceptionInfo[ValidationError]) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.value.errors())
 
@@ -30,31 +48,37 @@ def _messages(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("severity", "hours"),
-    [("critical", 4), ("high", 24), ("normal", 48), ("low", 72)],
+    ("severity", "minutes"),
+    [("critical", 60), ("high", 120), ("normal", 240), ("low", 480)],
 )
-def test_complaint_is_due_within_the_time_its_severity_sets(severity: str, hours: int) -> None:
+def test_complaint_is_due_a_first_response_within_the_time_its_severity_sets(severity: str, minutes: int) -> None:
     ticket, _ = open_ticket(_ticket("complaint", severity=severity), ticket_id=uuid.uuid4(), now=NOW)
-    assert ticket.due_at == NOW + timedelta(hours=hours)
-    assert ticket.severity == severity
+    assert ticket.due_at == ticket.first_response_due_at == NOW + timedelta(minutes=minutes)
+    assert ticket.severity == ticket.priority == severity
 
 
-def test_complaint_without_severity_is_normal_and_due_in_48_hours() -> None:
+def test_complaint_without_severity_is_normal() -> None:
     ticket, event = open_ticket(_ticket("complaint"), ticket_id=uuid.uuid4(), now=NOW)
     assert ticket.severity == "normal"
-    assert ticket.due_at == NOW + timedelta(hours=48)
+    assert ticket.resolution_due_at == NOW + timedelta(minutes=1620)
     assert isinstance(event, ComplaintFiled)
     assert event.severity == "normal"
 
 
-def test_service_request_is_due_in_48_hours_and_has_no_severity() -> None:
+def test_priority_and_a_different_severity_are_refused_naming_priority() -> None:
+    with pytest.raises(Exception, match="differs from severity") as exc:
+        open_ticket(_ticket("complaint", severity="low", priority="high"), ticket_id=uuid.uuid4(), now=NOW)
+    assert getattr(exc.value, "field", None) == "priority" or "priority" in str(exc.value)
+
+
+def test_service_request_has_a_priority_but_no_severity() -> None:
     ticket, _ = open_ticket(_ticket("service_request"), ticket_id=uuid.uuid4(), now=NOW)
-    assert ticket.due_at == NOW + timedelta(hours=48)
-    assert ticket.severity is None
+    assert ticket.due_at == NOW + timedelta(minutes=540)
+    assert ticket.severity is None and ticket.priority == "normal"
     assert ticket.status == "open"
 
 
-def test_feedback_is_due_never_and_resolved_at_once() -> None:
+def test_feedback_without_a_policy_is_due_never_and_resolved_at_once() -> None:
     ticket, _ = open_ticket(_ticket("feedback", satisfaction=2), ticket_id=uuid.uuid4(), now=NOW)
     assert ticket.due_at is None
     assert ticket.status == "resolved"
@@ -72,14 +96,18 @@ def test_due_time_counts_from_when_the_customer_raised_it_not_when_it_was_keyed_
     ticket, _ = open_ticket(_ticket("complaint", severity="critical", occurred_at=raised), ticket_id=uuid.uuid4(), now=NOW)
     assert ticket.occurred_at == raised
     assert ticket.recorded_at == NOW
-    assert ticket.due_at == raised + timedelta(hours=4)
+    assert ticket.due_at == raised + timedelta(minutes=60)
 
 
-def test_due_at_function_matches_the_promises() -> None:
-    assert due_at("complaint", None, NOW) == NOW + timedelta(hours=48)
-    assert due_at("complaint", "low", NOW) == NOW + timedelta(hours=72)
-    assert due_at("service_request", None, NOW) == NOW + timedelta(hours=48)
-    assert due_at("feedback", None, NOW) is None
+def test_a_new_ticket_goes_to_the_customers_owner_else_the_service_queue() -> None:
+    owned, _ = open_ticket(_ticket("complaint"), ticket_id=uuid.uuid4(), now=NOW, owner="li")
+    pooled, _ = open_ticket(_ticket("complaint"), ticket_id=uuid.uuid4(), now=NOW, owner=None)
+    named, _ = open_ticket(_ticket("complaint", assignee="wang"), ticket_id=uuid.uuid4(), now=NOW, owner="li")
+    queued, _ = open_ticket(_ticket("complaint", queue="after-sales"), ticket_id=uuid.uuid4(), now=NOW, owner="li")
+    assert (owned.assignee, owned.queue) == ("li", None)
+    assert (pooled.assignee, pooled.queue) == (None, "service")
+    assert (named.assignee, named.queue) == ("wang", None)
+    assert (queued.assignee, queued.queue) == (None, "after-sales")
 
 
 # --- fields that fit the kind ---------------------------------------------------------------
@@ -121,8 +149,8 @@ def test_invalid_ticket_fields_are_refused(field: str, value: str) -> None:
 
 def test_unknown_fields_are_refused() -> None:
     with pytest.raises(ValidationError) as exc:
-        _ticket("complaint", priority="p1")
-    assert "priority: Extra inputs are not permitted" in _messages(exc)
+        _ticket("complaint", urgency="p1")
+    assert "urgency: Extra inputs are not permitted" in _messages(exc)
 
 
 # --- business time --------------------------------------------------------------------------
@@ -155,7 +183,7 @@ def test_occurred_at_defaults_to_now() -> None:
         ("service_request", {}, ServiceRequested, "kehu.tickets.ServiceRequested.v1"),
     ],
 )
-def test_each_kind_publishes_its_own_event(kind: str, fields: dict[str, Any], event_class: type, ce_type: str) -> None:
+def test_each_kind_publishes_its_own_event(kind: str, fields: dict[str, Any], event_class: type[Any], ce_type: str) -> None:
     ticket_id = uuid.uuid4()
 
     ticket, event = open_ticket(
