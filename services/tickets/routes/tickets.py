@@ -12,6 +12,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.tickets.domain import tickets as domain
+from services.tickets.domain.lifecycle import TicketDetail
+from services.tickets.routes.lifecycle import detail
 from services.tickets.store import sla as sla_store
 from services.tickets.store import tickets as store
 from shared.auth import Principal
@@ -79,18 +81,22 @@ async def open_ticket(
     return await write_once(request, principal, idempotency_key, write)
 
 
-@router.get("/tickets/{ticket_id:uuid}", response_model=domain.Ticket, summary="One ticket",
+@router.get("/tickets/{ticket_id:uuid}", response_model=TicketDetail, summary="One ticket, with its history",
+            description="The ticket with its clock seen at `as_of`, what may happen next (`allowed_actions`), "
+            "its `activity` (everything that happened, oldest first), the `remedies` put to the customer with "
+            "their answers, its `prevention_actions` and the compensation orders credits for it (once).",
             responses={404: {"model": Problem}, **SCOPED_ANSWERS})
 async def get_ticket(ticket_id: uuid.UUID, request: Request, as_of: AsOf = None,
                      principal: Principal = require("tickets:read")) -> Response:
     seen_at = as_of or datetime.now(UTC)
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await store.ticket_row(conn, ticket_id)
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        await ensure_may_see(request, principal, row["customer_id"])
         calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
-    if row is None:
-        raise NotFound(f"no ticket {ticket_id}")
-    await ensure_may_see(request, principal, row["customer_id"])
-    return json_response(200, domain.ticket_of(row, seen_at, calendar).model_dump(mode="json"))
+        shown = await detail(conn, row, seen_at, calendar)
+    return json_response(200, shown)
 
 
 @router.get(
