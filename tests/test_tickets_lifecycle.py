@@ -182,7 +182,7 @@ async def test_bad_input_is_a_4xx_naming_the_field(kehu: tuple[Cluster, Ed25519P
     tid = (await _complaint(cluster, await cluster.customer("坏输入")))["id"]
     no_such = await cluster.post("tickets", f"/tickets/{uuid.uuid4()}/responses", {"message": "hi"})
     assert no_such.status_code == 404
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         ("resolution", {k: v for k, v in RESOLUTION.items() if k != "responsibility"}, "responsibility"),
         ("resolution", {**RESOLUTION, "resolution": "  "}, "resolution"),
         ("resolution", {**RESOLUTION, "customer_answer": "maybe"}, "customer_answer"),
