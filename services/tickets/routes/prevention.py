@@ -18,7 +18,7 @@ from services.tickets.store import sla as sla_store
 from services.tickets.store import tickets as tickets_store
 from shared.auth import Principal
 from shared.customers import SCOPED_ANSWERS, ensure_may_see
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound
 from shared.http import AsOf, IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import scope_of
@@ -41,14 +41,16 @@ async def list_prevention_actions(
     request: Request,
     status: Literal["open", "done"] | None = None,
     owner: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    due_before: date | None = None,
+    due_before: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                            json_schema_extra={"format": "date"}, description="A date (YYYY-MM-DD): only those due before it.")] = None,
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     principal: Principal = require("tickets:read"),
 ) -> Response:
     seen_at = as_of or datetime.now(UTC)
+    before = _day(due_before, "query.due_before") if due_before is not None else None
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await store.list_prevention(conn, status=status, owner=owner, due_before=due_before, limit=limit,
+        rows = await store.list_prevention(conn, status=status, owner=owner, due_before=before, limit=limit,
                                            owner_filter=scope_of(principal).owner_filter)
         calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
     today = domain.today_in(calendar, seen_at)
@@ -56,6 +58,13 @@ async def list_prevention_actions(
                                        subject=r["subject"], ticket_category=r["ticket_category"],
                                        ticket_status=r["ticket_status"]).model_dump(mode="json") for r in rows]
     return json_response(200, {"items": items})
+
+
+def _day(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid.field(field, f"{text!r} is not a day of the calendar (YYYY-MM-DD)") from None
 
 
 @router.post(
