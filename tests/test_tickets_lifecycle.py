@@ -228,6 +228,22 @@ async def test_a_retry_with_the_same_key_answers_the_same_and_writes_once(
     assert (await _step(cluster, tid, "satisfaction", {"score": 5}, expect=409))["status_now"] == "closed"
 
 
+async def test_closing_by_hand_withdraws_a_pending_remedy_and_a_reopen_starts_again(
+    kehu: tuple[Cluster, Ed25519PrivateKey],
+) -> None:
+    cluster, _ = kehu
+    tid = (await _complaint(cluster, await cluster.customer("不回复")))["id"]
+    await _step(cluster, tid, "resolution", {**RESOLUTION, "customer_answer": "pending"})
+    closed = await _step(cluster, tid, "status", {"status": "closed", "reason": "no answer in a month"})
+    (withdrawn,) = closed["remedies"]
+    assert (closed["status"], withdrawn["accepted"], withdrawn["answered_at"] is not None) == ("closed", None, True)
+    assert closed["compensation_credited"] is None and closed["sla"]["clock"] is None
+    reopened = await _step(cluster, tid, "reopen", {"reason": "the customer called back"})
+    assert "resolution" in reopened["allowed_actions"] and reopened["sla"]["clock"] == "resolution"
+    resolved = await _step(cluster, tid, "resolution", RESOLUTION)
+    assert (resolved["status"], resolved["compensation_credited"]) == ("resolved", "20.00")
+
+
 async def test_prevention_actions_are_listed_by_owner_and_due_date_and_marked_done_once(
     kehu: tuple[Cluster, Ed25519PrivateKey],
 ) -> None:

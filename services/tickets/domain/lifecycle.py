@@ -139,13 +139,18 @@ def note(row: Mapping[str, Any], body: Note, *, by: str, now: datetime) -> Chang
                   {"note": body.note, "responsibility": body.responsibility, "category": body.category})
 
 
+WITHDRAWN = "withdrawn: the ticket was closed by hand"
+
+
 def change_status(row: Mapping[str, Any], body: StatusChange, *, by: str, now: datetime, cal: sla.Calendar,
-                  remedy_pending: bool = False) -> Change | None:
-    """open ⇄ waiting_on_customer (the resolution clock pauses and resumes), or closed by hand.
-    None when the ticket already has the status."""
+                  pending_remedy: uuid.UUID | None = None) -> Change | None:
+    """open ⇄ waiting_on_customer (the resolution clock pauses and resumes), or closed by hand
+    (a remedy still waiting for its answer, ``pending_remedy``, is withdrawn: answered, neither
+    accepted nor rejected). None when the ticket already has the status."""
     if body.status == row["status"]:
         return None
-    ensure_allowed(f"status:{body.status}", row["status"], remedy_pending)  # type: ignore[arg-type]
+    ensure_allowed(f"status:{body.status}", row["status"], pending_remedy is not None)  # type: ignore[arg-type]
+    withdrawn = None
     clocks = clocks_of(row)
     if body.status == "waiting_on_customer":
         changed = updated(with_clocks(row, sla.pause(clocks, now, cal)), status=body.status)
@@ -155,10 +160,12 @@ def change_status(row: Mapping[str, Any], body: StatusChange, *, by: str, now: d
         if row["status"] != "resolved" and not body.reason:
             raise Invalid.field("reason", "required to close a ticket that was not resolved (a duplicate, …)")
         changed = updated(row, status="closed", closed_at=now, due_at=None)
+        if pending_remedy is not None:
+            withdrawn = {"id": pending_remedy, "accepted": None, "answered_at": now, "answer_comment": WITHDRAWN}
     event = TicketStatusChanged(customer_id=row["customer_id"], occurred_at=now, ticket_id=row["id"],
                                 status=body.status, previous_status=row["status"], by=by, reason=body.reason)
     return Change(changed, [event], "status", {"status": body.status, "previous_status": row["status"],
-                                               "reason": body.reason})
+                                               "reason": body.reason}, answered_remedy=withdrawn)
 
 
 def complete_prevention(action: Mapping[str, Any], customer_id: uuid.UUID, body: PreventionDone, *, by: str,
@@ -189,7 +196,8 @@ class RemedyView(BaseModel):
     compensation: Money | None
     proposed_at: datetime
     proposed_by: str
-    accepted: bool | None = Field(description="null: the customer has not answered yet.")
+    accepted: bool | None = Field(description="null: not answered — still waiting (`answered_at` null) or "
+                                  "withdrawn when the ticket was closed by hand.")
     answered_at: datetime | None
     answer_comment: str
 

@@ -155,7 +155,8 @@ async def add_note(ticket_id: uuid.UUID, body: domain.Note, request: Request,
              summary="Wait on the customer, take it up again, or close it by hand",
              description="open → waiting_on_customer pauses the resolution clock (it keeps the business time left); "
              "waiting_on_customer → open resumes it with exactly that (not while a proposed remedy waits for its "
-             "answer: POST remedy-answer); closed from open or waiting (a `reason` is required: 422) or resolved. "
+             "answer: POST remedy-answer); closed from open or waiting (a `reason` is required: 422; a remedy still "
+             "waiting for its answer is withdrawn) or resolved. "
              "The status it has changes nothing; reopening is POST reopen. Publishes `TicketStatusChanged`.",
              responses=CHANGE_ANSWERS)
 async def change_status(ticket_id: uuid.UUID, body: domain.StatusChange, request: Request,
@@ -163,7 +164,8 @@ async def change_status(ticket_id: uuid.UUID, body: domain.StatusChange, request
                         principal: Principal = require("tickets:write")) -> Response:
     async def decide(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime,
                      calendar: sla.Calendar) -> Change | None:
-        pending = await store.pending_remedy(conn, row["id"]) is not None
-        return domain.change_status(row, body, by=principal.name, now=now, cal=calendar, remedy_pending=pending)
+        pending = await store.pending_remedy(conn, row["id"])
+        return domain.change_status(row, body, by=principal.name, now=now, cal=calendar,
+                                    pending_remedy=uuid.UUID(str(pending["remedy_id"])) if pending else None)
 
     return await change(request, principal, idempotency_key, ticket_id, decide)

@@ -91,9 +91,10 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, as_of: AsOf = None,
     seen_at = as_of or datetime.now(UTC)
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await store.ticket_row(conn, ticket_id)
-        if row is None:
-            raise NotFound(f"no ticket {ticket_id}")
-        await ensure_may_see(request, principal, row["customer_id"])
+    if row is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    await ensure_may_see(request, principal, row["customer_id"])  # holding no connection (it may ask contacts)
+    async with request.app.state.runtime.pool.acquire() as conn:
         calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
         shown = await detail(conn, row, seen_at, calendar)
     return json_response(200, shown)

@@ -289,6 +289,16 @@ def test_waiting_on_the_customer_pauses_and_open_resumes_with_what_was_left() ->
                                 cal=ALWAYS_OPEN)
 
 
+def test_closing_by_hand_withdraws_the_remedy_waiting_for_its_answer() -> None:
+    remedy_id = uuid.uuid4()
+    waiting = ticket(status="waiting_on_customer", paused_at=NOW, resolution_left_s=3600, due_at=None)
+    closed = lifecycle.change_status(waiting, lifecycle.StatusChange(status="closed", reason="no answer in a month"),
+                                     by="w", now=NOW, cal=ALWAYS_OPEN, pending_remedy=remedy_id)
+    assert closed is not None and closed.row["status"] == "closed" and closed.row["closed_at"] == NOW
+    assert closed.answered_remedy == {"id": remedy_id, "accepted": None, "answered_at": NOW,
+                                      "answer_comment": lifecycle.WITHDRAWN}
+
+
 def test_a_prevention_action_is_overdue_after_its_day_and_done_once() -> None:
     action = {"id": uuid.uuid4(), "ticket_id": uuid.uuid4(), "category": "delivery", "action": "foam", "owner": "z",
               "due_on": date(2025, 3, 2), "created_at": NOW, "done_at": None, "done_by": None, "done_note": ""}
