@@ -51,7 +51,7 @@ class Escalation(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, pattern=NON_BLANK)
 
 
-class Response(BaseModel):
+class CustomerResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     message: str = Field(min_length=1, max_length=10_000, pattern=NON_BLANK,
@@ -114,7 +114,7 @@ def escalate(row: Mapping[str, Any], body: Escalation, *, by: str, now: datetime
                   "escalated", {"to": body.to, "previous_assignee": row["assignee"], "reason": body.reason})
 
 
-def respond(row: Mapping[str, Any], body: Response, *, by: str, now: datetime) -> Change:
+def respond(row: Mapping[str, Any], body: CustomerResponse, *, by: str, now: datetime) -> Change:
     """Someone answered the customer; the first answer stops the first-response clock."""
     _handling("responses", row)
     at = body.occurred_at or now

@@ -129,7 +129,7 @@ async def escalate(ticket_id: uuid.UUID, body: domain.Escalation, request: Reque
              description="The first stops the first-response clock (`TicketResponded` with `first: true`, once). "
              "`occurred_at` (default now) may be earlier (a call made before it was logged), not before the ticket "
              "nor in the future (422 naming `occurred_at`).", responses=CHANGE_ANSWERS)
-async def respond(ticket_id: uuid.UUID, body: domain.Response, request: Request,
+async def respond(ticket_id: uuid.UUID, body: domain.CustomerResponse, request: Request,
                   idempotency_key: IdempotencyKeyHeader = None,
                   principal: Principal = require("tickets:write")) -> Response:
     async def decide(_: asyncpg.Connection, row: asyncpg.Record, now: datetime, __: sla.Calendar) -> Change | None:

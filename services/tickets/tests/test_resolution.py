@@ -260,13 +260,13 @@ def test_assignment_to_a_person_or_a_queue_and_escalation_to_a_manager() -> None
 def test_the_first_response_stops_the_first_response_clock_once() -> None:
     row = ticket()
     assert row["due_at"] == row["first_response_due_at"]
-    first = lifecycle.respond(row, lifecycle.Response(message="We are on it"), by="wang", now=NOW)
+    first = lifecycle.respond(row, lifecycle.CustomerResponse(message="We are on it"), by="wang", now=NOW)
     assert first.events[0].first is True  # type: ignore[attr-defined]
     assert first.row["first_response_at"] == NOW and first.row["due_at"] == row["resolution_due_at"]
-    second = lifecycle.respond(first.row, lifecycle.Response(message="Still on it"), by="wang", now=NOW)
+    second = lifecycle.respond(first.row, lifecycle.CustomerResponse(message="Still on it"), by="wang", now=NOW)
     assert second.events[0].first is False and second.row["first_response_at"] == NOW  # type: ignore[attr-defined]
     with pytest.raises(Invalid) as future:
-        lifecycle.respond(row, lifecycle.Response(message="x", occurred_at=NOW + timedelta(hours=1)), by="w", now=NOW)
+        lifecycle.respond(row, lifecycle.CustomerResponse(message="x", occurred_at=NOW + timedelta(hours=1)), by="w", now=NOW)
     assert future.value.errors is not None and future.value.errors[0].field == "occurred_at"
 
 
