@@ -228,6 +228,26 @@ async def test_a_retry_with_the_same_key_answers_the_same_and_writes_once(
     assert (await _step(cluster, tid, "satisfaction", {"score": 5}, expect=409))["status_now"] == "closed"
 
 
+async def test_concurrent_first_responses_make_one_first_and_concurrent_answers_resolve_once(
+    kehu: tuple[Cluster, Ed25519PrivateKey],
+) -> None:
+    cluster, _ = kehu
+    tid = (await _complaint(cluster, await cluster.customer("同时")))["id"]
+    answers = await asyncio.gather(*(cluster.post("tickets", f"/tickets/{tid}/responses", {"message": f"hi {i}"})
+                                     for i in range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    firsts = await cluster.sql("tickets", "SELECT count(*) FROM outbox WHERE event_type LIKE $1 AND "
+                               "(data ->> 'first')::boolean AND data ->> 'ticket_id' = $2", "%TicketResponded%", tid)
+    assert firsts[0][0] == 1
+    await _step(cluster, tid, "resolution", {**RESOLUTION, "customer_answer": "pending"})
+    accepted = await asyncio.gather(*(cluster.post("tickets", f"/tickets/{tid}/remedy-answer", {"accepted": True})
+                                      for _ in range(3)))
+    assert sorted(a.status_code for a in accepted) == [200, 409, 409]
+    resolved = await cluster.sql("tickets", "SELECT count(*) FROM outbox WHERE event_type LIKE $1 AND "
+                                 "data ->> 'ticket_id' = $2", "%TicketResolved%", tid)
+    assert resolved[0][0] == 1
+
+
 async def test_closing_by_hand_withdraws_a_pending_remedy_and_a_reopen_starts_again(
     kehu: tuple[Cluster, Ed25519PrivateKey],
 ) -> None:
