@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from services.insights.wording_orders import ORDER_SUMMARIES, lines_text, quantity_text
 from services.insights.wording_orders import Lang as Lang  # the one definition
-from services.insights.wording_tickets import CATEGORIES, TICKET_SUMMARIES, word
+from services.insights.wording_tickets import CATEGORIES, TICKET_SUMMARIES, explain_unanswered, word
+from services.insights.wording_tickets import explain_service as explain_service  # for the routes
 
 CHANNELS_ZH = {
     "store": "门店", "shop": "门店", "phone": "电话", "web": "网店", "wechat": "微信", "fair": "展会",
@@ -128,7 +129,7 @@ def _service_request(data: dict[str, Any], lang: Lang) -> str:
 ALERT_KINDS = {
     "purchase_overdue": ("purchase overdue", "逾期未购"), "quantity_drop": ("buying fewer items", "购买量下降"),
     "value_drop": ("spending less", "消费下降"), "churn_risk": ("churn risk", "流失风险"),
-    "stage_decline": ("in decline", "进入衰退期"),
+    "stage_decline": ("in decline", "进入衰退期"), "complaint_unanswered": ("complaint unanswered", "投诉未及时答复"),
 }
 
 
@@ -347,6 +348,8 @@ def explain_alert(kind: str, evidence: dict[str, Any], lang: Lang) -> str:
         if lang == "zh":
             return f"流失风险 {risk:.0%}（阈值 {float(evidence.get('threshold') or 0):.0%}）"
         return f"Churn risk {risk:.0%} (threshold {float(evidence.get('threshold') or 0):.0%})"
+    if kind == "complaint_unanswered":
+        return explain_unanswered(evidence, lang)
     if kind == "stage_decline":
         if lang == "zh":
             return "客户关系进入衰退期：" + (f"已 {o} 天未购买，平时每 {b} 天" if evidence.get("unit") == "days"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from services.insights.service import Part
 from services.insights.wording_orders import Lang
 
 TICKET_KINDS = {"complaint": ("complaint", "投诉"), "feedback": ("feedback", "反馈"),
@@ -193,3 +194,42 @@ TICKET_SUMMARIES: dict[str, Callable[[dict[str, Any], Lang], str]] = {
     "TicketSatisfactionRecorded": _satisfaction,
     "PreventionActionCompleted": _prevention_done,
 }
+
+
+# --- the service part of the churn risk and the complaint_unanswered alert ------------------------
+
+
+def explain_unanswered(evidence: dict[str, Any], lang: Lang) -> str:
+    ticket, due = "#" + str(evidence.get("ticket_id") or "")[-8:], _when(evidence.get("due_at"))
+    late = evidence.get("observed")
+    if lang == "zh":
+        return f"投诉 {ticket} 无人及时答复：首次响应时限为 {due}" + (f"，发现时已超时 {_hours(float(late))} 小时" if late else "")
+    return f"Complaint {ticket} not answered in time: the first answer was due {due}" + (
+        f", {_hours(float(late))} h late when found" if late else "")
+
+
+def explain_service(part: Part, lang: Lang) -> str:
+    """Why one part of the service risk holds, in the reader's language."""
+    ticket = "#" + str(part.ticket_id or "")[-8:]
+    age = _hours(part.age_days or 0.0)
+    share = f"+{part.risk:.0%}"
+    if part.reason == "open_complaint":
+        priority = word(PRIORITIES, part.priority, lang)
+        if lang == "zh":
+            return (f"投诉 {ticket}（{priority}）已开启 {age} 天" + (f"，重开 {part.reopened} 次" if part.reopened else "")
+                    + f"：{share}")
+        return (f"Complaint {ticket} ({priority}) open for {age} days"
+                + (f", reopened {part.reopened}×" if part.reopened else "") + f": {share}")
+    if part.reason == "subjective_cause":
+        if lang == "zh":
+            return f"投诉 {ticket} 责任在我方，尚未解决：{share}"
+        return f"Complaint {ticket} is our fault and not yet resolved: {share}"
+    if part.reason == "unanswered":
+        if lang == "zh":
+            return f"投诉 {ticket} 超过首次响应时限 {age} 天仍无人答复：{share}"
+        return f"Complaint {ticket} still unanswered {age} days after its first answer was due: {share}"
+    if part.reason == "low_satisfaction":
+        if lang == "zh":
+            return f"最近一次满意度 {part.score}/5（{age} 天前）：{share}"
+        return f"Latest satisfaction {part.score}/5 ({age} days ago): {share}"
+    return part.reason
