@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.insights import responses as out
 from shared.db import connect
 from shared.events import (
     ComplaintFiled,
@@ -34,6 +35,7 @@ from shared.events import (
 )
 from shared.outbox import append
 from tests.conftest import Cluster, eventually, own_cluster
+from tests.test_insights_api import conforms
 
 pytestmark = pytest.mark.database
 
@@ -147,6 +149,7 @@ async def test_a_complaint_raises_the_churn_risk_until_an_accepted_remedy_and_a_
         day(22.25).isoformat(), str(ticket), day(22.25).isoformat().replace("+00:00", "Z"))
     assert (alert["evidence"]["unit"], round(alert["evidence"]["observed"])) == ("hours", 4)
     shown = await _insights(cluster, customer, day(22.5))
+    conforms(out.CustomerInsights, shown)  # every field documented, the service's and the alert's too
     assert [a["kind"] for a in shown["open_alerts"]] == ["complaint_unanswered"]
     assert "unanswered" in [p["reason"] for p in shown["service"]["evidence"]]
 

@@ -166,7 +166,7 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
     alerts: list[dict[str, Any]] = [
         {
             "alert_id": alert.alert_id, "kind": kind, "raised_at": pf.to_datetime(alert.raised_at).isoformat(),
-            "rule_version": domain.RULE_VERSION, "evidence": alert.evidence,
+            "rule_version": domain.RULE_VERSION, "evidence": {"ticket_id": None, "due_at": None, **alert.evidence},
             "explanation": wording.explain_alert(kind, alert.evidence, lang),
         }
         for kind, alert in sorted(status.alerts.items(), key=lambda kv: kv[1].raised_at)

@@ -77,7 +77,7 @@ class Evidence:
 
     def as_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "observed": self.observed, "threshold": self.threshold,
-                "unit": self.unit, "event_ids": list(self.event_ids)}
+                "unit": self.unit, "event_ids": list(self.event_ids), "ticket_id": None, "due_at": None}
 
 
 @dataclass(frozen=True, slots=True)
