@@ -31,6 +31,7 @@ from shared.events import (
     TicketRemedyProposed,
     TicketResolved,
     TicketResponded,
+    TicketSatisfactionRecorded,
     TicketSlaBreached,
 )
 from shared.outbox import append
@@ -190,6 +191,15 @@ async def test_a_complaint_raises_the_churn_risk_until_an_accepted_remedy_and_a_
     [row] = await cluster.sql("insights", "SELECT churn_risk, open_alerts FROM customer_profile WHERE customer_id = $1",
                               cid)
     assert (row["churn_risk"], row["open_alerts"]) == (pytest.approx(after["churn_risk"], abs=1e-4), 0)
+
+    # The customer is not happy with how it went: a low score counts for 180 days.
+    await _publish(cluster, TicketSatisfactionRecorded(customer_id=cid, occurred_at=day(25), ticket_id=ticket, score=2,
+                                                       comment="took too long", by="li"))
+    await _seen(cluster, customer, "TicketSatisfactionRecorded")
+    unhappy = await _insights(cluster, customer, day(25))
+    assert unhappy["service"]["latest_satisfaction"]["score"] == 2
+    assert [(p["reason"], p["risk"]) for p in unhappy["service"]["evidence"]] == [("low_satisfaction", 0.15)]
+    assert (await _insights(cluster, customer, day(206)))["service"]["risk"] == 0.0
 
     # The timeline says it in words.
     response = await cluster.http.get(cluster.urls["insights"] + f"/customers/{customer}/timeline",
