@@ -723,7 +723,8 @@ class PreventionActionCompleted(Event):
 # is the business time the condition became true (for an overdue purchase: the day the gap
 # passed the customer's own threshold), not the time insights noticed.
 
-AlertKind = Literal["purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline"]
+AlertKind = Literal["purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline",
+                    "complaint_unanswered"]
 LifecycleStage = Literal["exploration", "formation", "stability", "decline", "lost"]
 Segment = Literal["prospect", "champions", "loyal", "potential", "at_risk", "hibernating", "lost"]
 
@@ -736,6 +737,9 @@ class AlertEvidence(BaseModel):
     threshold: float | None = Field(None, description="The value the rule compares the observation with.")
     unit: str = Field("", description="days, quantity, amount or probability.")
     event_ids: list[uuid.UUID] = Field(default_factory=list, description="The events that triggered the rule.")
+    ticket_id: uuid.UUID | None = Field(None, description="The ticket it is about (complaint_unanswered).")
+    due_at: AwareDatetime | None = Field(None, description="When the ticket's first answer was due "
+                                         "(complaint_unanswered; `observed` is then the hours late).")
 
 
 class CustomerAlertRaised(Event):

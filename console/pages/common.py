@@ -16,7 +16,7 @@ from console.i18n import Texts
 from console.services import ServiceDown, ServiceRefused, Services
 from console.web import Viewer
 
-ALERT_KINDS = ("purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline")
+ALERT_KINDS = ("purchase_overdue", "quantity_drop", "value_drop", "churn_risk", "stage_decline", "complaint_unanswered")
 
 
 def alert_kind_label(t: Texts, kind: str) -> str:
@@ -26,6 +26,7 @@ def alert_kind_label(t: Texts, kind: str) -> str:
         "value_drop": t.gettext("Value drop"),
         "churn_risk": t.gettext("Churn risk"),
         "stage_decline": t.gettext("Stage decline"),
+        "complaint_unanswered": t.gettext("Complaint unanswered"),
     }.get(kind, kind)
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from services.insights import domain, engine, store, wording
+from services.insights import domain, engine, service, store, wording
 from services.insights import profile as pf
 from services.insights import responses as out
 from shared.auth import Principal
@@ -163,14 +163,16 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
     next_expected = None
     if a.typical_gap_days is not None and profile.days:
         next_expected = pf.to_datetime(pf.day_start(profile.days[-1].day, zone) + a.typical_gap_days * pf.DAY_S)
-    alerts = [
+    alerts: list[dict[str, Any]] = [
         {
             "alert_id": alert.alert_id, "kind": kind, "raised_at": pf.to_datetime(alert.raised_at).isoformat(),
-            "rule_version": domain.RULE_VERSION, "evidence": alert.evidence,
+            "rule_version": domain.RULE_VERSION, "evidence": {"ticket_id": None, "due_at": None, **alert.evidence},
             "explanation": wording.explain_alert(kind, alert.evidence, lang),
         }
         for kind, alert in sorted(status.alerts.items(), key=lambda kv: kv[1].raised_at)
     ]
+    alerts.extend(ticket_alerts(profile, a.as_of, lang))
+    alerts.sort(key=lambda alert: str(alert["raised_at"]))
     return {
         "customer_id": profile.customer_id,
         "external_ref": profile.external_ref,
@@ -200,6 +202,8 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
         "expected_purchases_90d": round(a.expected_purchases_90d, 4),
         "expected_value_90d": _money(a.expected_value_90d * 100),
         "churn_risk": round(a.churn_risk, 4),
+        "model_churn_risk": round(a.model_churn_risk, 4),
+        "service": service_body(profile, a, lang),
         "rfm": {"recency": a.recency_score, "frequency": a.frequency_score, "monetary": a.monetary_score},
         "segment": a.segment,
         "loyal": a.loyal,
@@ -210,6 +214,51 @@ def insights_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang,
             "since": pf.to_datetime(status.stage_since).isoformat() if status.stage_since and status.stage == a.stage else None,
         },
         "open_alerts": alerts,
+    }
+
+
+def ticket_alerts(profile: pf.Profile, as_of: float, lang: wording.Lang) -> list[dict[str, Any]]:
+    """The open complaint_unanswered alerts (one per complaint, kept in the service state)."""
+    items = []
+    for c in profile.service.open_alerts():
+        if c.due_at is None or c.due_at > as_of:
+            continue
+        evidence = {"baseline": None, "observed": c.late_hours, "threshold": None, "unit": "hours",
+                    "event_ids": [i for i in (c.breach_event, c.opened_event) if i], "ticket_id": c.ticket_id,
+                    "due_at": pf.to_datetime(c.due_at).isoformat()}
+        items.append({"alert_id": str(service.alert_id(profile.customer_id, c.ticket_id)), "kind": service.ALERT_KIND,
+                      "raised_at": pf.to_datetime(c.due_at).isoformat(), "rule_version": domain.RULE_VERSION,
+                      "evidence": evidence, "explanation": wording.explain_alert(service.ALERT_KIND, evidence, lang)})
+    return items
+
+
+def service_body(profile: pf.Profile, a: domain.Assessment, lang: wording.Lang) -> dict[str, Any]:
+    """The service part of the churn risk and what it rests on (service.py)."""
+    served = profile.service
+    complaints = [
+        {"ticket_id": c.ticket_id, "opened_at": pf.to_datetime(c.opened_at).isoformat() if c.opened_at else None,
+         "age_days": round(max(a.as_of - c.opened_at, 0.0) / pf.DAY_S, 2) if c.opened_at is not None else None,
+         "priority": c.priority, "responsibility": c.responsibility, "reopened": c.reopened,
+         "unanswered": c.alert_open() and c.due_at is not None and c.due_at <= a.as_of,
+         "first_response_due_at": pf.to_datetime(c.due_at).isoformat() if c.due_at is not None else None}
+        for c in sorted(served.complaints.values(), key=lambda c: (c.opened_at or 0.0, c.ticket_id))
+        if not c.done and (c.opened_at is None or c.opened_at <= a.as_of)
+    ]
+    latest = served.satisfaction
+    return {
+        "risk": round(a.service.risk, 4),
+        "open_complaints": complaints,
+        "unresolved_subjective_causes": [c["ticket_id"] for c in complaints if c["responsibility"] == "ours"],
+        "latest_satisfaction": {"score": latest[1], "at": pf.to_datetime(latest[0]).isoformat(),
+                                "event_id": latest[2]} if latest else None,
+        "evidence": [
+            {"reason": p.reason, "risk": round(p.risk, 4), "ticket_id": p.ticket_id, "event_id": p.event_id,
+             "since": pf.to_datetime(p.since).isoformat() if p.since is not None else None, "age_days": p.age_days,
+             "explanation": wording.explain_service(p, lang)}
+            for p in a.service.parts
+        ],
+        "rule": "churn_risk = 1 − (1 − model_churn_risk) × (1 − service.risk); service.risk = 1 − Π(1 − part) "
+                "over the parts in evidence (docs/insights.md)",
     }
 
 

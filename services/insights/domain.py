@@ -18,10 +18,11 @@ from datetime import tzinfo
 from typing import Any
 
 from services.insights import model as population_model
+from services.insights import service as sv
 from services.insights.profile import DAY_S, Profile, Rhythm, built, day_start, local_day
 from shared.events import AlertEvidence
 
-RULE_VERSION = "rules-2026.11-1"
+RULE_VERSION = "rules-2026.12-1"  # 2026.12: the service risk (service.py), complaint_unanswered
 HORIZON_DAYS = 90.0
 
 # A regular has bought on at least this many days: enough gaps (3) to know their rhythm.
@@ -72,11 +73,11 @@ class Evidence:
 
     def model(self) -> AlertEvidence:
         return built(AlertEvidence, baseline=self.baseline, observed=self.observed, threshold=self.threshold,
-                     unit=self.unit, event_ids=[uuid.UUID(i) for i in self.event_ids])
+                     unit=self.unit, event_ids=[uuid.UUID(i) for i in self.event_ids], ticket_id=None, due_at=None)
 
     def as_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "observed": self.observed, "threshold": self.threshold,
-                "unit": self.unit, "event_ids": list(self.event_ids)}
+                "unit": self.unit, "event_ids": list(self.event_ids), "ticket_id": None, "due_at": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,10 @@ class Assessment:
     stage_evidence: Evidence
     loyal: bool
     conditions: dict[str, Condition]
+    # ``churn_risk`` is 1 − (1 − model_churn_risk) × (1 − service.risk): the population model's
+    # reading of the purchases, and how the customer is being served (``service.risk``)
+    model_churn_risk: float = math.nan
+    service: sv.ServiceRisk = sv.NO_RISK
 
 
 
@@ -256,6 +261,7 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
     m = score(float(profile.cents), population.monetary_cuts)
     segment = segment_of(r, f)
     regular = n_days >= REGULAR_DAYS
+    served = sv.risk(profile.service, as_of)
     return Assessment(
         as_of=as_of, purchase_days=n_days, recency_days=max(local_day(as_of, zone) - profile.days[-1].day, 0),
         elapsed_days=recency,
@@ -264,7 +270,7 @@ def assess(profile: Profile, as_of: float, population: Population, zone: tzinfo,
         usual_quantity=quantity[0] if quantity else None, usual_cents=amount[0] if amount else None,
         recent_quantity=quantity[1] if quantity else None, recent_cents=amount[1] if amount else None,
         p_alive=value.p_alive, expected_purchases_90d=value.expected, expected_value_90d=value.value,
-        churn_risk=value.risk, recency_score=r, frequency_score=f, monetary_score=m, segment=segment, stage=stage,
+        churn_risk=sv.combined(value.risk, served.risk), model_churn_risk=value.risk, service=served, recency_score=r, frequency_score=f, monetary_score=m, segment=segment, stage=stage,
         stage_reason=reason, stage_evidence=stage_evidence,
         loyal=segment in ("champions", "loyal") and stage in ("formation", "stability"), conditions=conditions,
     )
@@ -280,7 +286,7 @@ def _prospect(profile: Profile, as_of: float) -> Assessment:
         expected_value_90d=0.0, churn_risk=1.0, recency_score=0, frequency_score=0, monetary_score=0,
         segment="prospect", stage="exploration", stage_reason="no_purchase",
         stage_evidence=Evidence(observed=(as_of - since) / DAY_S, unit="days"),
-        loyal=False, conditions={},
+        loyal=False, conditions={}, model_churn_risk=1.0, service=sv.risk(profile.service, as_of),
     )
 
 

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import orjson
 import scipy
+from pydantic import TypeAdapter
 
-from services.insights import domain, likelihood, transitions
+from services.insights import domain, likelihood, service, transitions
 from services.insights import fit as population_fit
 from services.insights import model as population_model
 from services.insights import profile as pf
@@ -81,6 +82,7 @@ class Fact:
     placed_at: float | None = None  # cancel, return, approved order: when the order was placed
     placed_event: str | None = None  # cancel, return: the order's OrderPlaced event
     whole: bool = False  # a return: nothing of the order is left
+    ticket: service.TicketFact | None = None  # kind "ticket": what a ticket event tells the service state
 
 
 def _order(at: float, customer_id: str, event_id: str, quantity: float, cents: int, currency: str,
@@ -100,9 +102,14 @@ def fact_of(event_id: uuid.UUID, event: Event, shop_currency: str) -> Fact | Non
     if isinstance(event, CustomerRegistered):
         return Fact(event.occurred_at.timestamp(), str(event.customer_id), str(event_id), "registered",
                     external_ref=event.external_ref, owner=event.owner)
-    if isinstance(event, (OrderCancelled, OrderReturned, OrderApprovalDecided)):
+    if isinstance(event, (OrderCancelled, OrderReturned, OrderApprovalDecided)) \
+            or type(event).__name__ in service.TICKET_EVENTS:
         return fact_of_data(str(event_id), type(event).__name__, event.model_dump(mode="json"), shop_currency)
     return None
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
 
 
 def fact_of_data(event_id: str, name: str, data: dict[str, Any], shop_currency: str) -> Fact | None:
@@ -124,6 +131,11 @@ def fact_of_data(event_id: str, name: str, data: dict[str, Any], shop_currency: 
         return Fact(datetime.fromisoformat(data["occurred_at"]).timestamp(), data["customer_id"], event_id,
                     "return", quantity=quantity, cents=int(Decimal(str(data["amount"])) * 100),
                     order_id=str(data["order_id"]), whole=bool(data["whole"]))
+    if name in service.TICKET_EVENTS:
+        ticket = service.ticket_fact(name, data, _epoch)
+        if ticket is None:
+            return None
+        return Fact(_epoch(data["occurred_at"]), data["customer_id"], event_id, "ticket", ticket=ticket)
     return None
 
 
@@ -204,6 +216,9 @@ def apply_facts(profiles: dict[str, pf.Profile], facts: Sequence[Fact], until: f
             profile = profiles[fact.customer_id] = pf.Profile(customer_id=fact.customer_id)
         if fact.kind == "registered":
             pf.apply_registered(profile, at=fact.at, external_ref=fact.external_ref, owner=fact.owner)
+        elif fact.ticket is not None:
+            out.extend(transitions.apply_ticket(profile, at=fact.at, event_id=fact.event_id, ticket=fact.ticket,
+                                                population=population, zone=zone, announce=announce))
         else:
             other = (fact.other_currency, fact.other_cents) if fact.other_currency else None
             if fact.kind == "order":
@@ -372,7 +387,7 @@ def summary(profile: pf.Profile, population: domain.Population, zone: tzinfo) ->
         "p_alive": a.p_alive,
         "expected_purchases_90d": a.expected_purchases_90d,
         "expected_value_90d": Decimal(str(round(a.expected_value_90d, 2))),
-        "open_alerts": len(profile.status.alerts),
+        "open_alerts": len(profile.status.alerts) + len(profile.service.open_alerts()),
         "model_version": population.version,
     }
 
@@ -392,4 +407,9 @@ def evidence_json(evidence: AlertEvidence) -> dict[str, Any]:
     """``evidence.model_dump(mode="json")``, written out: a replay stores tens of thousands and the
     generic serializer took a tenth of its fold (a test keeps the two equal)."""
     return {"baseline": evidence.baseline, "observed": evidence.observed, "threshold": evidence.threshold,
-            "unit": evidence.unit, "event_ids": [str(i) for i in evidence.event_ids]}
+            "unit": evidence.unit, "event_ids": [str(i) for i in evidence.event_ids],
+            "ticket_id": str(evidence.ticket_id) if evidence.ticket_id is not None else None,
+            "due_at": _DATETIME.dump_python(evidence.due_at, mode="json") if evidence.due_at is not None else None}
+
+
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from services.insights import service as sv
+
 DAY_S = 86_400.0
 EVENT_IDS_KEPT = 10  # purchase days whose order ids are kept as evidence
 
@@ -81,6 +83,7 @@ class Profile:
     longest_gap: int = 0
     evaluated_at: float | None = None
     status: Status = field(default_factory=Status)
+    service: sv.Service = field(default_factory=sv.Service)  # complaints and satisfaction (service.py)
     beat: Rhythm | None = field(default=None, repr=False, compare=False)  # cache of rhythm(), not stored
     baskets: dict[str, tuple[float, float, list[str]] | None] = field(default_factory=dict, repr=False, compare=False)
     # cache of the due times (``due_at``) under a population version; emptied when days or alerts change
@@ -279,6 +282,7 @@ def to_json(profile: Profile) -> dict[str, Any]:
             "stage": s.stage, "stage_reason": s.stage_reason, "stage_since": s.stage_since, "segment": s.segment,
             "alerts": {k: [a.alert_id, a.raised_at, a.evidence] for k, a in s.alerts.items()},
         },
+        **({} if profile.service.empty() else {"service": sv.to_json(profile.service)}),
     }
 
 
@@ -297,6 +301,7 @@ def from_json(customer_id: str, data: dict[str, Any]) -> Profile:
             stage=s["stage"], stage_reason=s["stage_reason"], stage_since=s["stage_since"], segment=s["segment"],
             alerts={k: OpenAlert(a[0], a[1], a[2]) for k, a in s["alerts"].items()},
         ),
+        service=sv.from_json(data.get("service")),
     )
 
 
@@ -311,7 +316,8 @@ def as_of_view(profile: Profile, as_of: float, zone: tzinfo) -> Profile:
     view = Profile(customer_id=profile.customer_id, external_ref=profile.external_ref, owner=profile.owner,
                    registered_at=profile.registered_at, days=kept, orders=sum(d.orders for d in kept),
                    cents=sum(d.cents for d in kept), evaluated_at=as_of,
-                   other_currencies=profile.other_currencies)  # not rewound: it only marks unpriced days
+                   other_currencies=profile.other_currencies,  # not rewound: it only marks unpriced days
+                   service=profile.service)  # not rewound either: the service risk is judged at as_of
     if kept:
         view.first_purchase_at = day_start(kept[0].day, zone)
         view.last_purchase_at = day_start(kept[-1].day, zone)

@@ -193,7 +193,7 @@ class Workers:
             parts[zlib.crc32(fact.customer_id.encode()) % len(parts)].append(
                 (fact.at, fact.customer_id, fact.event_id, fact.kind, fact.external_ref, fact.owner, fact.quantity,
                  fact.cents, fact.other_currency, fact.other_cents, fact.order_id, fact.placed_at,
-                 fact.placed_event, fact.whole))
+                 fact.placed_event, fact.whole, fact.ticket))
         for pipe, part in zip(self.pipes, parts, strict=True):
             pipe.send((zone, refit_days, facts[0].at, until, part))
 

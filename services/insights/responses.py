@@ -74,6 +74,47 @@ class OpenAlert(BaseModel):
     explanation: str = Field(description="The evidence in words, in the language asked for.")
 
 
+class OpenComplaint(BaseModel):
+    ticket_id: uuid.UUID
+    opened_at: datetime | None = Field(description="When it was filed (null when only later events were seen).")
+    age_days: float | None = Field(description="Days open as of `as_of`.")
+    priority: str = Field(description="low, normal, high or critical.")
+    responsibility: str | None = Field(description="Whose fault, as last found: ours, customer, third_party, "
+                                       "undetermined; null until found.")
+    reopened: int = Field(description="Times it was reopened.")
+    unanswered: bool = Field(description="Its first answer is overdue and still not given (complaint_unanswered).")
+    first_response_due_at: datetime | None = Field(description="When the first answer was due, once breached.")
+
+
+class LatestSatisfaction(BaseModel):
+    score: int = Field(description="1 (very unhappy) to 5.")
+    at: datetime
+    event_id: uuid.UUID
+
+
+class ServicePart(BaseModel):
+    reason: Literal["open_complaint", "subjective_cause", "unanswered", "low_satisfaction"]
+    risk: float = Field(description="What this part alone adds (the parts combine as 1 − Π(1 − part)).")
+    ticket_id: uuid.UUID | None
+    event_id: uuid.UUID | None = Field(description="The event it rests on (the complaint filed, the breach, the score).")
+    since: datetime | None = Field(description="Opened, due or scored at.")
+    age_days: float | None = Field(description="Days since then, as of `as_of`.")
+    explanation: str = Field(description="The part in words, in the language asked for.")
+
+
+class ServiceRisk(BaseModel):
+    """How the customer is being served: the service part of the churn risk and what it rests on."""
+
+    risk: float = Field(description="In [0, 1): 0 without open complaints or low satisfaction.")
+    open_complaints: list[OpenComplaint] = Field(description="Complaints not resolved or closed, oldest first.")
+    unresolved_subjective_causes: list[uuid.UUID] = Field(
+        description="The open complaints whose responsibility is ours.")
+    latest_satisfaction: LatestSatisfaction | None = Field(
+        description="The latest satisfaction score (feedback or after a resolution), whatever its age.")
+    evidence: list[ServicePart]
+    rule: str
+
+
 class CustomerInsights(BaseModel):
     """A customer's standing as of a time: rhythm, basket, value, stage, segment, open alerts."""
 
@@ -94,7 +135,11 @@ class CustomerInsights(BaseModel):
     p_alive: float | None = Field(description="Probability the customer still buys (population model); null before a purchase.")
     expected_purchases_90d: float = Field(description="Expected purchase days in the next 90 days.")
     expected_value_90d: Money | None = Field(description="Expected spend in the next 90 days (decimal string).")
-    churn_risk: float = Field(description="A ranking score in (0, 1): 0.5 for a new customer, higher is riskier.")
+    churn_risk: float = Field(description="A ranking score in (0, 1], higher is riskier: 1 − (1 − model_churn_risk) "
+                              "× (1 − service.risk).")
+    model_churn_risk: float = Field(description="What the population model reads from the purchases: 0.5 for a new "
+                                    "customer, 1 before a purchase.")
+    service: ServiceRisk
     rfm: Rfm
     segment: Segment
     loyal: bool = Field(description="For the till: segment champions or loyal, and stage formation or stability.")

@@ -16,6 +16,7 @@ from datetime import tzinfo
 from typing import Any
 
 from services.insights import model as population_model
+from services.insights import service as sv
 from services.insights.domain import (
     CHURN_CHECKS_DAYS,
     CHURN_CLEAR,
@@ -192,7 +193,8 @@ def _stored_evidence(stored: dict[str, Any], event_ids: list[uuid.UUID]) -> Aler
 
     return built(AlertEvidence, baseline=number("baseline"), observed=number("observed"),
                  threshold=number("threshold"), unit=str(stored.get("unit", "")),
-                 event_ids=event_ids or [uuid.UUID(str(i)) for i in stored.get("event_ids", [])])
+                 event_ids=event_ids or [uuid.UUID(str(i)) for i in stored.get("event_ids", [])],
+                 ticket_id=None, due_at=None)
 
 
 def _uuid_of(profile: Profile) -> uuid.UUID:
@@ -285,3 +287,44 @@ def apply_undo(profile: Profile, *, at: float, event_id: str, placed_at: float, 
     as_of = max(at, profile.evaluated_at or at)
     events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
     return events
+
+
+def apply_ticket(profile: Profile, *, at: float, event_id: str, ticket: sv.TicketFact, population: Population,
+                 zone: tzinfo, announce: bool = True) -> list[Event]:
+    """A ticket event at ``at``: the profile is stepped to ``at``, the service state takes the fact
+    in (``service.apply``), and a complaint's ``complaint_unanswered`` alert is raised or cleared
+    at its own business times (the due time; the answer or resolution), whatever the order the
+    sweep's news and the answers arrive in. A customer who never bought and has no stage yet is
+    not judged (a ticket announces no segment): only their clock moves."""
+    events = advance(profile, at, population, zone, inclusive=False, announce=announce) \
+        if profile.evaluated_at is not None else []
+    for change in sv.apply(profile.service, at, event_id, ticket):
+        events.append(_ticket_alert(profile, change))
+    as_of = max(at, profile.evaluated_at or at)
+    if profile.days or profile.status.stage is not None:
+        events.extend(step(profile, as_of, population, zone, trigger_ids=[event_id], announce=announce)[1])
+    else:
+        profile.evaluated_at = as_of
+    return events
+
+
+def _ticket_alert(profile: Profile, change: sv.AlertChange) -> Event:
+    complaint = change.complaint
+    assert complaint.due_at is not None  # an alert is raised at the due time
+    customer = _uuid_of(profile)
+    alert_id = sv.alert_id(profile.customer_id, complaint.ticket_id)
+    due = to_datetime(complaint.due_at)
+    if change.raised:
+        ids = [i for i in (complaint.breach_event, complaint.opened_event) if i]
+        return built(CustomerAlertRaised,
+            customer_id=customer, occurred_at=to_datetime(change.at), alert_id=alert_id, kind=sv.ALERT_KIND,
+            rule_version=RULE_VERSION, evidence=built(AlertEvidence,
+                baseline=None, observed=complaint.late_hours, threshold=None, unit="hours",
+                event_ids=[uuid.UUID(i) for i in ids], ticket_id=uuid.UUID(complaint.ticket_id), due_at=due))
+    late = round(max(change.at - complaint.due_at, 0.0) / sv.HOUR_S, 2)
+    return built(CustomerAlertCleared,
+        customer_id=customer, occurred_at=to_datetime(change.at), alert_id=alert_id, kind=sv.ALERT_KIND,
+        rule_version=RULE_VERSION, reason=change.reason, evidence=built(AlertEvidence,
+            baseline=None, observed=late, threshold=None, unit="hours",
+            event_ids=[uuid.UUID(change.event_id)] if change.event_id else [],
+            ticket_id=uuid.UUID(complaint.ticket_id), due_at=due))

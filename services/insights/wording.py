@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from services.insights.wording_orders import ORDER_SUMMARIES, lines_text, quantity_text
 from services.insights.wording_orders import Lang as Lang  # the one definition
+from services.insights.wording_tickets import CATEGORIES, TICKET_SUMMARIES, explain_unanswered, word
+from services.insights.wording_tickets import explain_service as explain_service  # for the routes
 
 CHANNELS_ZH = {
     "store": "门店", "shop": "门店", "phone": "电话", "web": "网店", "wechat": "微信", "fair": "展会",
@@ -95,10 +97,13 @@ def _order(data: dict[str, Any], lang: Lang) -> str:
 
 
 def _complaint(data: dict[str, Any], lang: Lang) -> str:
-    severity = data.get("severity", "normal")
+    severity = data.get("priority") or data.get("severity") or "normal"
+    category = data.get("category")
     if lang == "zh":
-        return f"{_channel(data, lang)}投诉（{SEVERITY_ZH.get(severity, severity)}）：{data.get('subject', '')}"
-    return f"Complaint by {_channel(data, lang)} ({severity}): {data.get('subject', '')}"
+        about = f"，{word(CATEGORIES, category, lang)}" if category else ""
+        return f"{_channel(data, lang)}投诉（{SEVERITY_ZH.get(severity, severity)}{about}）：{data.get('subject', '')}"
+    about = f", {word(CATEGORIES, category, lang)}" if category else ""
+    return f"Complaint by {_channel(data, lang)} ({severity}{about}): {data.get('subject', '')}"
 
 
 def _feedback(data: dict[str, Any], lang: Lang) -> str:
@@ -108,16 +113,23 @@ def _feedback(data: dict[str, Any], lang: Lang) -> str:
     return f"Feedback by {_channel(data, lang)}" + (f" ({score}/5)" if score else "") + f": {data.get('subject', '')}"
 
 
+SERVICE_TYPES = {"warranty": ("warranty", "保修"), "repair": ("repair", "维修"), "return": ("return", "退货"),
+                 "question": ("question", "咨询")}
+
+
 def _service_request(data: dict[str, Any], lang: Lang) -> str:
+    service_type = data.get("service_type")
     if lang == "zh":
-        return f"{_channel(data, lang)}服务请求：{data.get('subject', '')}"
-    return f"Service request by {_channel(data, lang)}: {data.get('subject', '')}"
+        what = f"（{word(SERVICE_TYPES, service_type, lang)}）" if service_type else ""
+        return f"{_channel(data, lang)}服务请求{what}：{data.get('subject', '')}"
+    what = f" ({word(SERVICE_TYPES, service_type, lang)})" if service_type else ""
+    return f"Service request{what} by {_channel(data, lang)}: {data.get('subject', '')}"
 
 
 ALERT_KINDS = {
     "purchase_overdue": ("purchase overdue", "逾期未购"), "quantity_drop": ("buying fewer items", "购买量下降"),
     "value_drop": ("spending less", "消费下降"), "churn_risk": ("churn risk", "流失风险"),
-    "stage_decline": ("in decline", "进入衰退期"),
+    "stage_decline": ("in decline", "进入衰退期"), "complaint_unanswered": ("complaint unanswered", "投诉未及时答复"),
 }
 
 
@@ -285,6 +297,7 @@ def _merge_undone(data: dict[str, Any], lang: Lang) -> str:
 
 _SUMMARIES = {
     **ORDER_SUMMARIES,
+    **TICKET_SUMMARIES,
     "CustomersMerged": _merged,
     "CustomerMergeUndone": _merge_undone,
     "CustomerRegistered": _registered,
@@ -335,6 +348,8 @@ def explain_alert(kind: str, evidence: dict[str, Any], lang: Lang) -> str:
         if lang == "zh":
             return f"流失风险 {risk:.0%}（阈值 {float(evidence.get('threshold') or 0):.0%}）"
         return f"Churn risk {risk:.0%} (threshold {float(evidence.get('threshold') or 0):.0%})"
+    if kind == "complaint_unanswered":
+        return explain_unanswered(evidence, lang)
     if kind == "stage_decline":
         if lang == "zh":
             return "客户关系进入衰退期：" + (f"已 {o} 天未购买，平时每 {b} 天" if evidence.get("unit") == "days"

@@ -1,6 +1,6 @@
 """Timeline summaries of an order's life after it is placed (status, cancel, return), of its
 receivables (payment plan, payments, overdue, invoices, credit notes), of credit terms and
-approvals, and of a ticket resolved; and the helpers ``wording`` shares. No I/O."""
+approvals; and the helpers ``wording`` shares. No I/O."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def lines_text(lines: list[dict[str, Any]]) -> str:
     return shown + (", …" if len(lines) > 3 else "")
 
 
-# --- an order's life, receivables and credit (orders), a ticket resolved (tickets) ---------------
+# --- an order's life, receivables and credit (orders) ---------------------------------------------
 
 ORDER_STATUSES = {
     "pending_approval": ("waiting for approval", "待审批"), "placed": ("placed", "已下单"),
@@ -144,13 +144,6 @@ def _approval(data: dict[str, Any], lang: Lang) -> str:
     return f"{who} {'approved' if approved else 'refused'} order {_order_no(data)}: {reason}"
 
 
-def _ticket_resolved(data: dict[str, Any], lang: Lang) -> str:
-    who, resolution, compensation = data.get("resolved_by", ""), data.get("resolution", ""), data.get("compensation")
-    if lang == "zh":
-        return f"{who} 解决了工单：{resolution}" + (f"（补偿 {compensation}）" if compensation else "")
-    return f"{who} resolved the ticket: {resolution}" + (f" (compensation {compensation})" if compensation else "")
-
-
 ORDER_SUMMARIES: dict[str, Callable[[dict[str, Any], Lang], str]] = {
     "OrderStatusChanged": _status_changed,
     "OrderCancelled": _cancelled,
@@ -162,5 +155,4 @@ ORDER_SUMMARIES: dict[str, Callable[[dict[str, Any], Lang], str]] = {
     "CreditNoteIssued": _credit_note,
     "CreditTermsSet": _credit_terms,
     "OrderApprovalDecided": _approval,
-    "TicketResolved": _ticket_resolved,
 }

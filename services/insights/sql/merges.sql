@@ -43,10 +43,14 @@ ON CONFLICT DO NOTHING;
 
 -- name: timeline_facts
 -- What a profile is folded from: one customer's registrations, orders and the orders' approvals,
--- cancels and returns, in business time.
+-- cancels and returns, and the ticket events of the service state (service.TICKET_EVENTS), in
+-- business time.
 SELECT event_id, event_type, data FROM timeline
 WHERE customer_id = $1
-  AND event_type IN ('CustomerRegistered', 'OrderPlaced', 'OrderApprovalDecided', 'OrderCancelled', 'OrderReturned')
+  AND event_type IN ('CustomerRegistered', 'OrderPlaced', 'OrderApprovalDecided', 'OrderCancelled', 'OrderReturned',
+                     'ComplaintFiled', 'FeedbackReceived', 'TicketResponded', 'TicketNoteAdded', 'TicketStatusChanged',
+                     'TicketRemedyProposed', 'TicketResolved', 'TicketReopened', 'TicketSlaBreached',
+                     'TicketSatisfactionRecorded')
 ORDER BY occurred_at, event_id;
 
 -- name: delete_profile

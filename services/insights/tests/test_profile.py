@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -585,7 +585,10 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
     """``pf.built`` skips pydantic's validation for speed; it must make the same objects."""
     customer, alert = uuid.uuid4(), uuid.uuid4()
     when = datetime(2026, 3, 1, tzinfo=UTC)
-    evidence = dict(baseline=7.0, observed=15.0, threshold=14.0, unit="days", event_ids=[uuid.uuid4()])
+    evidence = dict(baseline=7.0, observed=15.0, threshold=14.0, unit="days", event_ids=[uuid.uuid4()],
+                    ticket_id=None, due_at=None)
+    late = dict(baseline=None, observed=2.5, threshold=None, unit="hours", event_ids=[uuid.uuid4()],
+                ticket_id=uuid.uuid4(), due_at=when)
     cases: list[tuple[type[BaseModel], dict[str, Any]]] = [
         (AlertEvidence, evidence),
         (CustomerAlertRaised, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="purchase_overdue",
@@ -597,6 +600,9 @@ def test_events_built_without_validation_equal_validated_ones() -> None:
                               recency_score=5, frequency_score=1, monetary_score=3, rule_version="r")),
         (CustomerAlertCleared, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="quantity_drop",
                                     rule_version="r", reason="basket_recovered", evidence=AlertEvidence(**evidence))),
+        (AlertEvidence, late),
+        (CustomerAlertRaised, dict(customer_id=customer, occurred_at=when, alert_id=alert, kind="complaint_unanswered",
+                                   rule_version="r", evidence=AlertEvidence(**late))),
     ]
     stored = {"baseline": 7, "observed": 15.0, "threshold": None, "unit": "days", "event_ids": [str(uuid.uuid4())]}
     assert transitions._stored_evidence(stored, []) == AlertEvidence(**stored)
@@ -635,9 +641,13 @@ def test_evidence_written_out_equals_pydantic_json() -> None:
     """``engine.evidence_json`` is what the alerts table stores; it must stay pydantic's JSON."""
     for evidence in (AlertEvidence(baseline=7.0, observed=15.25, threshold=14.0, unit="days",
                                    event_ids=[uuid.uuid4(), uuid.uuid4()]),
-                     AlertEvidence(observed=0.75, unit="probability"), AlertEvidence()):
+                     AlertEvidence(observed=0.75, unit="probability"), AlertEvidence(),
+                     AlertEvidence(observed=2.5, unit="hours", event_ids=[uuid.uuid4()], ticket_id=uuid.uuid4(),
+                                   due_at=datetime(2025, 3, 1, 9, 30, tzinfo=UTC)),
+                     AlertEvidence(due_at=datetime(2025, 3, 1, 9, 30, 0, 123, tzinfo=timezone(timedelta(hours=8))))):
         assert engine.evidence_json(evidence) == evidence.model_dump(mode="json")
-    assert set(AlertEvidence.model_fields) == {"baseline", "observed", "threshold", "unit", "event_ids"}
+    assert set(AlertEvidence.model_fields) == {"baseline", "observed", "threshold", "unit", "event_ids", "ticket_id",
+                                               "due_at"}
 
 
 def test_an_order_in_another_currency_is_a_purchase_but_its_amount_is_never_added() -> None:

@@ -45,6 +45,7 @@ def test_preferred_language_picks_the_best_of_en_and_zh(header: str | None, lang
 
 CUSTOMER = uuid.UUID("0195a1b2-0000-7000-8000-000000000003")
 ORDER = "0195a1b2-0000-7000-8000-00000a1b2c3d"
+TICKET = "0195a1b2-0000-7000-8000-0000000c0de7"
 
 
 def _order_data(**fields: Any) -> dict[str, Any]:
@@ -105,6 +106,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "OrderApprovalDecided": {"order_id": ORDER, "approved": False, "decided_by": "mgr", "reason": "pays late"},
     "TicketResolved": {"ticket_id": ORDER, "resolution": "replaced the kettle", "compensation": "20.00",
                        "resolved_by": "li"},
+    # a ticket's life (tickets)
+    "TicketAssigned": {"ticket_id": TICKET, "assignee": "li", "queue": None, "previous_assignee": "wang",
+                       "by": "mgr", "reason": "wang is away"},
+    "TicketEscalated": {"ticket_id": TICKET, "to": "boss", "by": "li", "reason": "wants a manager"},
+    "TicketResponded": {"ticket_id": TICKET, "by": "li", "message": "called back, sorry", "first": True},
+    "TicketNoteAdded": {"ticket_id": TICKET, "by": "li", "note": "two more of the batch leak",
+                        "responsibility": "ours", "category": "quality"},
+    "TicketStatusChanged": {"ticket_id": TICKET, "status": "waiting_on_customer", "previous_status": "open",
+                            "by": "li", "reason": "sends it back"},
+    "TicketRemedyProposed": {"ticket_id": TICKET, "remedy_id": ORDER, "remedy": "replace", "detail": "a new kettle",
+                             "compensation": "20.00", "responsibility": "ours", "apology_given": True, "by": "li"},
+    "TicketRemedyAnswered": {"ticket_id": TICKET, "remedy_id": ORDER, "accepted": False, "comment": "wants money",
+                             "by": "li"},
+    "TicketReopened": {"ticket_id": TICKET, "by": "li", "reason": "the new one leaks too"},
+    "TicketSlaBreached": {"ticket_id": TICKET, "clock": "first_response", "kind": "complaint", "priority": "high",
+                          "due_at": "2025-03-01T09:30:00+00:00", "assignee": "li",
+                          "as_of": "2025-03-01T12:00:00+00:00"},
+    "TicketSatisfactionRecorded": {"ticket_id": TICKET, "score": 2, "comment": "took too long", "by": "li"},
+    "PreventionActionCompleted": {"ticket_id": TICKET, "action_id": ORDER, "category": "quality", "by": "zhang",
+                                  "note": "every kettle is tested"},
 }
 
 EXPECTED: dict[tuple[str, Lang], str] = {
@@ -164,6 +185,50 @@ EXPECTED: dict[tuple[str, Lang], str] = {
     ("OrderApprovalDecided", "zh"): "mgr 拒绝了订单 #0a1b2c3d：pays late",
     ("TicketResolved", "en"): "li resolved the ticket: replaced the kettle (compensation 20.00)",
     ("TicketResolved", "zh"): "li 解决了工单：replaced the kettle（补偿 20.00）",
+    ("TicketAssigned", "en"):
+        'mgr assigned ticket #000c0de7 to li (was wang): wang is away',
+    ("TicketAssigned", "zh"):
+        'mgr 把工单 #000c0de7 分配给 li（原处理人 wang）：wang is away',
+    ("TicketEscalated", "en"):
+        'li escalated ticket #000c0de7 to boss: wants a manager',
+    ("TicketEscalated", "zh"):
+        'li 将工单 #000c0de7 升级给 boss：wants a manager',
+    ("TicketResponded", "en"):
+        'li answered ticket #000c0de7 (first answer): called back, sorry',
+    ("TicketResponded", "zh"):
+        'li 首次答复了工单 #000c0de7：called back, sorry',
+    ("TicketNoteAdded", "en"):
+        'li noted on ticket #000c0de7: two more of the batch leak (responsibility ours, category quality)',
+    ("TicketNoteAdded", "zh"):
+        'li 记录了工单 #000c0de7 的调查：two more of the batch leak（责任：我方，类别：质量）',
+    ("TicketStatusChanged", "en"):
+        'Ticket #000c0de7: open → waiting on the customer (by li): sends it back',
+    ("TicketStatusChanged", "zh"):
+        '工单 #000c0de7：处理中 → 等待客户（li 操作）：sends it back',
+    ("TicketRemedyProposed", "en"):
+        'li proposed a remedy for ticket #000c0de7: replace, a new kettle (compensation 20.00); apologised',
+    ("TicketRemedyProposed", "zh"):
+        'li 就工单 #000c0de7 提出补救方案：换货，a new kettle（补偿 20.00），已致歉',
+    ("TicketRemedyAnswered", "en"):
+        'The customer rejected the remedy for ticket #000c0de7: wants money',
+    ("TicketRemedyAnswered", "zh"):
+        '客户拒绝了工单 #000c0de7 的补救方案：wants money',
+    ("TicketReopened", "en"):
+        'li reopened ticket #000c0de7: the new one leaks too',
+    ("TicketReopened", "zh"):
+        'li 重新打开了工单 #000c0de7：the new one leaks too',
+    ("TicketSlaBreached", "en"):
+        'Complaint #000c0de7 (high) not answered in time: first response was due 2025-03-01 09:30 UTC, 2.5 h late; handled by li',
+    ("TicketSlaBreached", "zh"):
+        '投诉 #000c0de7（高）无人及时答复：首次响应时限为 2025-03-01 09:30 UTC，已超时 2.5 小时，处理人 li',
+    ("TicketSatisfactionRecorded", "en"):
+        'Satisfaction with how ticket #000c0de7 was handled: 2/5: took too long',
+    ("TicketSatisfactionRecorded", "zh"):
+        '客户对工单 #000c0de7 的处理满意度 2/5：took too long',
+    ("PreventionActionCompleted", "en"):
+        'zhang completed the prevention action of ticket #000c0de7 (quality): every kettle is tested',
+    ("PreventionActionCompleted", "zh"):
+        'zhang 完成了工单 #000c0de7 的预防措施（质量）：every kettle is tested',
 }
 
 
@@ -256,7 +321,9 @@ def test_unknown_event_type_falls_back_to_its_name(lang: Lang) -> None:
 
 ORDER_LIFE = ("OrderStatusChanged", "OrderCancelled", "OrderReturned", "ReceivableScheduled", "PaymentRecorded",
               "PaymentOverdue", "InvoiceIssued", "CreditNoteIssued", "CreditTermsSet", "OrderApprovalDecided",
-              "TicketResolved")
+              "TicketResolved", "TicketAssigned", "TicketEscalated", "TicketResponded", "TicketNoteAdded",
+              "TicketStatusChanged", "TicketRemedyProposed", "TicketRemedyAnswered", "TicketReopened",
+              "TicketSlaBreached", "TicketSatisfactionRecorded", "PreventionActionCompleted")
 
 
 @pytest.mark.parametrize("event_type", ORDER_LIFE)
@@ -327,3 +394,41 @@ def test_an_owner_change_says_how_and_why() -> None:
     assert summarize("CustomerOwnerAssigned", claimed, "zh") == "wang 从公海领取了客户"
     assigned = {"owner": "li", "how": "assigned", "assigned_by": "mgr"}
     assert summarize("CustomerOwnerAssigned", assigned, "en") == "mgr assigned the customer to li (from the pool)"
+
+
+# --- a ticket's life (tickets) -------------------------------------------------------------------
+
+
+def test_a_resolution_with_remedy_responsibility_apology_and_prevention_says_them_all() -> None:
+    data = {**SAMPLES["TicketResolved"], "kind": "complaint", "responsibility": "ours", "apology_given": True,
+            "remedy": "replace", "prevention": {"action_id": ORDER, "action": "test every kettle", "owner": "zhang",
+                                                "due_on": "2025-03-07"}}
+    assert summarize("TicketResolved", data, "en") == (
+        "li resolved the ticket: replaced the kettle (compensation 20.00); remedy replace, responsibility ours, "
+        "apologised, prevention: test every kettle")
+    assert summarize("TicketResolved", data, "zh") == (
+        "li 解决了工单：replaced the kettle（补偿 20.00）；方案：换货，责任：我方，已致歉，预防措施：test every kettle")
+
+
+def test_a_complaint_with_priority_and_category_and_a_typed_service_request_read_well() -> None:
+    complaint = {"channel": "phone", "severity": "normal", "priority": "high", "category": "delivery",
+                 "subject": "Late"}
+    assert summarize("ComplaintFiled", complaint, "en") == "Complaint by phone (high, delivery): Late"
+    assert summarize("ComplaintFiled", complaint, "zh") == "电话投诉（高，配送）：Late"
+    request = {"channel": "store", "subject": "Broken handle", "service_type": "warranty"}
+    assert summarize("ServiceRequested", request, "en") == "Service request (warranty) by store: Broken handle"
+    assert summarize("ServiceRequested", request, "zh") == "门店服务请求（保修）：Broken handle"
+
+
+def test_a_reassignment_to_a_queue_a_later_answer_and_a_resolution_breach_read_well() -> None:
+    queued = {"ticket_id": TICKET, "assignee": None, "queue": "service", "by": "mgr", "reason": ""}
+    assert summarize("TicketAssigned", queued, "en") == "mgr assigned ticket #000c0de7 to the service queue"
+    assert summarize("TicketAssigned", queued, "zh") == "mgr 把工单 #000c0de7 分配给 队列 service"
+    later = {**SAMPLES["TicketResponded"], "first": False}
+    assert summarize("TicketResponded", later, "zh") == "li 答复了工单 #000c0de7：called back, sorry"
+    breach = {**SAMPLES["TicketSlaBreached"], "clock": "resolution", "kind": "service_request",
+              "as_of": "2025-03-01T09:30:00+00:00", "assignee": None}
+    assert summarize("TicketSlaBreached", breach, "en") == (
+        "Service request #000c0de7 (high) not resolved in time: resolution was due 2025-03-01 09:30 UTC")
+    assert summarize("TicketSlaBreached", breach, "zh") == (
+        "服务请求 #000c0de7（高）未按时解决：解决时限为 2025-03-01 09:30 UTC")
