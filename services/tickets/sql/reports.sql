@@ -1,0 +1,128 @@
+-- Ticket reports (services/tickets/domain/reports.py says what each figure means). Parameters
+-- shared by every query: $1 from, $2 to (already cut at as_of), $3 a salesperson's owner id (only
+-- their customers' tickets and the pool's, as GET /tickets; NULL: every ticket).
+
+-- One exception: done_actions (its own numbering).
+
+-- name: volume
+-- Tickets raised in the period per kind, per channel and per category, in one pass.
+SELECT CASE WHEN GROUPING(kind) = 0 THEN 'kind' WHEN GROUPING(channel) = 0 THEN 'channel' ELSE 'category' END
+           AS dimension,
+       COALESCE(kind, channel, category) AS key, count(*) AS n
+FROM tickets t
+WHERE t.occurred_at >= $1 AND t.occurred_at < $2
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+GROUP BY GROUPING SETS ((kind), (channel), (category));
+
+-- name: durations
+-- First responses and resolutions made in the period, with when the customer raised the ticket.
+-- A ticket resolved the moment it was filed (feedback needing no answer) is no resolution work.
+SELECT 'first_response' AS clock, occurred_at, first_response_at AS stopped_at
+FROM tickets t
+WHERE t.first_response_at >= $1 AND t.first_response_at < $2
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+UNION ALL
+SELECT 'resolution', occurred_at, resolved_at
+FROM tickets t
+WHERE t.resolved_at >= $1 AND t.resolved_at < $2 AND t.status IN ('resolved', 'closed')
+  AND t.resolved_at > t.occurred_at
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+
+-- name: sla_outcomes
+-- The SLA clocks that ended in the period ($4 as_of): met at the moment they were stopped by
+-- their due time, breached at their due time once run out (or marked by the sweeper). A clock
+-- still running at as_of is in neither. Only the resolution clock's current run is kept in the
+-- row (a reopen starts a fresh one).
+WITH candidates AS (
+    SELECT t.*, (t.status IN ('resolved', 'closed') AND t.resolved_at <= $4) AS is_resolved
+    FROM tickets t
+    WHERE ((t.first_response_at >= $1 AND t.first_response_at < $2)
+        OR (t.first_response_due_at >= $1 AND t.first_response_due_at < $2)
+        OR (t.resolved_at >= $1 AND t.resolved_at < $2)
+        OR (t.resolution_due_at >= $1 AND t.resolution_due_at < $2)
+        OR (t.resolution_breached_at >= $1 AND t.resolution_breached_at < $2))
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+), first_response AS (
+    SELECT c.first_response_due_at, c.first_response_at,
+           COALESCE(c.first_response_due_at <= $4 AND (c.first_response_at IS NULL OR c.first_response_at > $4
+               OR c.first_response_at > c.first_response_due_at OR c.first_response_breached_at IS NOT NULL),
+               false) AS breached
+    FROM candidates c
+    WHERE c.first_response_due_at IS NOT NULL
+), resolution AS (
+    SELECT c.resolution_due_at, c.resolution_breached_at, c.resolved_at, c.is_resolved,
+           COALESCE(c.resolution_breached_at IS NOT NULL
+                        AND COALESCE(c.resolution_due_at, c.resolution_breached_at) <= $4, false)
+           OR COALESCE(c.resolution_due_at <= $4 AND (NOT c.is_resolved OR c.resolved_at > c.resolution_due_at),
+                       false) AS breached
+    FROM candidates c
+    WHERE c.resolution_due_at IS NOT NULL OR c.resolution_breached_at IS NOT NULL
+       OR (c.is_resolved AND c.resolution_left_s IS NOT NULL)
+), outcomes AS (
+    SELECT 'first_response' AS clock,
+           CASE WHEN breached THEN 'breached' WHEN first_response_at <= $4 THEN 'met' END AS outcome,
+           CASE WHEN breached THEN first_response_due_at ELSE first_response_at END AS at
+    FROM first_response
+    UNION ALL
+    SELECT 'resolution',
+           CASE WHEN breached THEN 'breached' WHEN is_resolved THEN 'met' END,
+           CASE WHEN breached THEN COALESCE(resolution_due_at, resolution_breached_at) ELSE resolved_at END
+    FROM resolution
+)
+SELECT clock, outcome, count(*) AS n
+FROM outcomes
+WHERE outcome IS NOT NULL AND at >= $1 AND at < $2
+GROUP BY clock, outcome;
+
+-- name: repeat_complainers
+-- Customers with at least $4 complaints raised in the period, the most first ($5 at most).
+SELECT customer_id, count(*) AS complaints, min(occurred_at) AS first_at, max(occurred_at) AS last_at
+FROM tickets t
+WHERE t.kind = 'complaint' AND t.occurred_at >= $1 AND t.occurred_at < $2
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+GROUP BY customer_id
+HAVING count(*) >= $4
+ORDER BY complaints DESC, last_at DESC, customer_id
+LIMIT $5;
+
+-- name: prevention_counts
+-- Prevention actions open at as_of ($4), of those overdue (due before $5, as_of's day in the
+-- shop's zone), and done in the period.
+SELECT count(*) FILTER (WHERE p.done_at IS NULL OR p.done_at > $4) AS open,
+       count(*) FILTER (WHERE (p.done_at IS NULL OR p.done_at > $4) AND p.due_on < $5) AS overdue,
+       count(*) FILTER (WHERE p.done_at >= $1 AND p.done_at < $2) AS done
+FROM prevention_actions p
+JOIN tickets t ON t.id = p.ticket_id
+WHERE p.created_at <= $4
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+
+-- name: done_actions
+-- Prevention actions done before the period's end (here $1 is that end and $2 the owner id).
+SELECT p.id AS action_id, p.ticket_id, p.category, p.action, p.owner, p.done_at
+FROM prevention_actions p
+JOIN tickets t ON t.id = p.ticket_id
+WHERE p.done_at < $1
+  AND ($2::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+
+-- name: complaints_of_categories
+-- Complaints raised in the period in the categories $4 (those with a prevention action done).
+SELECT id AS ticket_id, category, occurred_at
+FROM tickets t
+WHERE t.kind = 'complaint' AND t.occurred_at >= $1 AND t.occurred_at < $2 AND t.category = ANY($4::text[])
+  AND ($3::text IS NULL OR EXISTS (
+      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
