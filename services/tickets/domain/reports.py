@@ -152,30 +152,47 @@ def report_range(since: datetime | None, until: datetime | None, *, as_of: datet
 
 
 class BusinessClock:
-    """Business seconds between many pairs of instants in O(1) each after a walk over the days they
-    span: each instant's position is the business time from the first day's midnight to it."""
+    """Business seconds between many pairs of instants in O(1) each after one walk over the days
+    they span: an instant's position is the business time from the first day's midnight to it
+    (opening intervals and their running sums kept as epoch seconds, as ``sla`` walks them)."""
 
     def __init__(self, cal: sla.Calendar, instants: Iterable[datetime]) -> None:
         days = [t.astimezone(cal.zone).date() for t in instants]
         self._cal = cal
         self._first = min(days) if days else date(2000, 1, 1)
         last = max(days) if days else self._first
-        self._cumulative: list[float] = [0.0]
+        self._opening: list[list[tuple[float, float]]] = []
+        self._before: list[float] = []  # business seconds from the first midnight to each day's
+        total = 0.0
         day = self._first
         while day <= last:
-            self._cumulative.append(self._cumulative[-1] + sla.business_seconds_between(
-                self._midnight(day), self._midnight(day + timedelta(days=1)), cal))
+            spans = [(a.timestamp(), b.timestamp()) for a, b in self._intervals(day)]
+            self._opening.append(spans)
+            self._before.append(total)
+            total += sum(b - a for a, b in spans)
             day += timedelta(days=1)
 
-    def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), self._cal.zone)
+    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        zone = self._cal.zone
+        found = []
+        for opens, closes in self._cal.hours_on(day):
+            a = datetime.combine(day, opens, zone)
+            b = (datetime.combine(day + timedelta(days=1), time(0), zone) if closes == time.max
+                 else datetime.combine(day, closes, zone))
+            found.append((a, b))
+        return found
 
     def position(self, moment: datetime) -> float:
-        day = moment.astimezone(self._cal.zone).date()
-        index = (day - self._first).days
-        if not 0 <= index < len(self._cumulative) - 1:
-            return sla.business_seconds_between(self._midnight(self._first), moment, self._cal)
-        return self._cumulative[index] + sla.business_seconds_between(self._midnight(day), moment, self._cal)
+        index = (moment.astimezone(self._cal.zone).date() - self._first).days
+        if not 0 <= index < len(self._before):
+            first_midnight = datetime.combine(self._first, time(0), self._cal.zone)
+            return sla.business_seconds_between(first_midnight, moment, self._cal)
+        at = moment.timestamp()
+        seconds = self._before[index]
+        for a, b in self._opening[index]:
+            if at > a:
+                seconds += min(at, b) - a
+        return seconds
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
         return self.position(end) - self.position(start)

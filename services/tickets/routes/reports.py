@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -49,25 +50,30 @@ async def tickets_report(
     now = as_of or datetime.now(UTC)
     start, end = domain.report_range(domain.parse_bound(since, zone, "query.from", end=False),
                                      domain.parse_bound(until, zone, "query.to", end=True), as_of=now)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        report = await compute_report(conn, start, end, now, zone_name, scope_of(principal).owner_filter)
+    return json_response(200, report.model_dump(mode="json", by_alias=True))
+
+
+async def compute_report(conn: asyncpg.Connection, start: datetime, end: datetime, now: datetime, zone_name: str,
+                         owner_filter: str | None) -> domain.TicketsReport:
+    """The report of [start, end) seen at ``now``, in one read-only snapshot (benchmarks call it too)."""
     known_end = min(end, now)  # nothing after as_of is known yet
-    owner_filter = scope_of(principal).owner_filter
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
-                                                                                  readonly=True):
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
         calendar = await sla_store.calendar(conn, zone_name)
         volume = await store.volume(conn, start, known_end, owner_filter)
         stops = await store.durations(conn, start, known_end, owner_filter)
         outcomes = await store.sla_outcomes(conn, start, known_end, owner_filter, now)
         repeaters = await store.repeat_complainers(conn, start, known_end, owner_filter)
         counts = await store.prevention_counts(conn, start, known_end, owner_filter, now,
-                                               now.astimezone(zone).date())
+                                               now.astimezone(ZoneInfo(zone_name)).date())
         done = await store.done_actions(conn, known_end, owner_filter)
         complaints = await store.complaints_of(conn, start, known_end, owner_filter,
                                                sorted({a.category for a in done}))
-    report = domain.TicketsReport(
+    return domain.TicketsReport(
         since=start, until=end, as_of=now, tz=zone_name, volume=domain.volume(volume),
         first_response_minutes=domain.durations(stops["first_response"], calendar),
         resolution_minutes=domain.durations(stops["resolution"], calendar),
         sla=domain.sla_figures(outcomes), repeat_complainers=repeaters,
         prevention=domain.Prevention(open=counts["open"], overdue=counts["overdue"], done=counts["done"],
                                      recurred=domain.recurrences(done, complaints, since=start, until=known_end)))
-    return json_response(200, report.model_dump(mode="json", by_alias=True))

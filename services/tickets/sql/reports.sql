@@ -40,7 +40,9 @@ WHERE t.resolved_at >= $1 AND t.resolved_at < $2 AND t.status IN ('resolved', 'c
 -- still running at as_of is in neither. Only the resolution clock's current run is kept in the
 -- row (a reopen starts a fresh one).
 WITH candidates AS (
-    SELECT t.*, (t.status IN ('resolved', 'closed') AND t.resolved_at <= $4) AS is_resolved
+    SELECT t.first_response_due_at, t.first_response_at, t.first_response_breached_at, t.resolution_due_at,
+           t.resolution_breached_at, t.resolution_left_s, t.resolved_at,
+           (t.status IN ('resolved', 'closed') AND t.resolved_at <= $4) AS is_resolved
     FROM tickets t
     WHERE ((t.first_response_at >= $1 AND t.first_response_at < $2)
         OR (t.first_response_due_at >= $1 AND t.first_response_due_at < $2)

@@ -37,14 +37,20 @@ def test_medians_count_wall_clock_and_business_minutes_over_a_night_a_weekend_an
     assert figures.business_median == 60.0  # 0, 30, 60, 75, 120 business minutes
 
 
-def test_the_business_clock_agrees_with_the_sla_arithmetic_for_every_pair() -> None:
-    start = at("2026-09-25T08:00")
+LONDON = sla.Calendar(ZoneInfo("Europe/London"), {d: sla.parse_hours([["00:30", "02:30"], ["09:00", "24:00"]])
+                                                  for d in range(1, 8)}, {})
+
+
+@pytest.mark.parametrize(("cal", "first"), [(CAL, "2026-09-25T08:00"), (LONDON, "2026-03-27T08:00"),
+                                            (LONDON, "2026-10-23T08:00")], ids=["shanghai", "spring", "autumn"])
+def test_the_business_clock_agrees_with_the_sla_arithmetic_for_every_pair(cal: sla.Calendar, first: str) -> None:
+    start = datetime.fromisoformat(first).replace(tzinfo=cal.zone)  # London: over a daylight-saving change
     instants = [start + timedelta(hours=7 * i, minutes=13 * i) for i in range(40)]
-    clock = reports.BusinessClock(CAL, instants)
+    clock = reports.BusinessClock(cal, instants)
     for a, b in zip(instants, instants[5:], strict=False):
-        assert clock.seconds_between(a, b) == pytest.approx(sla.business_seconds_between(a, b, CAL))
+        assert clock.seconds_between(a, b) == pytest.approx(sla.business_seconds_between(a, b, cal))
     outside = at("2027-01-04T10:00")  # after the span walked: still right, just slower
-    assert clock.seconds_between(start, outside) == pytest.approx(sla.business_seconds_between(start, outside, CAL))
+    assert clock.seconds_between(start, outside) == pytest.approx(sla.business_seconds_between(start, outside, cal))
 
 
 def test_no_stops_no_median() -> None:
