@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,8 @@ async def test_a_phone_complaint_from_filing_through_breach_to_an_accepted_remed
                                                       "occurred_at": "2026-11-30T14:00:00+08:00"}, key="e2e-respond")
     resolution = {"responsibility": "ours", "apology_given": True, "remedy": "refund", "remedy_detail": "退款50元",
                   "compensation": "50.00", "resolution": "仓储受潮，退款并道歉", "customer_answer": "accepted",
-                  "prevention": {"action": "仓库加装除湿机", "owner": "zhao", "due_on": "2026-12-15"}}
+                  "prevention": {"action": "仓库加装除湿机", "owner": "zhao",
+                                 "due_on": (date.today() + timedelta(days=14)).isoformat()}}
     resolved = await _post(shop, f"/tickets/{ticket}/resolution", resolution, key="e2e-resolve")
     assert resolved["status"] == "resolved"
 
