@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.tickets.domain import sla
 from shared.errors import Invalid
-from shared.events import BUSINESS_TIME_PATTERN, TicketCategory, legal_business_time
+from shared.events import BUSINESS_TIME_PATTERN, FIRST_YEAR, LAST_YEAR, TicketCategory, legal_business_time
 
 KINDS = ("complaint", "feedback", "service_request")
 CATEGORIES: tuple[TicketCategory, ...] = ("quality", "delivery", "billing", "attitude", "product_info",
@@ -115,6 +115,10 @@ class TicketsReport(BaseModel):
 
 # --- the range ----------------------------------------------------------------------------------
 
+DAY_PATTERN = r"(19|2[0-9])[0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+BOUND_PATTERN = f"^({DAY_PATTERN}|{BUSINESS_TIME_PATTERN[1:-1]})$"
+"""What ``from`` and ``to`` take: a day of the shop's zone, or an RFC 3339 business time."""
+
 
 def parse_bound(text: str | None, zone: ZoneInfo, field: str, *, end: bool) -> datetime | None:
     """``from``/``to`` as RFC 3339 (an instant) or a day YYYY-MM-DD of the shop's zone: a ``from``
@@ -126,6 +130,8 @@ def parse_bound(text: str | None, zone: ZoneInfo, field: str, *, end: bool) -> d
     except ValueError:
         raise Invalid.field(field, f"{text!r} is not a day YYYY-MM-DD") from None
     if day is not None:
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise Invalid.field(field, f"{text} is not between the years {FIRST_YEAR} and {LAST_YEAR}")
         moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), zone)
         return moment.astimezone(UTC)
     if not re.fullmatch(BUSINESS_TIME_PATTERN, text):

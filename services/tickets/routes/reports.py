@@ -38,9 +38,9 @@ _BOUND = "A day YYYY-MM-DD of the shop's time zone (KEHU_TIMEZONE) or an RFC 333
 )
 async def tickets_report(
     request: Request,
-    since: Annotated[str | None, Query(alias="from", max_length=40, description=_BOUND + " A day starts at its "
+    since: Annotated[str | None, Query(alias="from", max_length=40, pattern=domain.BOUND_PATTERN, description=_BOUND + " A day starts at its "
                                        "midnight. Default: 30 days before `to`.")] = None,
-    until: Annotated[str | None, Query(alias="to", max_length=40, description=_BOUND + " Not included; a day is "
+    until: Annotated[str | None, Query(alias="to", max_length=40, pattern=domain.BOUND_PATTERN, description=_BOUND + " Not included; a day is "
                                        "included whole. Default: as_of.")] = None,
     as_of: AsOf = None,
     principal: Principal = require("tickets:read"),
