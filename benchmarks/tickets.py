@@ -68,7 +68,7 @@ from benchmarks.contacts import make_customers, register, stats_ms
 from benchmarks.e2e_latency import POST_TIMEOUT_S, RawHttp, default_kehu, machine_info, run_async
 from benchmarks.orders import Shop, customer_ids
 from kehu.embedded import EmbeddedPostgres
-from shared.db import database_url, prepare_database
+from shared.db import connect, database_url, prepare_database
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -215,7 +215,8 @@ async def time_sweeps(conn: asyncpg.Connection, as_of: datetime) -> dict[str, An
     for label, at in (("first", as_of), ("again", as_of), ("a_minute_later", as_of + timedelta(minutes=1))):
         outbox_before = int(await conn.fetchval("SELECT count(*) FROM outbox"))
         started = time.perf_counter()
-        result = await sweep_once(conn, at)
+        async with conn.transaction():  # as sweep_forever and the admin route run it
+            result = await sweep_once(conn, at)
         elapsed = time.perf_counter() - started
         events = int(await conn.fetchval("SELECT count(*) FROM outbox")) - outbox_before
         found[label] = {"s": round(elapsed, 3), "breached": _count(result), "events": events}
@@ -250,7 +251,7 @@ async def database_parts(args: argparse.Namespace) -> dict[str, Any]:
     server = postgres.start()
     name = f"bench_tickets_{uuid.uuid4().hex[:8]}"
     url = await prepare_database(server, name, MIGRATIONS)
-    conn = await asyncpg.connect(url)
+    conn = await connect(url)  # with the services' jsonb codec (the sweeper writes history lines)
     as_of = datetime.now(UTC).replace(microsecond=0)
     result: dict[str, Any] = {}
     try:

@@ -5,8 +5,9 @@ For a period [from, to) (cut at ``as_of``: nothing later is known yet):
 - **volume**: tickets raised in it (``occurred_at``), per kind, channel and category.
 - **time to first response / to resolution**: over the first responses (resolutions) made in the
   period, the median time from when the customer raised the ticket, in wall-clock minutes and in
-  business minutes of the shop calendar. A ticket resolved the moment it was filed (feedback that
-  needs no answer) is no resolution work and is left out.
+  business minutes of the shop calendar (counted in the database with ``BusinessClock``'s table).
+  A ticket resolved the moment it was filed (feedback that needs no answer) is no resolution work
+  and is left out.
 - **SLA compliance**: the clocks that ended in the period: met when stopped (first response,
   resolution) by their due time; breached when they ran out (counted at their due time, whether
   or not someone answered later). A clock still running at ``as_of`` is not counted.
@@ -19,7 +20,6 @@ For a period [from, to) (cut at ``as_of``: nothing later is known yet):
 from __future__ import annotations
 
 import re
-import statistics
 import uuid
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -158,61 +158,58 @@ def report_range(since: datetime | None, until: datetime | None, *, as_of: datet
 
 
 class BusinessClock:
-    """Business seconds between many pairs of instants in O(1) each after one walk over the days
-    they span: an instant's position is the business time from the first day's midnight to it
-    (opening intervals and their running sums kept as epoch seconds, as ``sla`` walks them)."""
+    """Business time as a table the database can look up: the opening intervals of the days from
+    ``first`` to ``last`` (the calendar's zone) in order, as epoch seconds ``starts``/``ends``, and
+    ``before[j]``, the business seconds of the intervals before the j-th. An instant's *position*
+    is the business time from the first day's midnight to it: with j the number of intervals
+    started by then (``width_bucket`` in SQL, ``bisect_right`` here), ``before[j] + min(at,
+    ends[j]) − starts[j]`` (0-based here, 1-based in SQL). The business time between two instants
+    is the difference of their positions: one binary search each, whatever the span."""
 
-    def __init__(self, cal: sla.Calendar, instants: Iterable[datetime]) -> None:
-        days = [t.astimezone(cal.zone).date() for t in instants]
+    def __init__(self, cal: sla.Calendar, first: date, last: date) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.before: list[float] = []
         self._cal = cal
-        self._first = min(days) if days else date(2000, 1, 1)
-        last = max(days) if days else self._first
-        self._opening: list[list[tuple[float, float]]] = []
-        self._before: list[float] = []  # business seconds from the first midnight to each day's
         total = 0.0
-        day = self._first
+        day = first
         while day <= last:
-            spans = [(a.timestamp(), b.timestamp()) for a, b in self._intervals(day)]
-            self._opening.append(spans)
-            self._before.append(total)
-            total += sum(b - a for a, b in spans)
+            for opens, closes in cal.hours_on(day):
+                a = datetime.combine(day, opens, cal.zone).timestamp()
+                b = (datetime.combine(day + timedelta(days=1), time(0), cal.zone) if closes == time.max
+                     else datetime.combine(day, closes, cal.zone)).timestamp()
+                self.starts.append(a)
+                self.ends.append(b)
+                self.before.append(total)
+                total += b - a
             day += timedelta(days=1)
+        if not self.starts:  # no opening hours at all in the span: no business time passes
+            self.starts, self.ends, self.before = [FAR_FUTURE], [FAR_FUTURE], [0.0]
 
-    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        zone = self._cal.zone
-        found = []
-        for opens, closes in self._cal.hours_on(day):
-            a = datetime.combine(day, opens, zone)
-            b = (datetime.combine(day + timedelta(days=1), time(0), zone) if closes == time.max
-                 else datetime.combine(day, closes, zone))
-            found.append((a, b))
-        return found
+    @classmethod
+    def spanning(cls, cal: sla.Calendar, earliest: datetime, latest: datetime) -> BusinessClock:
+        """The table over the days from ``earliest``'s to ``latest``'s (in the calendar's zone)."""
+        return cls(cal, earliest.astimezone(cal.zone).date(), latest.astimezone(cal.zone).date())
 
-    def position(self, moment: datetime) -> float:
-        index = (moment.astimezone(self._cal.zone).date() - self._first).days
-        if not 0 <= index < len(self._before):
-            first_midnight = datetime.combine(self._first, time(0), self._cal.zone)
-            return sla.business_seconds_between(first_midnight, moment, self._cal)
-        at = moment.timestamp()
-        seconds = self._before[index]
-        for a, b in self._opening[index]:
-            if at > a:
-                seconds += min(at, b) - a
-        return seconds
+    def position(self, at: float) -> float:
+        j = bisect_right(self.starts, at)
+        if j == 0:
+            return 0.0
+        return self.before[j - 1] + min(at, self.ends[j - 1]) - self.starts[j - 1]
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
-        return self.position(end) - self.position(start)
+        return self.position(end.timestamp()) - self.position(start.timestamp())
 
 
-def durations(pairs: Sequence[tuple[datetime, datetime]], cal: sla.Calendar) -> Durations:
-    """Medians over (raised, stopped) pairs, in wall-clock and in business minutes (one decimal)."""
-    if not pairs:
+FAR_FUTURE = 32503680000.0  # 3000-01-01 in epoch seconds: later than any business time
+
+
+def durations(count: int, median_s: float | None, business_median_s: float | None) -> Durations:
+    """The medians the database found (seconds) in minutes, one decimal."""
+    if not count:
         return Durations(count=0, median=None, business_median=None)
-    clock = BusinessClock(cal, [t for pair in pairs for t in pair])
-    wall = [(b - a).total_seconds() / 60 for a, b in pairs]
-    business = [clock.seconds_between(a, b) / 60 for a, b in pairs]
-    return Durations(count=len(pairs), median=round(statistics.median(wall), 1),
-                     business_median=round(statistics.median(business), 1))
+    return Durations(count=count, median=round(median_s / 60, 1) if median_s is not None else None,
+                     business_median=round(business_median_s / 60, 1) if business_median_s is not None else None)
 
 
 # --- SLA ----------------------------------------------------------------------------------------
@@ -262,34 +259,31 @@ class DoneAction:
     done_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Complaint:
-    ticket_id: uuid.UUID
-    category: str
-    occurred_at: datetime
-
-
-def recurrences(done: Iterable[DoneAction], complaints: Iterable[Complaint], *, since: datetime,
-                until: datetime) -> list[Recurrence]:
-    """For each action done before ``until``: the complaints of its category raised after it was
-    done and within [since, until). Listed when some came back or when it was done in the period;
-    the most recurrences first, then the latest done."""
-    by_category: dict[str, list[Complaint]] = {}
-    for c in sorted(complaints, key=lambda c: (c.occurred_at, str(c.ticket_id))):
-        if since <= c.occurred_at < until:
-            by_category.setdefault(c.category, []).append(c)
-    times = {category: [c.occurred_at for c in same] for category, same in by_category.items()}
+def recurrence_counts(done: Iterable[DoneAction], times: Mapping[str, Sequence[float]], *,
+                      since: datetime, until: datetime) -> list[tuple[DoneAction, int]]:
+    """For each action done before ``until``: how many complaints of its category were raised
+    after it was done, from ``times`` (per category, the epoch seconds of the complaints raised in
+    [since, until), in order). Kept when some came back or when it was done in the period."""
     found = []
     for a in done:
         if a.done_at >= until:
             continue
-        same = by_category.get(a.category, [])
-        after = same[bisect_right(times.get(a.category, []), a.done_at):]
-        if not after and a.done_at < since:
-            continue
-        first = after[0] if after else None
-        found.append(Recurrence(category=a.category, action_id=a.action_id, ticket_id=a.ticket_id, action=a.action,
-                                owner=a.owner, done_at=a.done_at, recurrences=len(after),
-                                first_recurrence_at=first.occurred_at if first else None,
-                                first_recurrence_ticket_id=first.ticket_id if first else None))
-    return sorted(found, key=lambda r: (-r.recurrences, -r.done_at.timestamp(), str(r.action_id)))
+        same = times.get(a.category, ())
+        n = len(same) - bisect_right(same, a.done_at.timestamp())
+        if n or a.done_at >= since:
+            found.append((a, n))
+    return found
+
+
+def recurred(counted: Iterable[tuple[DoneAction, int]],
+             firsts: Mapping[tuple[str, datetime], tuple[uuid.UUID, datetime]]) -> list[Recurrence]:
+    """The rows of ``prevention.recurred``: the most recurrences first, then the latest done.
+    ``firsts``: (category, done_at) → the first complaint after it (ticket id, when raised)."""
+    rows = []
+    for a, n in counted:
+        first = firsts.get((a.category, a.done_at)) if n else None
+        rows.append(Recurrence(category=a.category, action_id=a.action_id, ticket_id=a.ticket_id, action=a.action,
+                               owner=a.owner, done_at=a.done_at, recurrences=n,
+                               first_recurrence_at=first[1] if first else None,
+                               first_recurrence_ticket_id=first[0] if first else None))
+    return sorted(rows, key=lambda r: (-r.recurrences, -r.done_at.timestamp(), str(r.action_id)))

@@ -62,18 +62,23 @@ async def compute_report(conn: asyncpg.Connection, start: datetime, end: datetim
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         calendar = await sla_store.calendar(conn, zone_name)
         volume = await store.volume(conn, start, known_end, owner_filter)
-        stops = await store.durations(conn, start, known_end, owner_filter)
+        earliest = await store.earliest_raised(conn, start, known_end, owner_filter)
+        stops = (await store.duration_medians(conn, start, known_end, owner_filter,
+                                              domain.BusinessClock.spanning(calendar, earliest, known_end))
+                 if earliest is not None else {name: domain.durations(0, None, None)
+                                               for name in ("first_response", "resolution")})
         outcomes = await store.sla_outcomes(conn, start, known_end, owner_filter, now)
         repeaters = await store.repeat_complainers(conn, start, known_end, owner_filter)
         counts = await store.prevention_counts(conn, start, known_end, owner_filter, now,
                                                now.astimezone(ZoneInfo(zone_name)).date())
         done = await store.done_actions(conn, known_end, owner_filter)
-        complaints = await store.complaints_of(conn, start, known_end, owner_filter,
-                                               sorted({a.category for a in done}))
+        times = await store.complaint_times(conn, start, known_end, owner_filter, sorted({a.category for a in done}))
+        counted = domain.recurrence_counts(done, times, since=start, until=known_end)
+        firsts = await store.first_complaints_after(conn, start, known_end, owner_filter,
+                                                    sorted({(a.category, a.done_at) for a, n in counted if n}))
     return domain.TicketsReport(
         since=start, until=end, as_of=now, tz=zone_name, volume=domain.volume(volume),
-        first_response_minutes=domain.durations(stops["first_response"], calendar),
-        resolution_minutes=domain.durations(stops["resolution"], calendar),
+        first_response_minutes=stops["first_response"], resolution_minutes=stops["resolution"],
         sla=domain.sla_figures(outcomes), repeat_complainers=repeaters,
         prevention=domain.Prevention(open=counts["open"], overdue=counts["overdue"], done=counts["done"],
-                                     recurred=domain.recurrences(done, complaints, since=start, until=known_end)))
+                                     recurred=domain.recurred(counted, firsts)))

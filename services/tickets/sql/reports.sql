@@ -16,23 +16,63 @@ WHERE t.occurred_at >= $1 AND t.occurred_at < $2
         AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
 GROUP BY GROUPING SETS ((kind), (channel), (category));
 
--- name: durations
--- First responses and resolutions made in the period, with when the customer raised the ticket.
--- A ticket resolved the moment it was filed (feedback needing no answer) is no resolution work.
-SELECT 'first_response' AS clock, occurred_at, first_response_at AS stopped_at
-FROM tickets t
-WHERE t.first_response_at >= $1 AND t.first_response_at < $2
-  AND ($3::text IS NULL OR EXISTS (
-      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
-        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
-UNION ALL
-SELECT 'resolution', occurred_at, resolved_at
-FROM tickets t
-WHERE t.resolved_at >= $1 AND t.resolved_at < $2 AND t.status IN ('resolved', 'closed')
-  AND t.resolved_at > t.occurred_at
-  AND ($3::text IS NULL OR EXISTS (
-      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
-        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+-- name: earliest_raised
+-- When the earliest ticket with a first response or a resolution made in the period was raised:
+-- where the business-time table of duration_medians must start.
+SELECT min(occurred_at) FROM (
+    SELECT t.occurred_at FROM tickets t
+    WHERE t.first_response_at >= $1 AND t.first_response_at < $2
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+    UNION ALL
+    SELECT t.occurred_at FROM tickets t
+    WHERE t.resolved_at >= $1 AND t.resolved_at < $2 AND t.status IN ('resolved', 'closed')
+      AND t.resolved_at > t.occurred_at
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+) stops;
+
+-- name: duration_medians
+-- Per clock, over the first responses (resolutions) made in the period: how many, and the median
+-- seconds from when the customer raised the ticket, wall-clock and in business time. A ticket
+-- resolved the moment it was filed (feedback needing no answer) is no resolution work. Business
+-- time is looked up in the shop calendar's table (domain.reports.BusinessClock): $4 the opening
+-- intervals' starts and $5 their ends (epoch seconds, in order), $6 the business seconds before
+-- each; an instant's position is before[j] + least(x, ends[j]) - starts[j], j = width_bucket.
+WITH stops AS (
+    SELECT 'first_response' AS clock, extract(epoch FROM t.occurred_at)::float8 AS raised,
+           extract(epoch FROM t.first_response_at)::float8 AS stopped
+    FROM tickets t
+    WHERE t.first_response_at >= $1 AND t.first_response_at < $2
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+    UNION ALL
+    SELECT 'resolution', extract(epoch FROM t.occurred_at)::float8, extract(epoch FROM t.resolved_at)::float8
+    FROM tickets t
+    WHERE t.resolved_at >= $1 AND t.resolved_at < $2 AND t.status IN ('resolved', 'closed')
+      AND t.resolved_at > t.occurred_at
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+), bucketed AS (
+    SELECT clock, raised, stopped, width_bucket(raised, $4::float8[]) AS jr,
+           width_bucket(stopped, $4::float8[]) AS js
+    FROM stops
+), positioned AS (
+    SELECT clock, stopped - raised AS wall,
+           CASE WHEN js = 0 THEN 0 ELSE ($6::float8[])[js] + least(stopped, ($5::float8[])[js]) - ($4::float8[])[js] END
+         - CASE WHEN jr = 0 THEN 0 ELSE ($6::float8[])[jr] + least(raised, ($5::float8[])[jr]) - ($4::float8[])[jr] END
+           AS business
+    FROM bucketed
+)
+SELECT clock, count(*) AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY wall) AS median_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY business) AS business_median_s
+FROM positioned
+GROUP BY clock;
 
 -- name: sla_outcomes
 -- The SLA clocks that ended in the period ($4 as_of): met at the moment they were stopped by
@@ -104,27 +144,43 @@ SELECT count(*) FILTER (WHERE p.done_at IS NULL OR p.done_at > $4) AS open,
        count(*) FILTER (WHERE (p.done_at IS NULL OR p.done_at > $4) AND p.due_on < $5) AS overdue,
        count(*) FILTER (WHERE p.done_at >= $1 AND p.done_at < $2) AS done
 FROM prevention_actions p
-JOIN tickets t ON t.id = p.ticket_id
 WHERE p.created_at <= $4
   AND ($3::text IS NULL OR EXISTS (
-      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
-        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+      SELECT 1 FROM tickets t JOIN known_customers k ON k.customer_id = t.customer_id
+      WHERE t.id = p.ticket_id AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
 
 -- name: done_actions
 -- Prevention actions done before the period's end (here $1 is that end and $2 the owner id).
 SELECT p.id AS action_id, p.ticket_id, p.category, p.action, p.owner, p.done_at
 FROM prevention_actions p
-JOIN tickets t ON t.id = p.ticket_id
 WHERE p.done_at < $1
   AND ($2::text IS NULL OR EXISTS (
-      SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
-        AND (k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+      SELECT 1 FROM tickets t JOIN known_customers k ON k.customer_id = t.customer_id
+      WHERE t.id = p.ticket_id AND (k.owner = $2 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
 
--- name: complaints_of_categories
--- Complaints raised in the period in the categories $4 (those with a prevention action done).
-SELECT id AS ticket_id, category, occurred_at
+-- name: complaint_times
+-- When the complaints of the categories $4 (those with a prevention action done) were raised in
+-- the period: per category, in order, as epoch seconds (an action's recurrences are counted on them).
+SELECT category, array_agg(extract(epoch FROM occurred_at)::float8 ORDER BY occurred_at) AS times
 FROM tickets t
 WHERE t.kind = 'complaint' AND t.occurred_at >= $1 AND t.occurred_at < $2 AND t.category = ANY($4::text[])
   AND ($3::text IS NULL OR EXISTS (
       SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
-        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))));
+        AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+GROUP BY category;
+
+-- name: first_complaints_after
+-- For each (category $4[i], moment $5[i]): the first complaint of the category raised after that
+-- moment and in the period, by the index on (category, occurred_at).
+SELECT w.category, w.after, f.id AS ticket_id, f.occurred_at
+FROM unnest($4::text[], $5::timestamptz[]) AS w(category, after)
+CROSS JOIN LATERAL (
+    SELECT t.id, t.occurred_at FROM tickets t
+    WHERE t.kind = 'complaint' AND t.category = w.category AND t.occurred_at > w.after
+      AND t.occurred_at >= $1 AND t.occurred_at < $2
+      AND ($3::text IS NULL OR EXISTS (
+          SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
+            AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
+    ORDER BY t.occurred_at, t.id
+    LIMIT 1
+) f;

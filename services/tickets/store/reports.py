@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,13 +19,20 @@ async def volume(conn: asyncpg.Connection, since: datetime, until: datetime,
     return [(r["dimension"], r["key"], r["n"]) for r in await conn.fetch(Q["volume"], since, until, owner_filter)]
 
 
-async def durations(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
-                    ) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Per clock (first_response, resolution): (raised, stopped) of each stop in the period."""
-    found: dict[str, list[tuple[datetime, datetime]]] = {"first_response": [], "resolution": []}
-    for r in await conn.fetch(Q["durations"], since, until, owner_filter):
-        found[r["clock"]].append((r["occurred_at"], r["stopped_at"]))
-    return found
+async def earliest_raised(conn: asyncpg.Connection, since: datetime, until: datetime,
+                          owner_filter: str | None) -> datetime | None:
+    """When the earliest ticket answered or resolved in the period was raised (None: none was)."""
+    earliest: datetime | None = await conn.fetchval(Q["earliest_raised"], since, until, owner_filter)
+    return earliest
+
+
+async def duration_medians(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
+                           clock: domain.BusinessClock) -> dict[str, domain.Durations]:
+    """Per clock (first_response, resolution): the medians of the stops made in the period."""
+    rows = await conn.fetch(Q["duration_medians"], since, until, owner_filter, clock.starts, clock.ends,
+                            clock.before)
+    found = {r["clock"]: domain.durations(r["n"], r["median_s"], r["business_median_s"]) for r in rows}
+    return {name: found.get(name) or domain.durations(0, None, None) for name in ("first_response", "resolution")}
 
 
 async def sla_outcomes(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
@@ -50,9 +58,21 @@ async def done_actions(conn: asyncpg.Connection, until: datetime, owner_filter: 
     return [domain.DoneAction(**dict(r)) for r in await conn.fetch(Q["done_actions"], until, owner_filter)]
 
 
-async def complaints_of(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
-                        categories: list[str]) -> list[domain.Complaint]:
+async def complaint_times(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
+                          categories: list[str]) -> dict[str, list[float]]:
+    """Per category, when its complaints were raised in the period (epoch seconds, in order)."""
     if not categories:
-        return []
-    rows = await conn.fetch(Q["complaints_of_categories"], since, until, owner_filter, categories)
-    return [domain.Complaint(**dict(r)) for r in rows]
+        return {}
+    rows = await conn.fetch(Q["complaint_times"], since, until, owner_filter, categories)
+    return {r["category"]: list(r["times"]) for r in rows}
+
+
+async def first_complaints_after(conn: asyncpg.Connection, since: datetime, until: datetime,
+                                 owner_filter: str | None, moments: list[tuple[str, datetime]],
+                                 ) -> dict[tuple[str, datetime], tuple[uuid.UUID, datetime]]:
+    """(category, moment) → the first complaint of the category raised after it, in the period."""
+    if not moments:
+        return {}
+    rows = await conn.fetch(Q["first_complaints_after"], since, until, owner_filter,
+                            [c for c, _ in moments], [m for _, m in moments])
+    return {(r["category"], r["after"]): (r["ticket_id"], r["occurred_at"]) for r in rows}
