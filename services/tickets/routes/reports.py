@@ -60,6 +60,7 @@ async def compute_report(conn: asyncpg.Connection, start: datetime, end: datetim
     """The report of [start, end) seen at ``now``, in one read-only snapshot (benchmarks call it too)."""
     known_end = min(end, now)  # nothing after as_of is known yet
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await store.use_memory(conn)
         calendar = await sla_store.calendar(conn, zone_name)
         volume = await store.volume(conn, start, known_end, owner_filter)
         earliest = await store.earliest_raised(conn, start, known_end, owner_filter)

@@ -4,6 +4,10 @@
 
 -- One exception: done_actions (its own numbering).
 
+-- name: report_memory
+-- The report's sorts (medians) and aggregates stay in memory: a read-only transaction of its own.
+SET LOCAL work_mem = '64MB';
+
 -- name: volume
 -- Tickets raised in the period per kind, per channel and per category, in one pass.
 SELECT CASE WHEN GROUPING(kind) = 0 THEN 'kind' WHEN GROUPING(channel) = 0 THEN 'channel' ELSE 'category' END
@@ -68,22 +72,43 @@ WITH stops AS (
            AS business
     FROM bucketed
 )
-SELECT clock, count(*) AS n,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY wall) AS median_s,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY business) AS business_median_s
-FROM positioned
-GROUP BY clock;
+SELECT count(*) FILTER (WHERE clock = 'first_response') AS first_response_n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY wall) FILTER (WHERE clock = 'first_response')
+           AS first_response_median_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY business) FILTER (WHERE clock = 'first_response')
+           AS first_response_business_median_s,
+       count(*) FILTER (WHERE clock = 'resolution') AS resolution_n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY wall) FILTER (WHERE clock = 'resolution') AS resolution_median_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY business) FILTER (WHERE clock = 'resolution')
+           AS resolution_business_median_s
+FROM positioned;
 
 -- name: sla_outcomes
--- The SLA clocks that ended in the period ($4 as_of): met at the moment they were stopped by
--- their due time, breached at their due time once run out (or marked by the sweeper). A clock
--- still running at as_of is in neither. Only the resolution clock's current run is kept in the
--- row (a reopen starts a fresh one).
-WITH candidates AS (
-    SELECT t.first_response_due_at, t.first_response_at, t.first_response_breached_at, t.resolution_due_at,
-           t.resolution_breached_at, t.resolution_left_s, t.resolved_at,
-           (t.status IN ('resolved', 'closed') AND t.resolved_at <= $4) AS is_resolved
+-- The SLA clocks that ended in the period ($4 as_of), in one pass and one row: met at the moment
+-- they were stopped by their due time, breached at their due time once run out (or marked by the
+-- sweeper). A clock still running at as_of is in neither. Only the resolution clock's current run
+-- is kept in the row (a reopen starts a fresh one).
+WITH judged AS (
+    SELECT fr.breached AS fr_breached,
+           CASE WHEN fr.breached THEN t.first_response_due_at
+                WHEN t.first_response_at <= $4 THEN t.first_response_at END AS fr_at,
+           t.first_response_due_at IS NOT NULL AS fr_clock,
+           rs.breached AS rs_breached,
+           CASE WHEN rs.breached THEN COALESCE(t.resolution_due_at, t.resolution_breached_at)
+                WHEN rs.resolved THEN t.resolved_at END AS rs_at,
+           (t.resolution_due_at IS NOT NULL OR t.resolution_breached_at IS NOT NULL
+               OR (rs.resolved AND t.resolution_left_s IS NOT NULL)) AS rs_clock
     FROM tickets t
+    CROSS JOIN LATERAL (SELECT COALESCE(t.first_response_due_at <= $4 AND (
+        t.first_response_at IS NULL OR t.first_response_at > $4 OR t.first_response_at > t.first_response_due_at
+        OR t.first_response_breached_at IS NOT NULL), false) AS breached) fr
+    CROSS JOIN LATERAL (SELECT COALESCE(t.status IN ('resolved', 'closed') AND t.resolved_at <= $4, false)
+                            AS resolved) r
+    CROSS JOIN LATERAL (SELECT r.resolved,
+        COALESCE(t.resolution_breached_at IS NOT NULL
+                     AND COALESCE(t.resolution_due_at, t.resolution_breached_at) <= $4, false)
+        OR COALESCE(t.resolution_due_at <= $4 AND (NOT r.resolved OR t.resolved_at > t.resolution_due_at), false)
+            AS breached) rs
     WHERE ((t.first_response_at >= $1 AND t.first_response_at < $2)
         OR (t.first_response_due_at >= $1 AND t.first_response_due_at < $2)
         OR (t.resolved_at >= $1 AND t.resolved_at < $2)
@@ -92,37 +117,12 @@ WITH candidates AS (
       AND ($3::text IS NULL OR EXISTS (
           SELECT 1 FROM known_customers k WHERE k.customer_id = t.customer_id
             AND (k.owner = $3 OR (k.owner IS NULL AND k.owner_at IS NOT NULL))))
-), first_response AS (
-    SELECT c.first_response_due_at, c.first_response_at,
-           COALESCE(c.first_response_due_at <= $4 AND (c.first_response_at IS NULL OR c.first_response_at > $4
-               OR c.first_response_at > c.first_response_due_at OR c.first_response_breached_at IS NOT NULL),
-               false) AS breached
-    FROM candidates c
-    WHERE c.first_response_due_at IS NOT NULL
-), resolution AS (
-    SELECT c.resolution_due_at, c.resolution_breached_at, c.resolved_at, c.is_resolved,
-           COALESCE(c.resolution_breached_at IS NOT NULL
-                        AND COALESCE(c.resolution_due_at, c.resolution_breached_at) <= $4, false)
-           OR COALESCE(c.resolution_due_at <= $4 AND (NOT c.is_resolved OR c.resolved_at > c.resolution_due_at),
-                       false) AS breached
-    FROM candidates c
-    WHERE c.resolution_due_at IS NOT NULL OR c.resolution_breached_at IS NOT NULL
-       OR (c.is_resolved AND c.resolution_left_s IS NOT NULL)
-), outcomes AS (
-    SELECT 'first_response' AS clock,
-           CASE WHEN breached THEN 'breached' WHEN first_response_at <= $4 THEN 'met' END AS outcome,
-           CASE WHEN breached THEN first_response_due_at ELSE first_response_at END AS at
-    FROM first_response
-    UNION ALL
-    SELECT 'resolution',
-           CASE WHEN breached THEN 'breached' WHEN is_resolved THEN 'met' END,
-           CASE WHEN breached THEN COALESCE(resolution_due_at, resolution_breached_at) ELSE resolved_at END
-    FROM resolution
 )
-SELECT clock, outcome, count(*) AS n
-FROM outcomes
-WHERE outcome IS NOT NULL AND at >= $1 AND at < $2
-GROUP BY clock, outcome;
+SELECT count(*) FILTER (WHERE fr_clock AND NOT fr_breached AND fr_at >= $1 AND fr_at < $2) AS first_response_met,
+       count(*) FILTER (WHERE fr_clock AND fr_breached AND fr_at >= $1 AND fr_at < $2) AS first_response_breached,
+       count(*) FILTER (WHERE rs_clock AND NOT rs_breached AND rs_at >= $1 AND rs_at < $2) AS resolution_met,
+       count(*) FILTER (WHERE rs_clock AND rs_breached AND rs_at >= $1 AND rs_at < $2) AS resolution_breached
+FROM judged;
 
 -- name: repeat_complainers
 -- Customers with at least $4 complaints raised in the period, the most first ($5 at most).

@@ -14,6 +14,11 @@ from shared.sql import load_queries
 Q = load_queries(Path(__file__).parent.parent / "sql" / "reports.sql")
 
 
+async def use_memory(conn: asyncpg.Connection) -> None:
+    """Within the report's transaction: its sorts and aggregates in memory (work_mem)."""
+    await conn.execute(Q["report_memory"])
+
+
 async def volume(conn: asyncpg.Connection, since: datetime, until: datetime,
                  owner_filter: str | None) -> list[tuple[str, str, int]]:
     return [(r["dimension"], r["key"], r["n"]) for r in await conn.fetch(Q["volume"], since, until, owner_filter)]
@@ -29,16 +34,17 @@ async def earliest_raised(conn: asyncpg.Connection, since: datetime, until: date
 async def duration_medians(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
                            clock: domain.BusinessClock) -> dict[str, domain.Durations]:
     """Per clock (first_response, resolution): the medians of the stops made in the period."""
-    rows = await conn.fetch(Q["duration_medians"], since, until, owner_filter, clock.starts, clock.ends,
-                            clock.before)
-    found = {r["clock"]: domain.durations(r["n"], r["median_s"], r["business_median_s"]) for r in rows}
-    return {name: found.get(name) or domain.durations(0, None, None) for name in ("first_response", "resolution")}
+    row = await conn.fetchrow(Q["duration_medians"], since, until, owner_filter, clock.starts, clock.ends,
+                              clock.before)
+    return {name: domain.durations(row[f"{name}_n"], row[f"{name}_median_s"], row[f"{name}_business_median_s"])
+            for name in ("first_response", "resolution")}
 
 
 async def sla_outcomes(conn: asyncpg.Connection, since: datetime, until: datetime, owner_filter: str | None,
                        as_of: datetime) -> dict[tuple[str, str], int]:
-    rows = await conn.fetch(Q["sla_outcomes"], since, until, owner_filter, as_of)
-    return {(r["clock"], r["outcome"]): r["n"] for r in rows}
+    row = await conn.fetchrow(Q["sla_outcomes"], since, until, owner_filter, as_of)
+    return {(clock, outcome): row[f"{clock}_{outcome}"]
+            for clock in ("first_response", "resolution") for outcome in ("met", "breached")}
 
 
 async def repeat_complainers(conn: asyncpg.Connection, since: datetime, until: datetime,
