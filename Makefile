@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SYSTEM_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install up test test-fast lint bench clean
+.PHONY: install up test test-fast lint bench bench-tickets clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kehu needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -37,6 +37,10 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/e2e_latency.py
+
+# Issue 13's targets: an SLA sweeper pass over 100,000 open tickets, POST /tickets p99 at 200/s.
+bench-tickets: install
+	$(BIN)/python benchmarks/tickets.py
 
 clean:
 	rm -rf $(VENV) .kehu build *.egg-info

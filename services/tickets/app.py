@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.tickets import handlers
-from services.tickets.routes import lifecycle, prevention, resolution, tickets
+from services.tickets.routes import lifecycle, prevention, reports, resolution, tickets
 from shared.customers import backfill_owners_forever
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, database: str | None = None)
         "Publishes `kehu.tickets`; refuses customers contacts never registered.",
         settings=settings or Settings(),
         migrations=Path(__file__).parent / "migrations",
-        routers=[tickets.router, lifecycle.router, resolution.router, prevention.router],
+        routers=[tickets.router, lifecycle.router, resolution.router, prevention.router, reports.router],
         publishes=True,
         consumers=handlers.CONSUMERS,
         checks_customers=True,
