@@ -12,14 +12,17 @@ interval at a time, so a daylight-saving change inside a shop's zone is counted 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 Hours = tuple[tuple[time, time], ...]
 MAX_DAYS = 3 * 366  # a calendar without any opening hours this far ahead is a mistake, not a wait
+END_OF_DAY = time.max  # "24:00" as a closing time: midnight at the end of the day
 
 
 class ClosedCalendar(ValueError):
@@ -31,11 +34,18 @@ class Calendar:
     zone: ZoneInfo
     weekly: Mapping[int, Hours]  # ISO weekday 1..7 → opening intervals, sorted, not overlapping
     days: Mapping[date, Hours]  # exceptions: () a holiday, else that day's hours
+    # The opening intervals of each local day walked so far, in UTC (a calendar lives for one request).
+    _walked: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def hours_on(self, day: date) -> Hours:
         if day in self.days:
             return self.days[day]
         return self.weekly.get(day.isoweekday(), ())
+
+    def is_closed_every_week(self) -> bool:
+        """No opening hours on any weekday: only the exception days could ever count."""
+        return not any(self.weekly.get(d) for d in range(1, 8))
 
 
 def parse_hours(raw: list[list[str]] | list[tuple[str, str]]) -> Hours:
@@ -43,77 +53,102 @@ def parse_hours(raw: list[list[str]] | list[tuple[str, str]]) -> Hours:
     "24:00" as a closing time means midnight at the end of the day."""
     intervals: list[tuple[time, time]] = []
     for pair in raw:
-        if len(pair) != 2:
-            raise ValueError("each interval is [opens, closes]")
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError("each interval is [opens, closes], like [\"09:00\", \"18:00\"]")
         opens, closes = _clock(pair[0]), _clock(pair[1])
-        if closes != time.max and closes <= opens:
-            raise ValueError(f"{pair[0]}-{pair[1]}: closes before it opens")
+        if opens == END_OF_DAY:
+            raise ValueError("24:00 only closes a day: open at 00:00 the next day instead")
+        if closes <= opens:
+            raise ValueError(f"{pair[0]}-{pair[1]}: closes before it opens (an interval ends by 24:00)")
         intervals.append((opens, closes))
     intervals.sort()
-    for (_, a_end), (b_start, _) in pairwise(intervals):
+    for (a_start, a_end), (b_start, b_end) in pairwise(intervals):
         if b_start < a_end:
-            raise ValueError("opening intervals overlap")
+            raise ValueError(f"{_hhmm(a_start)}-{_hhmm(a_end)} and {_hhmm(b_start)}-{_hhmm(b_end)} overlap")
     return tuple(intervals)
 
 
-def _clock(text: str) -> time:
+def _clock(text: object) -> time:
+    """ "09:30" → 09:30; "24:00" → END_OF_DAY. Exactly HH:MM, 00:00 to 24:00."""
     if text == "24:00":
-        return time.max
-    try:
-        hh, mm = text.split(":")
-        if len(hh) != 2 or len(mm) != 2:
-            raise ValueError
-        return time(int(hh), int(mm))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time of day like 09:00") from None
+        return END_OF_DAY
+    if isinstance(text, str) and len(text) == 5 and text[2] == ":" and (text[:2] + text[3:]).isascii() \
+            and (text[:2] + text[3:]).isdigit() and int(text[:2]) < 24 and int(text[3:]) < 60:
+        return time(int(text[:2]), int(text[3:]))
+    raise ValueError(f"{text!r} is not a time of day like 09:00 (00:00 to 24:00)")
+
+
+def _hhmm(t: time) -> str:
+    return "24:00" if t == END_OF_DAY else t.strftime("%H:%M")
 
 
 def format_hours(hours: Hours) -> list[list[str]]:
-    return [[a.strftime("%H:%M"), "24:00" if b == time.max else b.strftime("%H:%M")] for a, b in hours]
-
-
-def _intervals(cal: Calendar, start: datetime) -> list[tuple[datetime, datetime]]:
-    """Opening intervals (UTC) of the local day ``start`` falls on; empty on a closed day."""
-    return _intervals_of_day(cal, start.astimezone(cal.zone).date())
+    return [[_hhmm(a), _hhmm(b)] for a, b in hours]
 
 
 def _intervals_of_day(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
-    out = []
+    """The opening intervals of a local day as UTC instants, in order; empty on a closed day.
+
+    A local time that does not exist (the hour skipped when clocks go forward) is read with the
+    offset before the change, so 02:30 is 03:30 of the new offset: an interval that shrinks to
+    nothing that way (02:00-03:00 on that night) is dropped, and one that would start before its
+    predecessor ends starts when it ends (no instant counts twice). Every interval lasts as long as
+    it really does: 00:00-24:00 is 23 hours on the night clocks go forward, 25 when they go back."""
+    walked = cal._walked.get(day)
+    if walked is not None:
+        return walked
+    out: list[tuple[datetime, datetime]] = []
     for opens, closes in cal.hours_on(day):
-        a = datetime.combine(day, opens, cal.zone)
-        b = (datetime.combine(day + timedelta(days=1), time(0), cal.zone) if closes == time.max
-             else datetime.combine(day, closes, cal.zone))
-        out.append((a.astimezone(UTC), b.astimezone(UTC)))
+        a = datetime.combine(day, opens, cal.zone).astimezone(UTC)
+        b = (datetime.combine(day + timedelta(days=1), time(0), cal.zone) if closes == END_OF_DAY
+             else datetime.combine(day, closes, cal.zone)).astimezone(UTC)
+        if out and a < out[-1][1]:  # after a skipped hour local times can map out of order
+            a = out[-1][1]
+        if b > a:
+            out.append((a, b))
+    cal._walked[day] = out
     return out
+
+
+def _aware(at: datetime, name: str) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"{name} must carry its offset (an aware datetime)")
+    return at
 
 
 def add_business(start: datetime, seconds: float, cal: Calendar) -> datetime:
     """The instant ``seconds`` of business time after ``start`` (start itself may be outside hours:
     the clock then starts at the next opening). ``seconds`` 0 gives ``start`` unchanged."""
+    _aware(start, "start")
     if seconds <= 0:
         return start
-    left = float(seconds)
+    left = timedelta(seconds=seconds)
     day = start.astimezone(cal.zone).date()
     now = start.astimezone(UTC)
-    for _ in range(MAX_DAYS):
-        for a, b in _intervals_of_day(cal, day):
+    closed_days = 0  # in a row: a calendar closed this long ahead is a mistake, not a wait
+    while closed_days < MAX_DAYS:
+        intervals = _intervals_of_day(cal, day)
+        closed_days = 0 if intervals else closed_days + 1
+        for a, b in intervals:
             if b <= now:
                 continue
             begin = max(a, now)
-            span = (b - begin).total_seconds()
-            if span >= left:
-                return (begin + timedelta(seconds=left)).astimezone(start.tzinfo)
+            span = b - begin
+            if span >= left:  # due at the closing time itself when it fits exactly, not next morning
+                return (begin + left).astimezone(start.tzinfo)
             left -= span
             now = b
         day += timedelta(days=1)
-    raise ClosedCalendar("the shop calendar has no opening hours ahead")
+    raise ClosedCalendar(f"the shop calendar has no opening hours in the {MAX_DAYS} days after {day - timedelta(days=MAX_DAYS)}")
 
 
 def business_seconds_between(start: datetime, end: datetime, cal: Calendar) -> float:
     """Business seconds from ``start`` to ``end``; negative when ``end`` is before ``start``."""
+    _aware(start, "start")
+    _aware(end, "end")
     if end < start:
         return -business_seconds_between(end, start, cal)
-    total = 0.0
+    total = timedelta(0)
     a_utc, b_utc = start.astimezone(UTC), end.astimezone(UTC)
     day = start.astimezone(cal.zone).date()
     last = end.astimezone(cal.zone).date()
@@ -121,9 +156,60 @@ def business_seconds_between(start: datetime, end: datetime, cal: Calendar) -> f
         for a, b in _intervals_of_day(cal, day):
             lo, hi = max(a, a_utc), min(b, b_utc)
             if hi > lo:
-                total += (hi - lo).total_seconds()
+                total += hi - lo
         day += timedelta(days=1)
-    return total
+    return total.total_seconds()
+
+
+def add_working_days(start: datetime, days: int, cal: Calendar) -> datetime:
+    """The same local time of day ``days`` working days (days with opening hours) after ``start``'s
+    day: from Friday 15:00, one working day is Monday 15:00 (Tuesday when Monday is a holiday)."""
+    _aware(start, "start")
+    if days <= 0:
+        return start
+    local = start.astimezone(cal.zone)
+    day, counted, closed_days = local.date(), 0, 0
+    while counted < days:
+        day += timedelta(days=1)
+        if cal.hours_on(day):
+            counted, closed_days = counted + 1, 0
+        else:
+            closed_days += 1
+            if closed_days >= MAX_DAYS:
+                raise ClosedCalendar(f"the shop calendar has no opening hours in the {MAX_DAYS} days after {day}")
+    return datetime.combine(day, local.time().replace(tzinfo=None), cal.zone).astimezone(start.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An amount of business time a person asks about (``?breaching_within=``): whole working days,
+    then business seconds."""
+
+    days: int
+    seconds: int
+
+    def after(self, start: datetime, cal: Calendar) -> datetime:
+        return add_business(add_working_days(start, self.days, cal), self.seconds, cal)
+
+
+_SHORT_SPAN = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,6})h)?(?:(\d{1,8})m)?(?:(\d{1,10})s)?", re.IGNORECASE | re.ASCII)
+_ISO_SPAN = re.compile(r"P(?:(\d{1,4})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,8})M)?(?:(\d{1,10})S)?)?", re.IGNORECASE | re.ASCII)
+MAX_SPAN_DAYS = 366
+
+
+def parse_span(text: str) -> Span:
+    """``2h``, ``30m``, ``1d``, ``1h30m``, or ISO 8601 ``PT2H``, ``P1DT4H``; h, m and s are business
+    hours, minutes and seconds, d working days. Raises ValueError saying what is accepted."""
+    text = text.strip()
+    iso = text[:1] in ("P", "p")
+    match = (_ISO_SPAN if iso else _SHORT_SPAN).fullmatch(text)
+    if not text or match is None or not any(match.groups()) or (iso and text.upper().endswith("T")):
+        raise ValueError(f"{text!r} is not an amount of business time like 2h, 30m, 1d or PT2H")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    span = Span(days, hours * 3600 + minutes * 60 + seconds)
+    if span.days + span.seconds / 86_400 > MAX_SPAN_DAYS:
+        raise ValueError(f"{text!r} is more than {MAX_SPAN_DAYS} days ahead")
+    return span
 
 
 # --- the clocks of one ticket ------------------------------------------------------------------
@@ -170,24 +256,46 @@ def responded(clocks: Clocks, at: datetime) -> Clocks:
 
 
 def pause(clocks: Clocks, at: datetime, cal: Calendar) -> Clocks:
-    """Waiting on the customer: the resolution clock keeps what it had left (0 once run out)."""
+    """Waiting on the customer: the resolution clock stands still and keeps the business time it had
+    left, in whole seconds as the row keeps them (rounded down; 0 once run out). The first-response
+    clock does not pause: someone still owes the customer a first answer."""
     if clocks.paused_at is not None or clocks.resolution_due_at is None:
         return replace(clocks, paused_at=clocks.paused_at or at)
-    left = max(business_seconds_between(at, clocks.resolution_due_at, cal), 0.0)
-    return replace(clocks, paused_at=at, resolution_left_s=left, resolution_due_at=None)
+    left = max(math.floor(business_seconds_between(at, clocks.resolution_due_at, cal)), 0)
+    return replace(clocks, paused_at=at, resolution_left_s=float(left), resolution_due_at=None)
 
 
 def resume(clocks: Clocks, at: datetime, cal: Calendar) -> Clocks:
+    """Back from waiting: the resolution clock runs again from ``at`` with exactly what it had left
+    (a clock that had run out is due at ``at``; its breach, if already raised, is not raised again)."""
     if clocks.paused_at is None:
         return clocks
     due = add_business(at, clocks.resolution_left_s, cal) if clocks.resolution_left_s is not None else None
     return replace(clocks, paused_at=None, resolution_left_s=None, resolution_due_at=due)
 
 
+def resolved(clocks: Clocks, at: datetime, cal: Calendar) -> Clocks:
+    """Resolution stops both clocks. A resolution is the customer's first answer when nobody had
+    answered before (a reopen then starts no first-response clock again). A clock paused at the
+    resolution gets the due time it would have had from ``at``, so "resolved in time" stays
+    ``resolved_at <= resolution_due_at`` for every ticket. ``running_due_at`` is then None."""
+    clocks = resume(clocks, at, cal)
+    return responded(clocks, at)
+
+
 def reopened(clocks: Clocks, policy: Policy, at: datetime, cal: Calendar) -> Clocks:
-    """A fresh resolution clock from the reopen, with the policy's full time."""
+    """A fresh resolution clock from the reopen, with the policy's full time (the caller also clears
+    ``resolution_breached_at``, so the new run may breach again). The first-response clock is left
+    as it was: answered by a response or the resolution (``resolved``); a ticket closed by hand
+    that nobody ever answered still owes its first answer, by the due time it always had."""
     due = add_business(at, policy.resolution_min * 60, cal) if policy.resolution_min else None
     return replace(clocks, paused_at=None, resolution_left_s=None, resolution_due_at=due)
+
+
+def running_due_at(clocks: Clocks, status: str) -> datetime | None:
+    """The tickets row's ``due_at``: the running clock's due time while the ticket is open or
+    waiting on the customer; None once resolved or closed."""
+    return clocks.due_at if status in ("open", "waiting_on_customer") else None
 
 
 @dataclass(frozen=True, slots=True)
