@@ -143,22 +143,50 @@ def add_business(start: datetime, seconds: float, cal: Calendar) -> datetime:
 
 
 def business_seconds_between(start: datetime, end: datetime, cal: Calendar) -> float:
-    """Business seconds from ``start`` to ``end``; negative when ``end`` is before ``start``."""
+    """Business seconds from ``start`` to ``end``; negative when ``end`` is before ``start``.
+
+    Exact over up to ``MAX_DAYS``. Over longer (a clock seen years after it ran out), the first and
+    last year are counted exactly and the whole weeks between as ordinary weeks of the calendar,
+    without their holidays and clock changes: the answer is "long overdue" either way, and a
+    request never walks centuries day by day."""
     _aware(start, "start")
     _aware(end, "end")
     if end < start:
         return -business_seconds_between(end, start, cal)
+    first, last = start.astimezone(cal.zone).date(), end.astimezone(cal.zone).date()
+    if (last - first).days <= MAX_DAYS:
+        return _walk(start, end, cal).total_seconds()
+    head_end = first + timedelta(days=NEAR_DAYS)
+    weeks = (last - timedelta(days=NEAR_DAYS) - head_end).days // 7
+    tail_start = head_end + timedelta(weeks=weeks)
+    head = _walk(start, datetime.combine(head_end, time(0), cal.zone), cal)
+    tail = _walk(datetime.combine(tail_start, time(0), cal.zone), end, cal)
+    return (head + weeks * _ordinary_week(cal) + tail).total_seconds()
+
+
+NEAR_DAYS = 366  # counted exactly at each end of a very long span
+
+
+def _walk(start: datetime, end: datetime, cal: Calendar) -> timedelta:
     total = timedelta(0)
     a_utc, b_utc = start.astimezone(UTC), end.astimezone(UTC)
-    day = start.astimezone(cal.zone).date()
-    last = end.astimezone(cal.zone).date()
+    day, last = start.astimezone(cal.zone).date(), end.astimezone(cal.zone).date()
     while day <= last:
         for a, b in _intervals_of_day(cal, day):
             lo, hi = max(a, a_utc), min(b, b_utc)
             if hi > lo:
                 total += hi - lo
         day += timedelta(days=1)
-    return total.total_seconds()
+    return total
+
+
+def _ordinary_week(cal: Calendar) -> timedelta:
+    """The opening hours of a week without holidays or clock changes."""
+    def length(opens: time, closes: time) -> timedelta:
+        end = timedelta(days=1) if closes == END_OF_DAY else timedelta(hours=closes.hour, minutes=closes.minute)
+        return end - timedelta(hours=opens.hour, minutes=opens.minute)
+
+    return sum((length(a, b) for d in range(1, 8) for a, b in cal.weekly.get(d, ())), timedelta(0))
 
 
 def add_working_days(start: datetime, days: int, cal: Calendar) -> datetime:

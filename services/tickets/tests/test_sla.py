@@ -1,6 +1,7 @@
 """Promised times counted in business hours (``services.tickets.domain.sla``): overnight, weekends,
 holidays and make-up working days, "24:00", daylight saving, the clocks' pause, resume, resolution
-and reopen, what a person sees of a clock, and add_business / business_seconds_between as inverses."""
+and reopen, what a person sees of a clock, and add_business / business_seconds_between as inverses
+(on random calendars in zones with clock changes, over the span they are exact: ``MAX_DAYS``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.tickets.domain import sla
@@ -424,6 +425,7 @@ def test_business_time_added_is_business_time_between(cal: sla.Calendar, start: 
     amount = seconds + micros / 1_000_000
     due = sla.add_business(start, amount, cal)
     assert due >= start
+    assume((due - start).days < sla.MAX_DAYS)  # beyond, whole weeks between are counted as ordinary ones
     assert sla.business_seconds_between(start, due, cal) == pytest.approx(amount, abs=1e-6)
     assert sla.business_seconds_between(due, start, cal) == pytest.approx(-amount, abs=1e-6)
 
@@ -450,3 +452,19 @@ def test_more_business_time_is_never_due_sooner_and_adds_up(cal: sla.Calendar, s
     if small > 0:  # 0 keeps a start outside hours where it is
         assert sla.add_business(sla.add_business(start, small, cal), large, cal) == sla.add_business(
             start, small + large, cal)
+
+
+def test_a_span_of_centuries_counts_whole_weeks_between_without_walking_every_day() -> None:
+    import time as clock
+
+    holiday = calendar(days={date(2026, 12, 7): []})
+    started = clock.perf_counter()
+    far = sla.business_seconds_between(at("2026-12-04", "17:00"), at("2999-12-06", "12:00"), holiday)
+    assert clock.perf_counter() - started < 0.5
+    assert sla.business_seconds_between(at("2999-12-06", "12:00"), at("2026-12-04", "17:00"), holiday) == -far
+    # Exact at both ends (Monday 7 December 2026 is a holiday), 45 hours a week between.
+    days = (date(2999, 12, 6) - date(2026, 12, 4)).days
+    assert abs(far - days / 7 * 45 * HOURS) < 2 * 45 * HOURS
+    # Just over the exact limit: the same as walking every day, for a calendar without exceptions.
+    start, end = at("2026-01-05", "10:00"), at("2026-01-05", "10:00") + timedelta(days=sla.MAX_DAYS + 10)
+    assert sla.business_seconds_between(start, end, SHOP) == sla._walk(start, end, SHOP).total_seconds()
