@@ -336,13 +336,20 @@ async def test_list_parameters_that_are_not_one_are_a_422_naming_them(kehu: Clus
                           ({"category": "food"}, "query.category"),
                           ({"breached": "maybe"}, "query.breached"),
                           ({"order": "due", "cursor": str(uuid.uuid4())}, "query.cursor"),
-                          ({"cursor": "12~" + str(uuid.uuid4())}, "query.cursor"),
-                          ({"mine": "true"}, "query.mine"),  # an API token is nobody's
+                          ({"cursor": "x~" + str(uuid.uuid4())}, "query.cursor"),
+                          ({"cursor": "not-a-cursor"}, "query.cursor"),
                           ({"as_of": "yesterday"}, "query.as_of")):
         response = await kehu.get("tickets", "/tickets", **params)
         assert _fields(response) == [field], params
-    agent = await kehu.get("tickets", "/tickets", role=_as_agent(kehu), mine="true", assignee="someone-else")
-    assert _fields(agent) == ["query.assignee"]
+    # Filters combine: mine and another assignee hold together for nobody.
+    assert await _ids(kehu, role=_as_agent(kehu), mine="true", assignee="someone-else") == []
+
+
+async def test_mine_for_an_api_token_is_what_is_assigned_to_its_name(kehu: Cluster) -> None:
+    customer = await kehu.customer("集成")
+    bot = (await _ticket(kehu, customer, "2026-11-16T09:00", assignee="test-admin"))["id"]
+    await _ticket(kehu, customer, "2026-11-16T09:00", assignee=AGENT)
+    assert await _ids(kehu, customer_id=customer, mine="true") == [bot]
 
 
 async def test_the_sweeper_raises_every_clock_of_a_big_backlog_in_chunks(kehu: Cluster) -> None:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 Hours = tuple[tuple[time, time], ...]
 MAX_DAYS = 3 * 366  # a calendar without any opening hours this far ahead is a mistake, not a wait
+MAX_WALK_DAYS = 20 * 366  # no due time is further ahead: a promise that long is a calendar's mistake
 END_OF_DAY = time.max  # "24:00" as a closing time: midnight at the end of the day
 
 
@@ -126,7 +127,8 @@ def add_business(start: datetime, seconds: float, cal: Calendar) -> datetime:
     day = start.astimezone(cal.zone).date()
     now = start.astimezone(UTC)
     closed_days = 0  # in a row: a calendar closed this long ahead is a mistake, not a wait
-    while closed_days < MAX_DAYS:
+    last = day + timedelta(days=MAX_WALK_DAYS)
+    while closed_days < MAX_DAYS and day < last:
         intervals = _intervals_of_day(cal, day)
         closed_days = 0 if intervals else closed_days + 1
         for a, b in intervals:
@@ -139,7 +141,11 @@ def add_business(start: datetime, seconds: float, cal: Calendar) -> datetime:
             left -= span
             now = b
         day += timedelta(days=1)
-    raise ClosedCalendar(f"the shop calendar has no opening hours in the {MAX_DAYS} days after {day - timedelta(days=MAX_DAYS)}")
+    if day >= last:
+        raise ClosedCalendar(f"{seconds} business seconds after {start.isoformat()} is more than {MAX_WALK_DAYS} days "
+                             "ahead in the shop calendar")
+    raise ClosedCalendar(f"the shop calendar has no opening hours in the {MAX_DAYS} days after "
+                         f"{day - timedelta(days=MAX_DAYS)}")
 
 
 def business_seconds_between(start: datetime, end: datetime, cal: Calendar) -> float:
@@ -220,9 +226,14 @@ class Span:
         return add_business(add_working_days(start, self.days, cal), self.seconds, cal)
 
 
-_SHORT_SPAN = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,6})h)?(?:(\d{1,8})m)?(?:(\d{1,10})s)?", re.IGNORECASE | re.ASCII)
-_ISO_SPAN = re.compile(r"P(?:(\d{1,4})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,8})M)?(?:(\d{1,10})S)?)?", re.IGNORECASE | re.ASCII)
-MAX_SPAN_DAYS = 366
+_D, _H, _M, _S = "([0-9]{1,3})[dD]", "([0-9]{1,4})[hH]", "([0-9]{1,6})[mM]", "([0-9]{1,8})[sS]"
+_SHORT_SPAN = re.compile(f"(?:{_D})?(?:{_H})?(?:{_M})?(?:{_S})?", re.ASCII)
+_ISO_SPAN = re.compile(f"[pP](?:{_D})?(?:[tT](?:{_H})?(?:{_M})?(?:{_S})?)?", re.ASCII)
+_TIME = f"(?:{_H}(?:{_M})?(?:{_S})?|{_M}(?:{_S})?|{_S})".replace("([0-9]", "(?:[0-9]")
+SPAN_PATTERN = (f"^(?:{_D}(?:{_H})?(?:{_M})?(?:{_S})?|{_H}(?:{_M})?(?:{_S})?|{_M}(?:{_S})?|{_S}"
+                f"|[pP](?:{_D}(?:[tT]{_TIME})?|[tT]{_TIME}))$").replace("([0-9]", "(?:[0-9]")
+"""What ``parse_span`` takes, as a JSON Schema pattern (the API documents it): at most 999 working
+days, 9999 hours, 999999 minutes, 99999999 seconds."""
 
 
 def parse_span(text: str) -> Span:
@@ -231,13 +242,11 @@ def parse_span(text: str) -> Span:
     text = text.strip()
     iso = text[:1] in ("P", "p")
     match = (_ISO_SPAN if iso else _SHORT_SPAN).fullmatch(text)
-    if not text or match is None or not any(match.groups()) or (iso and text.upper().endswith("T")):
-        raise ValueError(f"{text!r} is not an amount of business time like 2h, 30m, 1d or PT2H")
+    if not text or match is None or not any(match.groups()) or (iso and text[-1:] in ("T", "t")):
+        raise ValueError(f"{text!r} is not an amount of business time like 2h, 30m, 1d or PT2H "
+                         "(at most 999d, 9999h, 999999m, 99999999s)")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    span = Span(days, hours * 3600 + minutes * 60 + seconds)
-    if span.days + span.seconds / 86_400 > MAX_SPAN_DAYS:
-        raise ValueError(f"{text!r} is more than {MAX_SPAN_DAYS} days ahead")
-    return span
+    return Span(days, hours * 3600 + minutes * 60 + seconds)
 
 
 # --- the clocks of one ticket ------------------------------------------------------------------

@@ -10,10 +10,10 @@ wrong value is a 422 naming its field: ``policies[2].resolution_min``, ``weekly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time
 from itertools import pairwise
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -82,7 +82,10 @@ def policy_order(kind: str, priority: str) -> tuple[int, int]:
 
 # --- the calendar --------------------------------------------------------------------------------
 
-Intervals = list[list[str]]
+HHMM = Annotated[str, Field(max_length=5, json_schema_extra={"pattern": "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"})]
+Interval = Annotated[list[HHMM], Field(min_length=2, max_length=2, description='[opens, closes], like ["09:00", "18:00"].')]
+Intervals = list[Interval]
+MIN_WEEKLY_MINUTES = 120  # a shop open less than two hours a week could keep no promise
 
 
 class CalendarDay(BaseModel):
@@ -160,9 +163,9 @@ def check_calendar(body: CalendarIn, zone: str) -> tuple[Week | None, Days | Non
             hours, wrong = hours_of(raw, f"weekly.{key}")
             problems += wrong
             weekly[int(key)] = hours
-        if not problems and not any(weekly.values()):
-            problems.append(FieldProblem("weekly", "the shop opens on no weekday: no promised time could ever pass",
-                                         "always_closed"))
+        if not problems and _minutes(weekly.values()) < MIN_WEEKLY_MINUTES:
+            problems.append(FieldProblem("weekly", f"open {_minutes(weekly.values())} minutes a week: at least "
+                                         f"{MIN_WEEKLY_MINUTES} (no promised time could pass)", "always_closed"))
     days: Days | None = None
     if body.days is not None:
         days = {}
@@ -178,6 +181,13 @@ def check_calendar(body: CalendarIn, zone: str) -> tuple[Week | None, Days | Non
     if problems:
         raise Invalid.fields(problems)
     return weekly, days
+
+
+def _minutes(weeks: Iterable[sla.Hours]) -> int:
+    def of(t: time) -> int:
+        return 24 * 60 if t == sla.END_OF_DAY else t.hour * 60 + t.minute
+
+    return sum(of(b) - of(a) for hours in weeks for a, b in hours)
 
 
 def weekly_json(weekly: Mapping[int, sla.Hours]) -> dict[str, Intervals]:

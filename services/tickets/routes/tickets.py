@@ -94,6 +94,11 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, as_of: AsOf = None,
     return json_response(200, domain.ticket_of(row, seen_at, calendar).model_dump(mode="json"))
 
 
+_STATUSES: tuple[str, ...] = get_args(domain.Status)
+_ONE_STATUS = "|".join(_STATUSES)
+_STATUS_PATTERN = f"^(?:{_ONE_STATUS})(?:,(?:{_ONE_STATUS}))*$"
+
+
 @router.get(
     "/tickets",
     response_model=TicketPage,
@@ -113,15 +118,18 @@ async def list_tickets(
     customer_id: uuid.UUID | None = None,
     kind: domain.Kind | None = None,
     status: Annotated[str | None, Query(
-        max_length=200, description="One status or several, comma-separated: `open,waiting_on_customer`.")] = None,
+        max_length=200, description="One status or several, comma-separated: `open,waiting_on_customer`.",
+        json_schema_extra={"pattern": _STATUS_PATTERN})] = None,
     assignee: Annotated[str | None, Query(min_length=1, max_length=200, description="Handled by this person.")] = None,
     queue: Annotated[str | None, Query(min_length=1, max_length=64, description="Waiting in this team queue.")] = None,
-    mine: Annotated[bool | None, Query(description="`true`: handled by the person signed in.")] = None,
+    mine: Annotated[bool | None, Query(
+        description="`true`: handled by the person signed in (an API token: assigned to the token's name); "
+        "with `assignee`, both must hold.")] = None,
     category: TicketCategory | None = None,
     breaching_within: Annotated[str | None, Query(
         max_length=40, description="A running clock not run out at `as_of` but due within this much business "
         "time: `2h`, `30m`, `1h30m`, `1d` (working days: from Friday 15:00, `1d` is Monday 15:00), or ISO 8601 "
-        "`PT2H`, `P1DT4H`.")] = None,
+        "`PT2H`, `P1DT4H`.", json_schema_extra={"pattern": sla.SPAN_PATTERN})] = None,
     breached: Annotated[bool | None, Query(
         description="`true`: a running clock ran out at `as_of`; `false`: none did.")] = None,
     as_of: AsOf = None,
@@ -130,20 +138,16 @@ async def list_tickets(
         "`newest`: the latest first; `due`: the soonest due first, tickets without a running clock last.")] = "oldest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(
-        max_length=100, description="`next_cursor` of the page before (with the same order).")] = None,
+        max_length=100, description="`next_cursor` of the page before (with the same order): "
+        "`<due time in µs since 1970, empty for none>~<ticket id>`; `oldest` and `newest` also take a ticket id.")
+    ] = None,
     principal: Principal = require("tickets:read"),
 ) -> Response:
     if customer_id is not None:
         await ensure_may_see(request, principal, customer_id)
     seen_at = as_of or datetime.now(UTC)
     statuses = _statuses(status)
-    if mine:
-        if principal.person is None:
-            raise Invalid.field("query.mine", "only a person signed in to the console has tickets of their own; "
-                                "name them with assignee=")
-        if assignee is not None and assignee != principal.person:
-            raise Invalid.field("query.assignee", f"differs from mine=true (you are {principal.person!r})")
-        assignee = principal.person
+    me = (principal.person or principal.name) if mine else None
     span = None
     if breaching_within is not None:
         try:
@@ -153,11 +157,11 @@ async def list_tickets(
     after, after_due = _cursor(cursor, order)
     async with request.app.state.runtime.pool.acquire() as conn:
         calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
-        due_by = span.after(seen_at, calendar) if span is not None else seen_at if breached else None
+        due_by = _deadline(span, seen_at, calendar) if span is not None else seen_at if breached else None
         not_breached_at = seen_at if breached is False or (span is not None and breached is None) else None
         rows = await store.list_ticket_rows(
             conn, after=after, customer_id=customer_id, kind=kind, status=statuses, limit=limit,
-            newest_first=order == "newest", owner_filter=scope_of(principal).owner_filter, assignee=assignee,
+            newest_first=order == "newest", owner_filter=scope_of(principal).owner_filter, assignee=assignee, me=me,
             queue=queue, category=category, due_by=due_by, not_breached_at=not_breached_at, by_due=order == "due",
             after_due=after_due)
     items = [domain.ticket_of(r, seen_at, calendar) for r in rows]
@@ -165,11 +169,19 @@ async def list_tickets(
     if len(items) == limit:
         last = items[-1]
         next_cursor = str(last.id) if order != "due" else f"{_micros(last.due_at)}~{last.id}"
+    # (oldest, newest: a ticket id, as before `order=due`; any order takes `<µs>~<id>`.)
     return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})
 
 
-_STATUSES: tuple[str, ...] = get_args(domain.Status)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _deadline(span: sla.Span, as_of: datetime, calendar: sla.Calendar) -> datetime:
+    """``breaching_within``'s end; a span the calendar cannot reach (decades ahead) reaches every clock."""
+    try:
+        return span.after(as_of, calendar)
+    except sla.ClosedCalendar:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _statuses(text: str | None) -> list[str] | None:
@@ -189,13 +201,14 @@ def _micros(at: datetime | None) -> str:
 
 
 def _cursor(text: str | None, order: str) -> tuple[uuid.UUID | None, datetime | None]:
-    """The cursor of the order asked for: a ticket id; for ``order=due``, ``<due µs since 1970>~<id>``."""
+    """``<due µs since 1970, empty for none>~<ticket id>``, as ``next_cursor`` of ``order=due`` gives it;
+    ``oldest`` and ``newest`` page by the id alone and take a bare id too (their ``next_cursor``)."""
     if text is None:
         return None, None
-    due_text, _, id_text = text.rpartition("~") if order == "due" else ("", "", text)
+    due_text, tilde, id_text = text.rpartition("~")
     try:
         ticket_id = uuid.UUID(id_text)
-        if (order == "due" and "~" not in text) or (due_text and not due_text.isdigit()):
+        if (order == "due" and not tilde) or (due_text and not (due_text.isascii() and due_text.isdigit())):
             raise ValueError
         return ticket_id, _EPOCH + timedelta(microseconds=int(due_text)) if due_text else None
     except (ValueError, OverflowError):

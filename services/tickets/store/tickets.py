@@ -46,16 +46,16 @@ async def list_ticket_rows(
     kind: str | None, status: str | Sequence[str] | None, limit: int, newest_first: bool = False,
     owner_filter: str | None = None, assignee: str | None = None, queue: str | None = None,
     category: str | None = None, due_by: datetime | None = None, not_breached_at: datetime | None = None,
-    by_due: bool = False, after_due: datetime | None = None,
+    by_due: bool = False, after_due: datetime | None = None, me: str | None = None,
 ) -> list[asyncpg.Record]:
     """``owner_filter`` (``Scope.owner_filter``): only tickets of this owner's customers and the pool's.
-    ``status``: one or several. ``due_by``: a running clock due at or before it; ``not_breached_at``:
+    ``status``: one or several; ``assignee`` and ``me`` (mine=true) both hold when both given. ``due_by``: a running clock due at or before it; ``not_breached_at``:
     no running clock run out then. ``by_due``: the soonest due first, those without a clock last, the
     cursor being the last (``after_due``, ``after``) seen."""
     statuses = [status] if isinstance(status, str) else (list(status) if status is not None else None)
     name = "list_tickets_due" if by_due else "list_tickets_newest" if newest_first else "list_tickets"
     args: list[object] = [after, customer_id, kind, statuses, limit, owner_filter, assignee, queue, category, due_by,
-                          not_breached_at]
+                          not_breached_at, me]
     if by_due:
         args.append(after_due)
     return await conn.fetch(Q[name], *args)
