@@ -32,8 +32,9 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime, *, chunk: int = 
     """Raise and mark every clock due at or before ``as_of`` not raised yet; in the caller's transaction."""
     raised: list[TicketSlaBreached] = []
     for clock in CLOCKS:
+        since = None  # the due time the previous chunk got to: a chunk never rescans what it marked
         while True:
-            rows = await store.breach(conn, clock, as_of, chunk)
+            rows = await store.breach(conn, clock, as_of, chunk, since)
             events = [TicketSlaBreached(customer_id=r["customer_id"], occurred_at=r["due_at"], ticket_id=r["id"],
                                         clock=clock, kind=r["kind"], priority=r["priority"], due_at=r["due_at"],
                                         assignee=r["assignee"], as_of=as_of) for r in rows]
@@ -44,6 +45,7 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime, *, chunk: int = 
             raised += events
             if len(rows) < chunk:
                 break
+            since = max(r["due_at"] for r in rows)
     return raised
 
 

@@ -42,12 +42,14 @@ SELECT day, hours::jsonb, name FROM unnest($1::date[], $2::text[], $3::text[]) A
 -- name: breach_first_responses
 -- The sweeper: first-response clocks due at or before $1, nobody answered, not yet raised
 -- (index tickets_first_response_due, whose predicate this repeats). Marked raised at $1, at most
--- $2 per statement; a ticket a write holds locked now is left for the next pass.
+-- $2 per statement, due at or after $3 (where the pass's previous chunk ended: the index scan
+-- starts there, not at the entries the pass already marked); a ticket a write holds locked now is
+-- left for the next pass.
 WITH due AS (
     SELECT id FROM tickets
     WHERE first_response_at IS NULL AND first_response_breached_at IS NULL
       AND status IN ('open', 'waiting_on_customer')
-      AND first_response_due_at <= $1
+      AND first_response_due_at <= $1 AND first_response_due_at >= coalesce($3, '-infinity'::timestamptz)
     ORDER BY first_response_due_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -58,11 +60,12 @@ RETURNING t.id, t.customer_id, t.kind, t.priority, t.assignee, t.first_response_
 
 -- name: breach_resolutions
 -- Resolution clocks running (open, not paused) due at or before $1, not yet raised in this run of
--- the clock (a reopen clears the mark) (index tickets_resolution_due).
+-- the clock (a reopen clears the mark) (index tickets_resolution_due); $2 and $3 as above.
 WITH due AS (
     SELECT id FROM tickets
     WHERE resolution_breached_at IS NULL AND status = 'open'
-      AND resolution_due_at <= $1 AND paused_at IS NULL
+      AND resolution_due_at <= $1 AND resolution_due_at >= coalesce($3, '-infinity'::timestamptz)
+      AND paused_at IS NULL
     ORDER BY resolution_due_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED

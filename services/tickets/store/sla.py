@@ -69,10 +69,12 @@ async def set_calendar(conn: asyncpg.Connection, weekly: Mapping[int, sla.Hours]
                            [name for _, (_, name) in ordered])
 
 
-async def breach(conn: asyncpg.Connection, clock: str, as_of: datetime, limit: int) -> list[asyncpg.Record]:
-    """Mark up to ``limit`` clocks of this kind due at or before ``as_of`` as breached; returns them."""
+async def breach(conn: asyncpg.Connection, clock: str, as_of: datetime, limit: int,
+                 since: datetime | None = None) -> list[asyncpg.Record]:
+    """Mark up to ``limit`` clocks of this kind due at or before ``as_of`` (and at or after ``since``,
+    where the pass got to) as breached; returns them."""
     name = "breach_first_responses" if clock == "first_response" else "breach_resolutions"
-    return list(await conn.fetch(Q[name], as_of, limit))
+    return list(await conn.fetch(Q[name], as_of, limit, since))
 
 
 async def breach_activity(conn: asyncpg.Connection, breaches: Sequence[tuple[uuid.UUID, datetime, str, uuid.UUID]],
