@@ -315,7 +315,11 @@ def resolved(clocks: Clocks, at: datetime, cal: Calendar) -> Clocks:
     """Resolution stops both clocks. A resolution is the customer's first answer when nobody had
     answered before (a reopen then starts no first-response clock again). A clock paused at the
     resolution gets the due time it would have had from ``at``, so "resolved in time" stays
-    ``resolved_at <= resolution_due_at`` for every ticket. ``running_due_at`` is then None."""
+    ``resolved_at <= resolution_due_at`` for every ticket (a clock that had run out before the pause
+    is given the pause as its due time: late, unless resolved at that very instant). ``running_due_at``
+    is then None."""
+    if clocks.paused_at is not None and clocks.resolution_left_s is not None and clocks.resolution_left_s <= 0:
+        clocks = replace(clocks, resolution_due_at=clocks.paused_at, paused_at=None, resolution_left_s=None)
     clocks = resume(clocks, at, cal)
     return responded(clocks, at)
 

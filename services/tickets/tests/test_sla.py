@@ -349,6 +349,13 @@ def test_resolution_answers_a_first_response_nobody_gave_and_closes_a_paused_clo
     assert done.paused_at is None and done.resolution_due_at == at("2026-12-09", "18:00")  # in time
 
 
+def test_a_clock_run_out_before_the_pause_stays_late_when_resolved() -> None:
+    ran_out = sla.pause(sla.start(sla.Policy(None, 60), at("2026-12-07", "09:00"), SHOP), at("2026-12-07", "15:00"),
+                        SHOP)
+    done = sla.resolved(ran_out, at("2026-12-08", "10:00"), SHOP)
+    assert done.resolution_due_at == at("2026-12-07", "15:00") < at("2026-12-08", "10:00")
+
+
 def test_a_reopen_starts_a_fresh_resolution_clock_with_the_full_time() -> None:
     clocks = sla.resolved(sla.start(COMPLAINT, at("2026-12-07", "09:00"), SHOP), at("2026-12-07", "10:00"), SHOP)
     again = sla.reopened(clocks, COMPLAINT, at("2026-12-10", "15:00"), SHOP)
