@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 Hours = tuple[tuple[time, time], ...]
 MAX_DAYS = 3 * 366  # a calendar without any opening hours this far ahead is a mistake, not a wait
 MAX_WALK_DAYS = 20 * 366  # no due time is further ahead: a promise that long is a calendar's mistake
+NEAR_DAYS = 366  # business_seconds_between over more than MAX_DAYS: counted exactly at each end
 END_OF_DAY = time.max  # "24:00" as a closing time: midnight at the end of the day
 
 
@@ -43,10 +44,6 @@ class Calendar:
         if day in self.days:
             return self.days[day]
         return self.weekly.get(day.isoweekday(), ())
-
-    def is_closed_every_week(self) -> bool:
-        """No opening hours on any weekday: only the exception days could ever count."""
-        return not any(self.weekly.get(d) for d in range(1, 8))
 
 
 def parse_hours(raw: list[list[str]] | list[tuple[str, str]]) -> Hours:
@@ -168,9 +165,6 @@ def business_seconds_between(start: datetime, end: datetime, cal: Calendar) -> f
     head = _walk(start, datetime.combine(head_end, time(0), cal.zone), cal)
     tail = _walk(datetime.combine(tail_start, time(0), cal.zone), end, cal)
     return (head + weeks * _ordinary_week(cal) + tail).total_seconds()
-
-
-NEAR_DAYS = 366  # counted exactly at each end of a very long span
 
 
 def _walk(start: datetime, end: datetime, cal: Calendar) -> timedelta:
