@@ -374,3 +374,35 @@ async def test_the_sweeper_raises_every_clock_of_a_big_backlog_in_chunks(kehu: C
 
 async def _all_sent(cluster: Cluster) -> bool:
     return await _unsent(cluster) == 0
+
+
+async def test_the_background_sweeper_raises_what_ran_out_by_the_wall_clock(kehu: Cluster) -> None:
+    """Last in this file: it sweeps at now, which marks every clock of the tests above that ran out."""
+    from types import SimpleNamespace
+
+    from services.tickets.sla_sweeper import sweep_forever
+    from shared.db import create_pool
+
+    customer = await kehu.customer("后台")
+    ticket = (await _ticket(kehu, customer, "2026-11-02T09:00", priority="critical"))["id"]
+    woken: list[bool] = []
+
+    async def outbox_written() -> None:
+        woken.append(True)
+
+    pool = await create_pool(kehu.database_urls["tickets"], size=2, acquire_timeout_s=10, command_timeout_s=30)
+    runtime = SimpleNamespace(settings=SimpleNamespace(sla_sweep_s=0.05), pool=pool, outbox_written=outbox_written)
+    task = asyncio.create_task(sweep_forever(SimpleNamespace(state=SimpleNamespace(runtime=runtime))))  # type: ignore[arg-type]
+    try:
+        async def marked() -> bool:
+            rows = await kehu.sql("tickets", "SELECT first_response_breached_at FROM tickets WHERE id = $1::uuid", ticket)
+            return rows[0][0] is not None
+
+        await eventually(marked)
+        await asyncio.sleep(0.3)  # a few more passes: nothing raised again
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+    assert woken
+    assert len(await _on_the_broker(kehu, ticket, 2)) == 2  # the first response's and the resolution's, once each
