@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal, get_args
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from services.tickets.domain import sla
 from services.tickets.domain import tickets as domain
 from services.tickets.domain.lifecycle import TicketDetail
 from services.tickets.routes.lifecycle import detail
@@ -24,8 +25,8 @@ from shared.customers import (
     customer_id_of,
     ensure_may_see,
 )
-from shared.errors import NotFound
-from shared.events import new_id
+from shared.errors import FieldProblem, Invalid, NotFound
+from shared.events import TicketCategory, new_id
 from shared.http import AsOf, IdempotencyKeyHeader, Problem, Reply, json_response, require
 from shared.outbox import append
 from shared.scopes import scope_of
@@ -100,35 +101,123 @@ async def get_ticket(ticket_id: uuid.UUID, request: Request, as_of: AsOf = None,
     return json_response(200, shown)
 
 
+_STATUSES: tuple[str, ...] = get_args(domain.Status)
+_ONE_STATUS = "|".join(_STATUSES)
+_STATUS_PATTERN = f"^(?:{_ONE_STATUS})(?:,(?:{_ONE_STATUS}))*$"
+
+
 @router.get(
     "/tickets",
     response_model=TicketPage,
-    summary="Tickets, in the order they were recorded (oldest first, or newest first)",
-    description="A worklist of open complaints, longest waiting first: `?kind=complaint&status=open&order=oldest`. "
-    "The cursor continues in the order asked for. A salesperson sees the tickets of their own customers and "
-    "of the pool's (service staff see all); another owner's `customer_id` is a 403 naming the owner.",
-    responses=SCOPED_ANSWERS,
+    summary="Tickets: a worklist by handler, status and promised time",
+    description="A worklist of open complaints, longest waiting first: `?kind=complaint&status=open&order=oldest`; "
+    "my tickets about to run out: `?mine=true&breaching_within=2h&order=due`. Filters combine (and). "
+    "`breaching_within` and `breached` look at the running clock (`due_at`: the first response until "
+    "someone answered, then the resolution) at `as_of`: `breaching_within=2h` the clocks not run out yet "
+    "due within 2 business hours of the shop calendar, `breached=true` those run out, both together "
+    "either; `breached=false` leaves the run-out ones out. The cursor continues in the order asked for. "
+    "A salesperson sees the tickets of their own customers and of the pool's (service staff see all); "
+    "another owner's `customer_id` is a 403 naming the owner.",
+    responses={422: {"model": Problem}, **SCOPED_ANSWERS},
 )
 async def list_tickets(
     request: Request,
     customer_id: uuid.UUID | None = None,
     kind: domain.Kind | None = None,
-    status: domain.Status | None = None,
-    order: Annotated[Literal["oldest", "newest"], Query(
+    status: Annotated[str | None, Query(
+        max_length=200, description="One status or several, comma-separated: `open,waiting_on_customer`.",
+        json_schema_extra={"pattern": _STATUS_PATTERN})] = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=200, description="Handled by this person.")] = None,
+    queue: Annotated[str | None, Query(min_length=1, max_length=64, description="Waiting in this team queue.")] = None,
+    mine: Annotated[bool | None, Query(
+        description="`true`: handled by the person signed in (an API token: assigned to the token's name); "
+        "with `assignee`, both must hold.")] = None,
+    category: TicketCategory | None = None,
+    breaching_within: Annotated[str | None, Query(
+        max_length=40, description="A running clock not run out at `as_of` but due within this much business "
+        "time: `2h`, `30m`, `1h30m`, `1d` (working days: from Friday 15:00, `1d` is Monday 15:00), or ISO 8601 "
+        "`PT2H`, `P1DT4H`.", json_schema_extra={"pattern": sla.SPAN_PATTERN})] = None,
+    breached: Annotated[bool | None, Query(
+        description="`true`: a running clock ran out at `as_of`; `false`: none did.")] = None,
+    as_of: AsOf = None,
+    order: Annotated[Literal["oldest", "newest", "due"], Query(
         description="`oldest` (the default, as before this parameter existed): in the order recorded; "
-        "`newest`: the latest first.")] = "oldest",
+        "`newest`: the latest first; `due`: the soonest due first, tickets without a running clock last.")] = "oldest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: uuid.UUID | None = None,
+    cursor: Annotated[str | None, Query(
+        max_length=100, description="`next_cursor` of the page before (with the same order): "
+        "`<due time in µs since 1970, empty for none>~<ticket id>`; `oldest` and `newest` also take a ticket id.")
+    ] = None,
     principal: Principal = require("tickets:read"),
 ) -> Response:
     if customer_id is not None:
         await ensure_may_see(request, principal, customer_id)
-    seen_at = datetime.now(UTC)
+    seen_at = as_of or datetime.now(UTC)
+    statuses = _statuses(status)
+    me = (principal.person or principal.name) if mine else None
+    span = None
+    if breaching_within is not None:
+        try:
+            span = sla.parse_span(breaching_within)
+        except ValueError as exc:
+            raise Invalid.field("query.breaching_within", str(exc)) from None
+    after, after_due = _cursor(cursor, order)
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await store.list_ticket_rows(conn, after=cursor, customer_id=customer_id, kind=kind,
-                                            status=status, limit=limit, newest_first=order == "newest",
-                                            owner_filter=scope_of(principal).owner_filter)
         calendar = await sla_store.calendar(conn, request.app.state.runtime.settings.timezone)
+        due_by = _deadline(span, seen_at, calendar) if span is not None else seen_at if breached else None
+        not_breached_at = seen_at if breached is False or (span is not None and breached is None) else None
+        rows = await store.list_ticket_rows(
+            conn, after=after, customer_id=customer_id, kind=kind, status=statuses, limit=limit,
+            newest_first=order == "newest", owner_filter=scope_of(principal).owner_filter, assignee=assignee, me=me,
+            queue=queue, category=category, due_by=due_by, not_breached_at=not_breached_at, by_due=order == "due",
+            after_due=after_due)
     items = [domain.ticket_of(r, seen_at, calendar) for r in rows]
-    next_cursor = str(items[-1].id) if len(items) == limit else None
+    next_cursor = None
+    if len(items) == limit:
+        last = items[-1]
+        next_cursor = str(last.id) if order != "due" else f"{_micros(last.due_at)}~{last.id}"
+    # (oldest, newest: a ticket id, as before `order=due`; any order takes `<µs>~<id>`.)
     return json_response(200, {"items": [t.model_dump(mode="json") for t in items], "next_cursor": next_cursor})
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _deadline(span: sla.Span, as_of: datetime, calendar: sla.Calendar) -> datetime:
+    """``breaching_within``'s end; a span the calendar cannot reach (decades ahead) reaches every clock."""
+    try:
+        return span.after(as_of, calendar)
+    except sla.ClosedCalendar:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def _statuses(text: str | None) -> list[str] | None:
+    """``open,waiting_on_customer`` → the statuses asked for; one that is not one is a 422 naming ``status``."""
+    if text is None:
+        return None
+    given = [s.strip() for s in text.split(",")]
+    wrong = [s for s in given if s not in _STATUSES]
+    if wrong:
+        raise Invalid.fields([FieldProblem("query.status", f"{wrong[0]!r} is not a status: one or several of "
+                                           f"{', '.join(_STATUSES)}, comma-separated", "enum")])
+    return list(dict.fromkeys(given))
+
+
+def _micros(at: datetime | None) -> str:
+    return "" if at is None else str((at - _EPOCH) // timedelta(microseconds=1))
+
+
+def _cursor(text: str | None, order: str) -> tuple[uuid.UUID | None, datetime | None]:
+    """``<due µs since 1970, empty for none>~<ticket id>``, as ``next_cursor`` of ``order=due`` gives it;
+    ``oldest`` and ``newest`` page by the id alone and take a bare id too (their ``next_cursor``)."""
+    if text is None:
+        return None, None
+    due_text, tilde, id_text = text.rpartition("~")
+    try:
+        ticket_id = uuid.UUID(id_text)
+        if (order == "due" and not tilde) or (due_text and not (due_text.isascii() and due_text.isdigit())):
+            raise ValueError
+        return ticket_id, _EPOCH + timedelta(microseconds=int(due_text)) if due_text else None
+    except (ValueError, OverflowError):
+        raise Invalid.field("query.cursor", "not a next_cursor of this order (give the same order as the page "
+                            "before)") from None

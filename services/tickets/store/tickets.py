@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,19 @@ async def customer_owner(conn: asyncpg.Connection, customer_id: uuid.UUID) -> st
 
 async def list_ticket_rows(
     conn: asyncpg.Connection, *, after: uuid.UUID | None, customer_id: uuid.UUID | None,
-    kind: str | None, status: str | None, limit: int, newest_first: bool = False, owner_filter: str | None = None,
+    kind: str | None, status: str | Sequence[str] | None, limit: int, newest_first: bool = False,
+    owner_filter: str | None = None, assignee: str | None = None, queue: str | None = None,
+    category: str | None = None, due_by: datetime | None = None, not_breached_at: datetime | None = None,
+    by_due: bool = False, after_due: datetime | None = None, me: str | None = None,
 ) -> list[asyncpg.Record]:
-    """``owner_filter`` (``Scope.owner_filter``): only tickets of this owner's customers and the pool's."""
-    query = Q["list_tickets_newest"] if newest_first else Q["list_tickets"]
-    return await conn.fetch(query, after, customer_id, kind, status, limit, owner_filter)
+    """``owner_filter`` (``Scope.owner_filter``): only tickets of this owner's customers and the pool's.
+    ``status``: one or several; ``assignee`` and ``me`` (mine=true) both hold when both given. ``due_by``: a running clock due at or before it; ``not_breached_at``:
+    no running clock run out then. ``by_due``: the soonest due first, those without a clock last, the
+    cursor being the last (``after_due``, ``after``) seen."""
+    statuses = [status] if isinstance(status, str) else (list(status) if status is not None else None)
+    name = "list_tickets_due" if by_due else "list_tickets_newest" if newest_first else "list_tickets"
+    args: list[object] = [after, customer_id, kind, statuses, limit, owner_filter, assignee, queue, category, due_by,
+                          not_breached_at, me]
+    if by_due:
+        args.append(after_due)
+    return await conn.fetch(Q[name], *args)
