@@ -233,8 +233,8 @@ def _resolve(row: dict[str, Any], clocks: sla.Clocks, proposal: Proposal, *, by:
              cal: sla.Calendar, action_id: uuid.UUID, credited: Decimal | None,
              ) -> tuple[dict[str, Any], TicketResolved, dict[str, Any] | None]:
     """The row resolved, its TicketResolved and the prevention action's row (if one was agreed)."""
-    if clocks.paused_at is not None:  # the resolution clock's due time as if it ran to now (reports compare)
-        clocks = sla.resume(clocks, now, cal)
+    # Both clocks stop; a paused one gets the due time it would have had (reports compare it).
+    clocks = sla.resolved(clocks, now, cal)
     resolved = updated(with_clocks(row, clocks, running=False), status="resolved", resolved_at=now, resolved_by=by)
     prevention = None
     new_prevention = None
