@@ -1,4 +1,5 @@
-"""Today (今日): what needs someone today: open alerts by kind, open complaints by due time."""
+"""Today (今日): what needs someone today: open alerts by kind, tickets past or about to pass their
+promised time (SLA, in business time), open complaints by due time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from console import store
+from console.pages import ticket_admin_words as ticket_words
 from console.pages.common import (
     ALERT_KINDS,
     alert_kind_label,
@@ -40,10 +43,20 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         # contacts lists a salesperson's own follow-ups due, everyone's for a manager
         follow_ups=api.get("contacts", "/follow-ups/due", who.person, lang, params={"limit": LIMIT}),
         credit=api.get("insights", "/credit-standings/counts", who.person, lang),  # customers on hold
+        # tickets whose promised time ran out, and those due within two business hours
+        breached=api.get("tickets", "/tickets", who.person, lang,
+                         params={"breached": "true", "status": "open", "order": "due", "limit": LIMIT}),
+        breaching=api.get("tickets", "/tickets", who.person, lang,
+                          params={"breaching_within": ticket_words.SOON, "status": "open", "order": "due",
+                                  "limit": LIMIT}),
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
-    names = await alerts_in_context(request, who, alerts, also=[c["customer_id"] for c in complaints])
+    tickets_missing = next((got[k] for k in ("breached", "breaching") if isinstance(got[k], Missing)), None)
+    at_risk = [] if tickets_missing else (ticket_words.at_risk(got["breached"]["items"], breached=True)
+                                          + ticket_words.at_risk(got["breaching"]["items"], breached=False))
+    names = await alerts_in_context(request, who, alerts,
+                                    also=[c["customer_id"] for c in [*complaints, *at_risk]])
     moment = now()
     by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ALERT_KINDS}
     for alert in alerts:
@@ -61,4 +74,18 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         total=len(alerts) + len(complaints), mine=mine, people=await display_names(request),
         follow_ups_due=None if isinstance(got["follow_ups"], Missing) else got["follow_ups"]["items"],
         credit_counts=None if isinstance(got["credit"], Missing) else got["credit"]["counts"],
+        at_risk=at_risk, tickets_missing=tickets_missing, handlers=await _handlers(request),
+        clock_words=lambda k: ticket_words.clock_words(who.texts, k),
+        which_clock=lambda c: ticket_words.which_clock(who.texts, c),
+        ticket_kind=lambda k: ticket_words.kind_label(who.texts, k),
+        ticket_priority=lambda p: ticket_words.priority_label(who.texts, p),
     )
+
+
+async def _handlers(request: Request) -> dict[str, str]:
+    """A ticket's ``assignee`` (an owner id, or a sign-in name) → the name the console shows."""
+    async with request.app.state.pool.acquire() as conn:
+        people = await store.people(conn)
+    shown = {p.name: p.display_name for p in people}
+    shown.update({p.owner: p.display_name for p in people if p.owner})
+    return shown
