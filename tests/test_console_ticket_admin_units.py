@@ -268,4 +268,4 @@ def test_the_clock_in_words() -> None:
     assert words.clock_words(ZH, _ticket("a", 4800)) == "剩 1小时20分"
     assert words.clock_words(ZH, _ticket("a", -7200, breached=True)) == "已超时 2小时"
     assert words.clock_words(EN, _ticket("a", 20)) == "1 min left"
-    assert words.which_clock(ZH, "resolution") == "解决"
+    assert words.which_clock(ZH, "resolution") == "解决截止"

@@ -94,7 +94,7 @@ async def save_policies(request: Request, who: Viewer = Depends(viewer)) -> Resp
         return await _sla_page(request, who, status=422, policy_typed=parsed.typed, policy_errors=parsed.errors)
     try:
         await services(request).put("tickets", "/sla-policies", who.person, who.texts.accept_language,
-                                    parsed.body, idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
+                                    {"policies": parsed.body}, idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
         errors, problem = _placed(refused, who, lambda path: words.policy_error_field(path, parsed.rows))
         return await _sla_page(request, who, status=refused.status, policy_typed=parsed.typed, policy_errors=errors,
@@ -127,10 +127,11 @@ def _placed(refused: ServiceRefused, who: Viewer,
     elsewhere: list[str] = []
     for path, problem in refused.field_errors().items():
         found = field_of(path)
+        said = words.refusal_words(path, problem, who.texts) or words_of(problem, who)
         if found and found not in errors:
-            errors[found] = words_of(problem, who)
+            errors[found] = said
         else:
-            elsewhere.append(f"{path}: {words_of(problem, who)}" if path else words_of(problem, who))
+            elsewhere.append(said if not path or path in ("weekly", "days") else f"{path}: {said}")
     if not errors and not elsewhere:
         return {}, refusal(refused.problem, who.texts) or refused.detail
     return errors, "; ".join(elsewhere) if elsewhere else None

@@ -328,6 +328,21 @@ def calendar_error_field(path: str, rows: Sequence[str]) -> str | None:
     return None
 
 
+def refusal_words(path: str, problem: Mapping[str, Any], t: Texts) -> str | None:
+    """The tickets service's refusals of the settings that the console words itself (None: the
+    general wording, ``console.forms.worded``)."""
+    code = problem.get("code")
+    if code == "always_closed":
+        return t.gettext("The shop would be closed on every weekday: no promised time could ever pass.")
+    if code == "value_error" and path.endswith("resolution_min"):
+        return t.gettext("Not shorter than the first response.")
+    if code in ("invalid_hours", "overlapping_hours"):
+        return _hours_error(t)
+    if code == "duplicate":
+        return t.gettext("This day is already in the list above.")
+    return None
+
+
 def _path(path: str) -> list[str]:
     """``body.days[2].hours`` → ["days", "2", "hours"]."""
     parts = [p for p in re.split(r"[.\[\]]+", path) if p]
@@ -430,5 +445,5 @@ def clock_words(t: Texts, ticket: Mapping[str, Any]) -> str:
 
 
 def which_clock(t: Texts, clock: str | None) -> str:
-    return {"first_response": t.pgettext("ticket admin", "first response"),
-            "resolution": t.pgettext("ticket admin", "resolution")}.get(clock or "", "")
+    return {"first_response": t.pgettext("ticket admin", "first response due"),
+            "resolution": t.pgettext("ticket admin", "resolution due")}.get(clock or "", "")
