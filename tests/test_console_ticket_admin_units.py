@@ -51,6 +51,7 @@ def test_a_report_median_counts_days_from_a_day_on() -> None:
     assert words.long_minutes_text(EN, 1500) == "1 d 1 h"
     assert words.long_minutes_text(ZH, 75.6) == "1小时16分"
     assert words.long_minutes_text(ZH, None) == "—"
+    assert words.long_minutes_text(ZH, 0.4) == "不到1分钟"
 
 
 # --- opening hours --------------------------------------------------------------------------------

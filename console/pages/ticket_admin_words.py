@@ -94,6 +94,8 @@ def long_minutes_text(t: Texts, minutes: int | float | None) -> str:
     """A report's median: "1天3小时" / "1 d 3 h" from a day on, else as ``minutes_text``; "—" for none."""
     if minutes is None:
         return "—"
+    if float(minutes) < 1:
+        return t.pgettext("duration", "under 1 min")
     days, rest = divmod(round(float(minutes)), 24 * 60)
     if days:
         return t.pgettext("duration", "%(days)s d %(hours)s h", days=days, hours=rest // 60)
@@ -447,3 +449,8 @@ def clock_words(t: Texts, ticket: Mapping[str, Any]) -> str:
 def which_clock(t: Texts, clock: str | None) -> str:
     return {"first_response": t.pgettext("ticket admin", "first response due"),
             "resolution": t.pgettext("ticket admin", "resolution due")}.get(clock or "", "")
+
+
+def queue_label(t: Texts, queue: str | None) -> str:
+    """A team queue a ticket waits in (``service``: the service desk)."""
+    return {"service": t.pgettext("ticket admin", "service desk")}.get(queue or "", queue or "")

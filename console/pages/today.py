@@ -79,6 +79,7 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         which_clock=lambda c: ticket_words.which_clock(who.texts, c),
         ticket_kind=lambda k: ticket_words.kind_label(who.texts, k),
         ticket_priority=lambda p: ticket_words.priority_label(who.texts, p),
+        ticket_queue=lambda q: ticket_words.queue_label(who.texts, q),
     )
 
 
