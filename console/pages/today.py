@@ -3,7 +3,9 @@ promised time (SLA, in business time), open complaints by due time."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,9 +20,10 @@ from console.pages.common import (
     display_names,
     now,
 )
-from console.services import Missing, parts
+from console.services import Missing, ServiceRefused, parts
 from console.web import Viewer, render, require_page, services, viewer
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 LIMIT = 200  # the most of each list Today shows; the Alerts page has them all
 
@@ -44,11 +47,10 @@ async def today(request: Request, everyone: Annotated[str, Query(max_length=1)] 
         follow_ups=api.get("contacts", "/follow-ups/due", who.person, lang, params={"limit": LIMIT}),
         credit=api.get("insights", "/credit-standings/counts", who.person, lang),  # customers on hold
         # tickets whose promised time ran out, and those due within two business hours
-        breached=api.get("tickets", "/tickets", who.person, lang,
-                         params={"breached": "true", "status": "open", "order": "due", "limit": LIMIT}),
-        breaching=api.get("tickets", "/tickets", who.person, lang,
-                          params={"breaching_within": ticket_words.SOON, "status": "open", "order": "due",
-                                  "limit": LIMIT}),
+        breached=_card(api.get("tickets", "/tickets", who.person, lang,
+                               params={"breached": "true", "status": "open", "limit": LIMIT})),
+        breaching=_card(api.get("tickets", "/tickets", who.person, lang,
+                                params={"breaching_within": ticket_words.SOON, "status": "open", "limit": LIMIT})),
     )
     alerts: list[dict[str, Any]] = [] if isinstance(got["alerts"], Missing) else got["alerts"]["items"]
     complaints: list[dict[str, Any]] = [] if isinstance(got["complaints"], Missing) else got["complaints"]["items"]
@@ -90,3 +92,14 @@ async def _handlers(request: Request) -> dict[str, str]:
     shown = {p.name: p.display_name for p in people}
     shown.update({p.owner: p.display_name for p in people if p.owner})
     return shown
+
+
+async def _card(call: Awaitable[Any]) -> Any:
+    """A card of Today that a refusal does not take the page down with: it says tickets did not answer."""
+    try:
+        return await call
+    except ServiceRefused as refused:
+        if refused.out_of_scope:
+            raise
+        log.warning("Today: tickets refused a card's list: %s", refused)
+        return Missing("tickets")
