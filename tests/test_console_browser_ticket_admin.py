@@ -173,7 +173,7 @@ async def test_a_salesperson_marks_their_overdue_prevention_action_done(browser:
     async with signed_in(browser, console, "wang") as page:
         await page.goto("/tickets/prevention")
         await expect(page.get_by_role("heading", name="预防措施", level=1)).to_be_visible()
-        await expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("我的")  # a salesperson's own first
+        await expect(page.locator("nav.segmented a[aria-current=page]")).to_have_text("我的")  # a salesperson's own first
         item = page.locator(f"#action-{desk.wang_action}")
         await expect(item).to_contain_text("入库前抽检每批龙井的含水量")
         await expect(item.locator(".tag.bad")).to_have_text("逾期 3 天")
@@ -201,7 +201,7 @@ async def test_a_manager_sees_everyones_prevention_actions(browser: Browser, con
                                                            view: str) -> None:
     async with signed_in(browser, console, "mgr", view=view) as page:
         await page.goto("/tickets/prevention")
-        await expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("所有人的")
+        await expect(page.locator("nav.segmented a[aria-current=page]")).to_have_text("所有人的")
         item = page.locator(f"#action-{desk.mgr_action}")
         await expect(item).to_contain_text("和快递公司确认易碎品包装标准")
         await expect(item).to_contain_text("5 天后到期")
