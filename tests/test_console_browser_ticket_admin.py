@@ -216,6 +216,17 @@ async def test_a_manager_sees_everyones_prevention_actions(browser: Browser, con
         await shoot(page, shot_name("ticket-prevention", view), full_page=True)
 
 
+async def test_a_readonly_person_sees_the_actions_without_a_done_button(browser: Browser, console: ConsoleCluster,
+                                                                        desk: Desk) -> None:
+    async with signed_in(browser, console, "viewer", view="phone") as page:
+        await page.goto("/tickets/prevention?show=all")
+        await expect(page.locator(f"#action-{desk.mgr_action}")).to_contain_text("和快递公司确认易碎品包装标准")
+        await expect(page.get_by_role("button", name="标记完成")).to_have_count(0)
+        await page.goto("/tickets/sla")
+        await expect(page.locator("main form")).to_have_count(0)
+        await accessible(page)
+
+
 # --- 工单报表 ---------------------------------------------------------------------------------------------
 
 
