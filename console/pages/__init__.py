@@ -19,10 +19,12 @@ from console.pages import (
     receivables,
     sales,
     segments,
+    ticket_detail,
+    tickets,
     today,
 )
 
 routers = [today.router, customers.router, customer.router, customer_edit.router, identities.router, category.router,
            alerts.router, segments.router, acquisition.router, people.router, pool.router, duplicates.router,
            imports.router, followups.router, orders.router, receivables.router, credit.router,
-           credit_standings.router, sales.router]
+           credit_standings.router, sales.router, tickets.router, ticket_detail.router]
