@@ -103,6 +103,12 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         if view == "phone":
             await no_sideways_scroll(page)
         await shoot(page, shot_name("tickets-detail-new", view), full_page=True)
+        await _open(page, "resolution-form")  # the resolution form, as it first shows
+        await expect(page.locator("#f-res-responsibility")).to_have_value("")  # a complaint's: to be chosen
+        await expect(page.locator("#f-res-answer")).to_have_value("accepted")
+        if view == "phone":
+            await no_sideways_scroll(page)
+        await shoot(page, shot_name("tickets-resolution-form", view), part=page.locator("#resolution-form"))
 
         await page.locator("#ticket-customer").click()  # the 360's list links to it, with its status and clock
         row = page.locator("#tickets li", has_text=subject)

@@ -5,6 +5,7 @@ and the resolution form as the tickets API takes it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from console.i18n import Texts
 from console.pages import ticket_view as tv
 from console.pages.ticket_detail import resolution_body
-from console.pages.tickets import _filtered
+from console.pages.tickets import _filtered, list_tickets
+from console.services import ServiceRefused
 
 ZH = Texts("zh-CN")
 EN = Texts("en")
@@ -142,3 +144,34 @@ def test_an_activity_reads_as_phrases() -> None:
         "处理中 → 等待客户"]
     assert tv.activity_details(EN, {"queue": "service"}, person) == ["to the queue Service queue"]
     assert tv.action_label(ZH, "remedy_proposed") == "提出补救方案"
+
+
+async def test_a_tickets_service_without_the_new_list_filters_is_asked_again_without_them() -> None:
+    """Before issue 13's filters (mine, queue, breaching_within…) a tickets service refuses unknown
+    query parameters: the page asks again without them and filters what it got itself."""
+    asked: list[dict[str, Any]] = []
+
+    class OldTickets:
+        async def get(self, service: str, path: str, person: Any, language: str, params: dict[str, Any]) -> Any:
+            asked.append(dict(params))
+            unknown = [k for k in params if k in ("mine", "queue", "breaching_within")]
+            if unknown:
+                raise ServiceRefused("tickets", 422, {"detail": "unknown", "errors": [
+                    {"field": f"query.{k}", "message": "unknown query parameter (this route takes: …)"}
+                    for k in unknown]})
+            return {"items": [ticket(1)], "next_cursor": None}
+
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(services=OldTickets())))
+    who = SimpleNamespace(person=None, texts=ZH)
+    page = await list_tickets(request, who, {"mine": "true", "status": "open", "limit": 200})  # type: ignore[arg-type]
+    assert page["items"][0]["id"] == "t1"
+    assert asked == [{"mine": "true", "status": "open", "limit": 200}, {"status": "open", "limit": 200}]
+
+    class Refusing:
+        async def get(self, *args: Any, **kwargs: Any) -> Any:
+            raise ServiceRefused("tickets", 422, {"detail": "bad", "errors": [{"field": "query.status",
+                                                                              "message": "Input should be …"}]})
+
+    request.app.state.services = Refusing()
+    with pytest.raises(ServiceRefused):
+        await list_tickets(request, who, {"status": "nonsense"})  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ def refusal_words(t: Texts, refused: ServiceRefused) -> str | None:
     problem = refused.problem
     if refused.status == 409 and ("allowed" in problem or "status" in problem):
         allowed = problem.get("allowed") or []
-        words = ", ".join(str(a) for a in allowed) or t.gettext("nothing")
+        words = ", ".join(tv.status_label(t, str(a)) for a in allowed) or t.gettext("nothing")
         return t.gettext("Not possible while the ticket is %(status)s. Possible now: %(allowed)s.",
                          status=tv.status_label(t, str(problem.get("status", ""))), allowed=words)
     if refused.status == 404:

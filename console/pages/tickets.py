@@ -32,6 +32,7 @@ SLA_FILTERS = ("soon", "overdue")
 STATUS_FILTERS = ("active", *tv.STATUSES)
 DEFAULT_QUEUE = "service"
 WRITE = "tickets:write"
+FINISHED = ("resolved", "closed")
 
 
 def may_see_all(who: Viewer) -> bool:
@@ -95,9 +96,9 @@ async def list_tickets(request: Request, who: Viewer, params: dict[str, Any]) ->
 
 
 async def _fetch(request: Request, who: Viewer, statuses: tuple[str, ...], *, view: str, queue: str, kind: str,
-                 category: str, sla: str, newest: bool = False) -> tuple[list[dict[str, Any]], bool, Missing | None]:
+                 category: str, sla: str) -> tuple[list[dict[str, Any]], bool, Missing | None]:
     """The tickets of these statuses (one call each, at once); whether some were left out; what failed."""
-    base: dict[str, Any] = {"limit": LIMIT, "order": "newest" if newest else "oldest"}
+    base: dict[str, Any] = {"limit": LIMIT}
     if view == "mine":
         base["mine"] = "true"
     elif view == "queue":
@@ -110,7 +111,9 @@ async def _fetch(request: Request, who: Viewer, statuses: tuple[str, ...], *, vi
         base["breaching_within"] = tv.SOON_PARAM
     elif sla == "overdue":
         base["breached"] = "true"
-    got = await parts(**{s: list_tickets(request, who, {**base, "status": s}) for s in statuses})
+    # the active ones oldest first (the page sorts them by their clocks), the finished ones newest first
+    got = await parts(**{s: list_tickets(request, who, {**base, "status": s, "order": "newest" if s in FINISHED
+                                                        else "oldest"}) for s in statuses})
     items: list[dict[str, Any]] = []
     more = False
     for status in statuses:
@@ -148,18 +151,18 @@ async def queue_page(
         statuses: tuple[str, ...] = tv.STATUSES
     else:
         statuses = tv.ACTIVE if status == "active" else (status,)
-    newest = layout == "list" and status in ("resolved", "closed")
+    newest = layout == "list" and status in FINISHED
     filters = {"queue": queue, "kind": kind, "category": category, "sla": sla}
     chosen = view if view in VIEWS else ""
     items: list[dict[str, Any]] = []
     more, missing = False, None
     if not chosen:  # mine when I have tickets; else everyone's (who may see all) or the service queue
-        items, more, missing = await _fetch(request, who, statuses, view="mine", newest=newest, **filters)
+        items, more, missing = await _fetch(request, who, statuses, view="mine", **filters)
         chosen = "mine"
         if not items and not missing:
             chosen = "all" if may_see_all(who) else "queue"
     if chosen != "mine" or view == "mine":
-        items, more, missing = await _fetch(request, who, statuses, view=chosen, newest=newest, **filters)
+        items, more, missing = await _fetch(request, who, statuses, view=chosen, **filters)
     now = datetime.now(UTC)
     names, people = await asyncio.gather(customer_names(services(request), who, [i["customer_id"] for i in items]),
                                          console_people(request))
