@@ -12,7 +12,7 @@ import pytest
 
 from console.i18n import Texts
 from console.pages import ticket_view as tv
-from console.pages.ticket_detail import resolution_body
+from console.pages.ticket_detail import refusal_words, resolution_body
 from console.pages.tickets import _filtered, list_tickets
 from console.services import ServiceRefused
 
@@ -175,3 +175,35 @@ async def test_a_tickets_service_without_the_new_list_filters_is_asked_again_wit
     request.app.state.services = Refusing()
     with pytest.raises(ServiceRefused):
         await list_tickets(request, who, {"status": "nonsense"})  # type: ignore[arg-type]
+
+
+def test_the_forms_offered_follow_the_tickets_state_machine() -> None:
+    assert tv.allowed_actions("open") == ["assign", "escalate", "responses", "notes", "status:waiting_on_customer",
+                                          "status:closed", "resolution"]
+    assert "remedy-answer" in tv.allowed_actions("waiting_on_customer", remedy_pending=True)
+    assert "resolution" not in tv.allowed_actions("waiting_on_customer", remedy_pending=True)
+    assert "status:open" in tv.allowed_actions("waiting_on_customer")
+    assert tv.allowed_actions("resolved") == ["notes", "satisfaction", "reopen", "status:closed"]
+    assert tv.allowed_actions("closed") == ["notes", "reopen"]
+
+
+def test_a_step_refused_in_the_tickets_status_says_what_is_possible_now() -> None:
+    refused = ServiceRefused("tickets", 409, {"detail": "a ticket resolved does not allow responses",
+                                              "allowed": ["notes", "satisfaction", "reopen", "status:closed"],
+                                              "status_now": "resolved"})
+    assert refusal_words(ZH, refused) == "工单当前为已解决，不能这样做。现在可以：添加调查记录, 记录满意度, 重新打开, 关闭。"
+    assert refusal_words(ZH, ServiceRefused("tickets", 422, {"detail": "x"})) is None
+
+
+def test_a_resolution_in_the_history_reads_as_what_was_agreed() -> None:
+    detail = {"remedy_id": "0a", "remedy": "replace", "remedy_detail": "补发一盒", "compensation": "20.00",
+              "resolution": "补发并致歉", "responsibility": "ours", "apology_given": True,
+              "prevention": {"action": "出库前核对件数", "owner": "wang", "due_on": "2026-12-31"},
+              "customer_answer": "accepted", "compensation_credited": "20.00"}
+    assert tv.activity_details(ZH, detail, str) == [
+        "换货", "补发一盒", "补偿 ¥20.00", "补发并致歉", "责任：我方", "已致歉", "预防措施：出库前核对件数", "客户已接受",
+        "已入账 ¥20.00"]
+    assert tv.activity_details(ZH, {"reason": "又坏了", "previous_status": "closed", "reopened_count": 1}, str) == [
+        "又坏了", "原为已关闭"]
+    assert tv.activity_details(ZH, {"clock": "first_response", "due_at": "2026-12-07T01:00:00Z",
+                                    "as_of": "2026-12-07T02:00:00Z"}, str) == ["首次响应"]

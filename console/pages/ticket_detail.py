@@ -30,11 +30,12 @@ HANDLER_ROLES = ("admin", "manager", "sales", "service")
 def refusal_words(t: Texts, refused: ServiceRefused) -> str | None:
     """A 409 in words: the step is not possible in the ticket's status (and what is)."""
     problem = refused.problem
-    if refused.status == 409 and ("allowed" in problem or "status" in problem):
+    if refused.status == 409 and ("allowed" in problem or "status_now" in problem or "status" in problem):
         allowed = problem.get("allowed") or []
-        words = ", ".join(tv.status_label(t, str(a)) for a in allowed) or t.gettext("nothing")
+        words = ", ".join(tv.step_label(t, str(a)) for a in allowed) or t.gettext("nothing")
+        now = problem.get("status_now") or problem.get("status") or ""
         return t.gettext("Not possible while the ticket is %(status)s. Possible now: %(allowed)s.",
-                         status=tv.status_label(t, str(problem.get("status", ""))), allowed=words)
+                         status=tv.status_label(t, str(now)), allowed=words)
     if refused.status == 404:
         return t.gettext("The tickets service does not offer this step yet (%(detail)s).",
                          detail=refusal(problem, t) or refused.detail)
@@ -65,13 +66,16 @@ async def _render(request: Request, who: Viewer, ticket_id: uuid.UUID, *, status
     remedies = ticket.get("remedies") or []
     pending = next((r for r in reversed(remedies) if r.get("accepted") is None), None)
     active = ticket["status"] in tv.ACTIVE
+    allowed = ticket.get("allowed_actions")
+    if allowed is None:  # a tickets service that does not say: its state machine as the console knows it
+        allowed = tv.allowed_actions(ticket["status"], pending is not None)
     handlers = [p for p in people if p.role in HANDLER_ROLES]
     return render(
         request, "ticket.html", who, status=status, ticket=ticket, customer=customer, order=order,
         forms=forms or {}, shown=shown, remedies=remedies, pending=pending, active=active,
         activity=ticket.get("activity") or [], prevention=ticket.get("prevention_actions") or [],
         details=lambda entry: tv.activity_details(t, entry.get("detail") or {}, shown),
-        may_write=who.may(WRITE),
+        may_write=who.may(WRITE), can=lambda action: who.may(WRITE) and action in allowed,
         managers=[(handler_id(p), p.display_name) for p in people if p.role in MANAGER_ROLES],
         people_options=[("", t.gettext("Nobody yet"))] + [(handler_id(p), p.display_name) for p in handlers],
         targets=[(f"person:{handler_id(p)}", p.display_name) for p in handlers],
@@ -149,8 +153,9 @@ async def set_status(request: Request, ticket_id: uuid.UUID, who: Viewer = Depen
     require_page(who, WRITE)
     form = await check_csrf(request, who)
     body = _optional({"status": form.get("status", "")}, form, "reason")
-    return await _act(request, who, ticket_id, form, step="status", path="status", body=body,
-                      fields=["status", "reason"], done="status")
+    closing = body["status"] == "closed"
+    return await _act(request, who, ticket_id, form, step="close" if closing else "status", path="status",
+                      body=body, fields=["status", "reason"], done="closed" if closing else "status")
 
 
 @router.post("/tickets/{ticket_id:uuid}/assign", response_model=None)

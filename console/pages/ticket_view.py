@@ -212,12 +212,43 @@ def action_label(t: Texts, action: str) -> str:
             "satisfaction": t.pgettext("ticket_action", "satisfaction")}.get(action, action)
 
 
+def allowed_actions(status: str, remedy_pending: bool = False) -> list[str]:
+    """What may happen to a ticket in ``status``, named as the tickets routes (``status:closed``…):
+    the ticket's own ``allowed_actions`` when the service says; this when it does not."""
+    handling = ["assign", "escalate", "responses", "notes"]
+    if status == "open":
+        return [*handling, "status:waiting_on_customer", "status:closed", "resolution"]
+    if status == "waiting_on_customer":
+        return [*handling, *(["remedy-answer"] if remedy_pending else ["status:open", "resolution"]), "status:closed"]
+    if status == "resolved":
+        return ["notes", "satisfaction", "reopen", "status:closed"]
+    if status == "closed":
+        return ["notes", "reopen"]
+    return []
+
+
+def step_label(t: Texts, action: str) -> str:
+    """A step of handling (a route's name) in words: what a refusal says is possible now."""
+    return {"assign": t.gettext("pass on"), "escalate": t.gettext("escalate"),
+            "responses": t.gettext("answer the customer"), "notes": t.gettext("add a note"),
+            "status:open": t.gettext("resume"), "status:waiting_on_customer": t.gettext("wait on the customer"),
+            "status:closed": t.gettext("close"), "resolution": t.gettext("resolve"),
+            "remedy-answer": t.gettext("record the customer's answer"), "reopen": t.gettext("reopen"),
+            "satisfaction": t.gettext("record satisfaction")}.get(action, action)
+
+
+_SILENT = {"first", "remedy_id", "previous_assignee", "previous_queue", "previous_status", "reopened_count", "due_at",
+           "as_of", "action_id"}
+
+
 def activity_details(t: Texts, detail: Mapping[str, Any], person: Callable[[str | None], str]) -> list[str]:
     """An activity's detail as short phrases in the person's words (what the service recorded;
     keys it adds later show as they are)."""
     words: list[str] = []
     for key, value in detail.items():
-        if value is None or value == "" or value == {} or value == []:
+        if key in _SILENT or value is None or value == "" or value == {} or value == [] or value is False:
+            if key == "previous_status" and "status" not in detail and value:
+                words.append(t.gettext("was %(status)s", status=status_label(t, str(value))))
             continue
         if key in ("message", "note", "reason", "comment", "resolution", "remedy_detail", "detail", "action"):
             words.append(str(value))
@@ -225,11 +256,10 @@ def activity_details(t: Texts, detail: Mapping[str, Any], person: Callable[[str 
             words.append(t.gettext("to %(who)s", who=person(str(value))))
         elif key == "queue":
             words.append(t.gettext("to the queue %(queue)s", queue=queue_label(t, str(value))))
-        elif key in ("status", "previous_status"):
-            if key == "status" and detail.get("previous_status"):
-                words.append(f"{status_label(t, str(detail['previous_status']))} → {status_label(t, str(value))}")
-            elif key == "status":
-                words.append(status_label(t, str(value)))
+        elif key == "status":
+            before = detail.get("previous_status")
+            words.append(f"{status_label(t, str(before))} → {status_label(t, str(value))}" if before
+                         else status_label(t, str(value)))
         elif key == "responsibility":
             words.append(t.gettext("responsibility: %(who)s", who=responsibility_label(t, str(value))))
         elif key == "category":
@@ -238,14 +268,20 @@ def activity_details(t: Texts, detail: Mapping[str, Any], person: Callable[[str 
             words.append(remedy_label(t, str(value)))
         elif key == "accepted":
             words.append(answer_label(t, "accepted" if value else "rejected"))
+        elif key == "customer_answer":
+            words.append(answer_label(t, str(value)))
+        elif key == "apology_given":
+            words.append(t.gettext("apologised"))
         elif key == "score":
             words.append(t.gettext("satisfaction %(score)s of 5", score=value))
         elif key == "clock":
             words.append(clock_name(t, str(value)))
         elif key == "compensation":
             words.append(t.gettext("compensation %(amount)s", amount=t.money(value)))
-        elif key == "first":
-            continue
-        elif isinstance(value, (str, int, float)):
+        elif key == "compensation_credited":
+            words.append(t.gettext("credited %(amount)s", amount=t.money(value)))
+        elif key == "prevention" and isinstance(value, Mapping):
+            words.append(t.gettext("prevention: %(action)s", action=value.get("action", "")))
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             words.append(str(value))
     return words
