@@ -308,3 +308,17 @@ async def test_a_remedy_the_customer_has_not_answered_waits_then_is_accepted(
         await expect(page.locator("#remedies")).to_contain_text("客户已接受")
         await accessible(page)
         await shoot(page, "tickets-remedy-accepted", full_page=True)
+
+
+async def test_a_readonly_person_sees_the_tickets_and_no_forms(browser: Browser, console: ConsoleCluster) -> None:
+    customer = await console.cluster.customer("只读看的客户")
+    ticket = await file(console, customer, "只读者能看不能改", queue="service")
+    async with signed_in(browser, console, "viewer", view="phone") as page:
+        await page.goto("/tickets?view=all")
+        await expect(page.locator("#ticket-list")).to_contain_text(ticket["subject"])
+        await page.locator("#ticket-list").get_by_role("link", name=ticket["subject"]).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(ticket["subject"])
+        await expect(page.locator("#ticket-actions, main form")).to_have_count(0)
+        await accessible(page)
+        await no_sideways_scroll(page)
+        await shoot(page, "tickets-detail-readonly-phone", full_page=True)
