@@ -99,6 +99,10 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         await expect(page.locator("#ticket-clock")).to_have_text(re.compile(r"首次响应 剩 (1 小时 \d+ 分|2 小时)"))
         await expect(page.locator("#ticket-customer")).to_have_attribute("href", f"/customers/{customer}")
         await expect(page.locator("#history")).to_contain_text("登记")
+        for part in ("ticket_head", "history"):  # what the page refreshes by itself (the clock counts down)
+            answer = await page.request.get(page.url, headers={"X-Kehu-Fragment": part})
+            assert (await answer.text()).lstrip().startswith("<"), part
+            assert f'data-part="{part}"' in (await answer.text()).split(">", 1)[0], part
         await accessible(page)
         if view == "phone":
             await no_sideways_scroll(page)
@@ -146,6 +150,9 @@ async def test_the_queue_as_a_list_and_a_board_with_clocks_and_the_overdue_in_re
         if view == "phone":
             await no_sideways_scroll(page)
         await shoot(page, shot_name("tickets-queue", view), full_page=True)
+
+        part = await page.request.get("/tickets?view=mine", headers={"X-Kehu-Fragment": "queue"})  # a live refresh
+        assert (await part.text()).startswith('<div data-part="queue"') and late["subject"] in await part.text()
 
         await page.locator("#f-sla").select_option("overdue")
         await page.locator("#ticket-filters button[type=submit]").click()
