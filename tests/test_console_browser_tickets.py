@@ -71,6 +71,7 @@ async def file(console: ConsoleCluster, customer: str, subject: str, **fields: A
 async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(browser: Browser, console: ConsoleCluster,
                                                                            view: str) -> None:
     customer = await console.cluster.customer({"desktop": "投诉客户甲", "phone": "投诉客户乙"}[view], owner="wang")
+    order = (await console.cluster.order(customer, sku="礼盒", price="128.00", quantity="1")).json()
     subject = {"desktop": "茶叶受潮", "phone": "快递晚了三天"}[view]
     async with signed_in(browser, console, "wang", view=view) as page:
         await page.goto(f"/customers/{customer}")
@@ -83,6 +84,7 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         await form.locator("select[name=priority]").select_option("high")
         await form.locator("select[name=category]").select_option("quality")
         await form.locator("input[name=subject]").fill(subject)
+        await form.locator("select[name=order_id]").select_option(order["id"])
         await form.locator("textarea[name=description]").fill("客户来电，语气很急。")
         if view == "phone":
             await no_sideways_scroll(page)
@@ -98,6 +100,8 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         await expect(page.locator("#ticket-clock")).to_contain_text("首次响应")
         await expect(page.locator("#ticket-clock")).to_have_text(re.compile(r"首次响应 剩 (1 小时 \d+ 分|2 小时)"))
         await expect(page.locator("#ticket-customer")).to_have_attribute("href", f"/customers/{customer}")
+        await expect(page.locator("#ticket-order")).to_contain_text("¥128.00")
+        await expect(page.locator("#ticket-order")).to_have_attribute("href", f"/orders/{order['id']}")
         await expect(page.locator("#history")).to_contain_text("登记")
         for part in ("ticket_head", "history"):  # what the page refreshes by itself (the clock counts down)
             answer = await page.request.get(page.url, headers={"X-Kehu-Fragment": part})

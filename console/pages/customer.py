@@ -155,6 +155,9 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         ticket_clock=lambda sla: tv.clock_of(t, sla), ticket_status=lambda s: tv.status_label(t, s),
         ticket_categories=[("", t.pgettext("ticket_category", "other"))] + [
             (c, tv.category_label(t, c)) for c in tv.CATEGORIES if c != "other"],
+        orders_for_tickets=[(o["id"], " · ".join(filter(None, (
+            str(datetime.fromisoformat(o["occurred_at"]).astimezone(zone).date()), o.get("external_ref"),
+            t.money(o["total"], o.get("currency", "CNY")))))) for o in orders[:20]],
         service_types=[("", t.gettext("Not said"))] + [(s, tv.service_type_label(t, s)) for s in tv.SERVICE_TYPES],  # who logged a follow-up, by the name the console knows them by
     )
 
@@ -201,13 +204,15 @@ async def file_ticket(request: Request, customer_id: uuid.UUID, who: Viewer = De
     body: dict[str, Any] = {"customer_id": str(customer_id), "kind": kind, "channel": form.get("channel") or "phone",
                             "subject": form.get("subject", ""), "description": form.get("description", ""),
                             "priority": form.get("priority") or "normal"}
-    if form.get("category"):
-        body["category"] = form["category"]
+    for optional in ("category", "order_id"):
+        if form.get(optional):
+            body[optional] = form[optional]
     if kind == "feedback" and form.get("satisfaction"):
         body["satisfaction"] = form["satisfaction"]
     if kind == "service_request" and form.get("service_type"):
         body["service_type"] = form["service_type"]
-    fields = ["kind", "channel", "subject", "description", "priority", "category", "satisfaction", "service_type"]
+    fields = ["kind", "channel", "subject", "description", "priority", "category", "order_id", "satisfaction",
+              "service_type"]
     try:
         filed = await services(request).post("tickets", "/tickets", who.person, who.texts.accept_language, body,
                                              idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
