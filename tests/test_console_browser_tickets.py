@@ -258,6 +258,11 @@ async def test_a_complaint_is_handled_to_a_resolution_the_customer_accepts(
         await expect(page.locator("#ticket-handler")).to_have_text("王芳")
 
         await _open(page, "resolution-form")
+        await page.locator("#f-res-resolution").fill("补发并致歉")
+        await page.get_by_role("button", name="保存处理结果").click()  # a complaint's responsibility is required
+        await expect(page.locator("#f-res-responsibility")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#e-f-res-responsibility")).not_to_be_empty()
+        await expect(page.locator("#f-res-resolution")).to_have_value("补发并致歉")
         await page.locator("#f-res-responsibility").select_option("ours")
         await page.locator("#f-res-apology").check()
         await page.locator("#f-res-remedy").select_option("replace")
