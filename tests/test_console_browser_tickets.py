@@ -258,12 +258,7 @@ async def test_a_complaint_is_handled_to_a_resolution_the_customer_accepts(
         await expect(page.locator("#ticket-handler")).to_have_text("王芳")
 
         await _open(page, "resolution-form")
-        await page.locator("#f-res-resolution").fill("补发并致歉")
-        await page.get_by_role("button", name="保存处理结果").click()  # a complaint's responsibility is required
-        await expect(page.locator("#f-res-responsibility")).to_have_attribute("aria-invalid", "true")
-        await expect(page.locator("#e-f-res-responsibility")).not_to_be_empty()
-        await expect(page.locator("#f-res-resolution")).to_have_value("补发并致歉")
-        await page.locator("#f-res-responsibility").select_option("ours")
+        await expect(page.locator("#f-res-responsibility")).to_have_value("ours")  # as the note found
         await page.locator("#f-res-apology").check()
         await page.locator("#f-res-remedy").select_option("replace")
         await page.locator("#f-res-remedy_detail").fill("补发一盒")
@@ -311,6 +306,11 @@ async def test_a_remedy_the_customer_has_not_answered_waits_then_is_accepted(
     async with signed_in(browser, console, "wang") as page:
         await page.goto(f"/tickets/{ticket['id']}")
         await _open(page, "resolution-form")
+        await page.locator("#f-res-resolution").fill("快递损坏，先退款")
+        await page.get_by_role("button", name="保存处理结果").click()  # a complaint's responsibility is required
+        await expect(page.locator("#f-res-responsibility")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#e-f-res-responsibility")).not_to_be_empty()
+        await expect(page.locator("#f-res-resolution")).to_have_value("快递损坏，先退款")
         await page.locator("#f-res-responsibility").select_option("third_party")
         await page.locator("#f-res-remedy").select_option("refund")
         await page.locator("#f-res-resolution").fill("快递损坏，先退款")
