@@ -70,7 +70,8 @@ async def file(console: ConsoleCluster, customer: str, subject: str, **fields: A
 @pytest.mark.parametrize("view", VIEWS)
 async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(browser: Browser, console: ConsoleCluster,
                                                                            view: str) -> None:
-    customer = await console.cluster.customer({"desktop": "投诉客户甲", "phone": "投诉客户乙"}[view], owner="wang")
+    customer = await console.cluster.customer({"desktop": "投诉客户甲", "phone": "投诉客户乙"}[view], owner="wang",
+                                              phone={"desktop": "13800000011", "phone": "13800000012"}[view])
     order = (await console.cluster.order(customer, sku="礼盒", price="128.00", quantity="1")).json()
     subject = {"desktop": "茶叶受潮", "phone": "快递晚了三天"}[view]
     async with signed_in(browser, console, "wang", view=view) as page:
@@ -100,6 +101,7 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         await expect(page.locator("#ticket-clock")).to_contain_text("首次响应")
         await expect(page.locator("#ticket-clock")).to_have_text(re.compile(r"首次响应 剩 (1 小时 \d+ 分|2 小时)"))
         await expect(page.locator("#ticket-customer")).to_have_attribute("href", f"/customers/{customer}")
+        await expect(page.locator("#ticket-phone")).to_have_attribute("href", re.compile(r"^tel:\+?\d+"))  # one tap
         await expect(page.locator("#ticket-order")).to_contain_text("¥128.00")
         await expect(page.locator("#ticket-order")).to_have_attribute("href", f"/orders/{order['id']}")
         await expect(page.locator("#history")).to_contain_text("登记")
