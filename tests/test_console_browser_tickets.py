@@ -326,6 +326,10 @@ async def test_a_remedy_the_customer_has_not_answered_waits_then_is_accepted(
         await expect(page.locator("#remedies")).to_contain_text("客户已接受")
         await accessible(page)
         await shoot(page, "tickets-remedy-accepted", full_page=True)
+        await page.goto("/tickets?view=mine&status=resolved")
+        await expect(page.locator("#ticket-list tr", has_text="想要退款")).to_contain_text("已解决")
+        await page.goto("/tickets?view=mine&layout=board")
+        await expect(page.locator("[data-column=resolved]")).to_contain_text("想要退款")
 
 
 async def test_a_readonly_person_sees_the_tickets_and_no_forms(browser: Browser, console: ConsoleCluster) -> None:
