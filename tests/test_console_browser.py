@@ -360,10 +360,10 @@ async def test_a_complaint_appears_on_an_open_today_by_itself(browser: Browser, 
         await form.locator("select[name=kind]").select_option("complaint")
         await form.locator("input[name=subject]").fill(subject)
         await form.locator("textarea[name=description]").fill("上周买的龙井打开就受潮了。")
-        await form.locator("select[name=severity]").select_option("high")
+        await form.locator("select[name=priority]").select_option("high")
         await form.locator("button[type=submit]").click()
-        await expect(clerk.get_by_role("status")).to_have_text("工单已登记。")
-        await expect(clerk.locator("#tickets")).to_contain_text(subject)
+        await expect(clerk.get_by_role("status")).to_have_text("工单已登记。")  # on the new ticket's page
+        await expect(clerk.get_by_role("heading", level=1)).to_have_text(subject)
         await today.bring_to_front()
         await expect(board).to_contain_text(subject, timeout=15_000)  # the live feed refreshed the part
         await expect(board.get_by_role("link", name="李娜").first).to_be_visible()

@@ -95,7 +95,7 @@ async def test_today_counts_the_holds_and_the_credit_page_says_why(browser: Brow
         await expect(card).to_have_attribute("aria-label", "暂停赊账 1 位客户")  # only wang's own
         await expect(card.locator("b")).to_have_text("1")
         if view == "desktop":
-            await expect(page.locator("header nav .nav-count")).to_have_text("1 暂停赊账")
+            await expect(page.locator("header nav a[href='/credit'] .nav-count")).to_have_text("1 暂停赊账")
             await shoot(page, "credit-today")
         await card.click()
         await expect(page).to_have_url(console.url + "/credit?tier=D")

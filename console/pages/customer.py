@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from console.charts import Purchase, Rhythm, rhythm_description, rhythm_svg
 from console.forms import form_errors, line_fields
 from console.pages import identities
+from console.pages import ticket_view as tv
 from console.pages.common import alert_kind_label, credit_reason, credit_refusal, display_names, now
 from console.services import Missing, ServiceDown, ServiceRefused, parts, unless_unknown
 from console.web import Viewer, check_csrf, render, require_page, services, viewer
@@ -27,8 +28,8 @@ TIMELINE_STEP = 50
 PRESETS = (7, 30, 90)
 ORDER_LINES = 3
 CHANNELS = ("store", "phone", "web", "wechat", "fair", "visit", "email", "other")
-TICKET_KINDS = ("complaint", "feedback")
-SEVERITIES = ("low", "normal", "high", "critical")
+TICKET_KINDS = tv.KINDS
+PRIORITIES = tv.PRIORITIES
 
 
 def purchases_by_day(events: list[dict[str, Any]], zone: ZoneInfo) -> list[Purchase]:
@@ -143,14 +144,21 @@ async def _render_360(request: Request, who: Viewer, customer_id: uuid.UUID, *, 
         months=months, more=more, kind=kind, days=days, shown=shown, types=types, presets=PRESETS,
         orders=orders[:20], orders_total=len(orders), tickets=tickets[:20], tickets_total=len(tickets),
         kind_label=lambda k: alert_kind_label(t, k), channels=CHANNELS, ticket_kinds=TICKET_KINDS,
-        severities=SEVERITIES, order_lines=ORDER_LINES, forms=forms or {}, loss_reasons=get_args(LossReason),
+        priorities=PRIORITIES, order_lines=ORDER_LINES, forms=forms or {}, loss_reasons=get_args(LossReason),
         missing_part=lambda name: got.get(name) if name in got and isinstance(got[name], Missing) else None,
         identities=[] if _absent(got, "identities") else got["identities"]["items"],
         identity_options=[(k, identities.identity_kind_label(t, k)) for k in identities.KINDS],
         identity_label=lambda k: identities.identity_kind_label(t, k),
         credit=None if _absent(got, "credit") else got["credit"],
         credit_reason=credit_reason(t, None if _absent(got, "credit") else got["credit"]),
-        people=await display_names(request),  # who logged a follow-up, by the name the console knows them by
+        people=await display_names(request),
+        ticket_clock=lambda sla: tv.clock_of(t, sla), ticket_status=lambda s: tv.status_label(t, s),
+        ticket_categories=[("", t.pgettext("ticket_category", "other"))] + [
+            (c, tv.category_label(t, c)) for c in tv.CATEGORIES if c != "other"],
+        orders_for_tickets=[(o["id"], " · ".join(filter(None, (
+            str(datetime.fromisoformat(o["occurred_at"]).astimezone(zone).date()), o.get("external_ref"),
+            t.money(o["total"], o.get("currency", "CNY")))))) for o in orders[:20]],
+        service_types=[("", t.gettext("Not said"))] + [(s, tv.service_type_label(t, s)) for s in tv.SERVICE_TYPES],  # who logged a follow-up, by the name the console knows them by
     )
 
 
@@ -188,20 +196,30 @@ async def place_order(request: Request, customer_id: uuid.UUID, who: Viewer = De
 
 @router.post("/customers/{customer_id:uuid}/tickets", response_model=None)
 async def file_ticket(request: Request, customer_id: uuid.UUID, who: Viewer = Depends(viewer)) -> Response:
+    """A phone complaint in seconds: kind complaint and channel phone unless changed, a priority and
+    what it is about; then on to the new ticket's page, where it is handled."""
     require_page(who, "tickets:write")
     form = await check_csrf(request, who)
     kind = form.get("kind") or "complaint"
     body: dict[str, Any] = {"customer_id": str(customer_id), "kind": kind, "channel": form.get("channel") or "phone",
-                            "subject": form.get("subject", ""), "description": form.get("description", "")}
-    if kind == "complaint" and form.get("severity"):
-        body["severity"] = form["severity"]
+                            "subject": form.get("subject", ""), "description": form.get("description", ""),
+                            "priority": form.get("priority") or "normal"}
+    for optional in ("category", "order_id"):
+        if form.get(optional):
+            body[optional] = form[optional]
     if kind == "feedback" and form.get("satisfaction"):
         body["satisfaction"] = form["satisfaction"]
+    if kind == "service_request" and form.get("service_type"):
+        body["service_type"] = form["service_type"]
+    fields = ["kind", "channel", "subject", "description", "priority", "category", "order_id", "satisfaction",
+              "service_type"]
     try:
-        await services(request).post("tickets", "/tickets", who.person, who.texts.accept_language, body,
-                                     idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
+        filed = await services(request).post("tickets", "/tickets", who.person, who.texts.accept_language, body,
+                                             idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()))
     except ServiceRefused as refused:
-        errors, problem = form_errors(refused, ["kind", "channel", "subject", "description", "severity", "satisfaction"], who.texts)
+        errors, problem = form_errors(refused, [*fields, "severity"], who.texts)
+        if "severity" in errors:  # a complaint's priority under its first name
+            errors.setdefault("priority", errors.pop("severity"))
         return await _render_360(request, who, customer_id, status=422,
                                  forms={"ticket": {"values": form, "errors": errors, "problem": problem}})
-    return RedirectResponse(f"/customers/{customer_id}?done=ticket#tickets", status_code=303)
+    return RedirectResponse(f"/tickets/{filed['id']}?done=filed", status_code=303)

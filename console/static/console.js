@@ -95,7 +95,7 @@
     if (form.dataset.saved === "true") sessionStorage.removeItem(key);
   });
   document.querySelectorAll("[data-clear-draft]").forEach(function (el) {
-    sessionStorage.removeItem("kehu-draft:" + location.pathname + ":" + el.dataset.clearDraft);
+    sessionStorage.removeItem("kehu-draft:" + (el.dataset.draftPath || location.pathname) + ":" + el.dataset.clearDraft);
   });
 
   // A file larger than the page takes is refused before it is sent (the server says so too).
