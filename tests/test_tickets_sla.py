@@ -28,7 +28,7 @@ from tests.conftest import Cluster, eventually, own_cluster
 pytestmark = pytest.mark.database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # KEHU_TIMEZONE's default: the shop's calendar
-AGENT = str(uuid.uuid5(uuid.NAMESPACE_DNS, "agent.kehu.test"))  # a person id (a console user)
+AGENT = "agent"  # a console user's sign-in name: whom tickets are assigned to when they own no customers
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,8 @@ KEYS: dict[int, Any] = {}
 
 def _as_agent(cluster: Cluster) -> str:
     """The role name of a person signed in to the console (``AGENT``), with a fresh token (they last 5 min)."""
-    cluster.tokens["agent"] = mint(PersonClaims.issue(sub=AGENT, name="agent", role="service", owner=None,
+    cluster.tokens["agent"] = mint(PersonClaims.issue(sub=str(uuid.uuid5(uuid.NAMESPACE_DNS, "agent.kehu.test")), name=AGENT,
+                                                      role="service", owner=None,
                                                       now=time.time()), KEYS[id(cluster)])
     return "agent"
 

@@ -130,7 +130,8 @@ async def list_tickets(
     assignee: Annotated[str | None, Query(min_length=1, max_length=200, description="Handled by this person.")] = None,
     queue: Annotated[str | None, Query(min_length=1, max_length=64, description="Waiting in this team queue.")] = None,
     mine: Annotated[bool | None, Query(
-        description="`true`: handled by the person signed in (an API token: assigned to the token's name); "
+        description="`true`: handled by the person signed in (their owner id, else their sign-in name; an API "
+        "token: its name); "
         "with `assignee`, both must hold.")] = None,
     category: TicketCategory | None = None,
     breaching_within: Annotated[str | None, Query(
@@ -154,7 +155,8 @@ async def list_tickets(
         await ensure_may_see(request, principal, customer_id)
     seen_at = as_of or datetime.now(UTC)
     statuses = _statuses(status)
-    me = (principal.person or principal.name) if mine else None
+    # Tickets are assigned to owner ids (the customer's owner, as contacts keeps it), else to a sign-in name.
+    me = (principal.owner or principal.name) if mine else None
     span = None
     if breaching_within is not None:
         try:
