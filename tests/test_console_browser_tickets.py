@@ -124,6 +124,17 @@ async def test_a_phone_complaint_is_logged_from_the_360_and_opens_its_page(brows
         row = page.locator("#tickets li", has_text=subject)
         await expect(row).to_contain_text("处理中")
         await expect(row.locator(".clock")).to_have_text(re.compile(r"^剩 "))
+        # The open complaint counts in the churn risk, with its evidence linking to the ticket (insights
+        # reads it from kehu.tickets a moment later: the 360 is read again until it shows).
+        evidence = page.locator("[data-testid=service-evidence]")
+        for _ in range(40):
+            if await evidence.count():
+                break
+            await page.wait_for_timeout(250)
+            await page.reload()
+        await expect(evidence).to_contain_text(re.compile(r"投诉 #[0-9a-f]{8}（高）已开启"))
+        await expect(evidence.locator("a").first).to_have_attribute("href", re.compile(r"^/tickets/[0-9a-f-]{36}$"))
+        await expect(page.locator("#h-insights + dl")).to_contain_text("服务")
         await row.get_by_role("link", name=subject).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(subject)
 
