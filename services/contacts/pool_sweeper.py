@@ -8,19 +8,16 @@ statement returns them with their history rows, and their events go to the outbo
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from fastapi import FastAPI
 
 from services.contacts.domain import pool as domain
 from services.contacts.store import pool as store
-from shared.db import database_unavailable, describe
 from shared.outbox import append
+from shared.sweeps import sweep_every
 
-log = logging.getLogger(__name__)
 SWEEPER = "pool sweeper"
 # Returns written per statement: the first sweep after a rule is set may return tens of thousands,
 # and one statement must stay well inside KEHU_DB_COMMAND_TIMEOUT_S (50,000 in one UPDATE took 11 s
@@ -47,19 +44,8 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime, by: str) -> list
 
 
 async def sweep_forever(app: FastAPI) -> None:
-    runtime = app.state.runtime
-    every = runtime.settings.pool_sweep_s
-    while True:
-        await asyncio.sleep(every)
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                returned = await sweep_once(conn, datetime.now(UTC), SWEEPER)
-        except Exception as exc:
-            if database_unavailable(exc):
-                log.warning("contacts: pool sweep waits, database unavailable (%s)", describe(exc))
-            else:
-                log.exception("contacts: pool sweep failed; next try in %.0fs", every)
-            continue
-        if returned:
-            log.info("contacts: %d customers returned to the pool", len(returned))
-            await runtime.outbox_written()
+    async def by_the_sweeper(conn: asyncpg.Connection, as_of: datetime) -> list[domain.PoolReturn]:
+        return await sweep_once(conn, as_of, SWEEPER)
+
+    await sweep_every(app, app.state.runtime.settings.pool_sweep_s, by_the_sweeper, what="contacts: pool sweep",
+                      found="contacts: %d customers returned to the pool")

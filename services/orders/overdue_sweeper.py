@@ -7,19 +7,16 @@ pass raises nothing again. ``sweep_forever`` runs it every ``KEHU_OVERDUE_SWEEP_
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from fastapi import FastAPI
 
 from services.orders.store import ageing as store
-from shared.db import database_unavailable, describe
 from shared.events import PaymentOverdue
 from shared.outbox import append
+from shared.sweeps import sweep_every
 
-log = logging.getLogger(__name__)
 CHUNK = 5_000  # instalments per statement, well inside KEHU_DB_COMMAND_TIMEOUT_S
 
 
@@ -38,19 +35,5 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime) -> list[PaymentO
 
 
 async def sweep_forever(app: FastAPI) -> None:
-    runtime = app.state.runtime
-    every = runtime.settings.overdue_sweep_s
-    while True:
-        await asyncio.sleep(every)
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                raised = await sweep_once(conn, datetime.now(UTC))
-        except Exception as exc:
-            if database_unavailable(exc):
-                log.warning("orders: overdue sweep waits, database unavailable (%s)", describe(exc))
-            else:
-                log.exception("orders: overdue sweep failed; next try in %.0fs", every)
-            continue
-        if raised:
-            log.info("orders: %d instalments overdue", len(raised))
-            await runtime.outbox_written()
+    await sweep_every(app, app.state.runtime.settings.overdue_sweep_s, sweep_once, what="orders: overdue sweep",
+                      found="orders: %d instalments overdue")

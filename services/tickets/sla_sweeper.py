@@ -11,19 +11,16 @@ still the running clock's due time. ``sweep_forever`` runs a pass every ``KEHU_S
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from fastapi import FastAPI
 
 from services.tickets.store import sla as store
-from shared.db import database_unavailable, describe
 from shared.events import SlaClock, TicketSlaBreached
 from shared.outbox import append
+from shared.sweeps import sweep_every
 
-log = logging.getLogger(__name__)
 CHUNK = 5_000  # clocks per statement, well inside KEHU_DB_COMMAND_TIMEOUT_S
 CLOCKS: tuple[SlaClock, ...] = ("first_response", "resolution")
 
@@ -50,19 +47,5 @@ async def sweep_once(conn: asyncpg.Connection, as_of: datetime, *, chunk: int = 
 
 
 async def sweep_forever(app: FastAPI) -> None:
-    runtime = app.state.runtime
-    every = runtime.settings.sla_sweep_s
-    while True:
-        await asyncio.sleep(every)
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                raised = await sweep_once(conn, datetime.now(UTC))
-        except Exception as exc:
-            if database_unavailable(exc):
-                log.warning("tickets: SLA sweep waits, database unavailable (%s)", describe(exc))
-            else:
-                log.exception("tickets: SLA sweep failed; next try in %.0fs", every)
-            continue
-        if raised:
-            log.info("tickets: %d promised times ran out", len(raised))
-            await runtime.outbox_written()
+    await sweep_every(app, app.state.runtime.settings.sla_sweep_s, sweep_once, what="tickets: SLA sweep",
+                      found="tickets: %d promised times ran out")
