@@ -145,6 +145,14 @@ class Pool(asyncpg.Pool):
             log.warning("a database connection was dropped on release (%s)", describe(exc))
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """On release, asyncpg still rolls back a transaction left open (a cancelled request); this
+    replaces only its reset query (unlock all, CLOSE ALL, UNLISTEN *, RESET ALL), one more round trip
+    per request. Pooled connections carry no session state: session locks and LISTEN are taken on
+    connections of their own (migrations, the outbox relay), cursors live in transactions, and no
+    code SETs outside ``SET LOCAL``."""
+
+
 async def create_pool(url: str, *, size: int, acquire_timeout_s: float, command_timeout_s: float | None) -> Pool:
     """The bounds come from the settings (``KEHU_DB_ACQUIRE_TIMEOUT_S``, ``KEHU_DB_COMMAND_TIMEOUT_S``)."""
     pool = Pool(
@@ -154,6 +162,7 @@ async def create_pool(url: str, *, size: int, acquire_timeout_s: float, command_
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
         init=_init_connection,
+        reset=_keep_session,
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,

@@ -78,3 +78,22 @@ async def test_a_pool_bounds_waiting_for_a_connection_and_a_statement_and_recove
         assert await asyncio.wait_for(pool.fetchval("SELECT 2"), 5) == 2  # the pool works on
     finally:
         await pool.close()
+
+
+@pytest.mark.database
+async def test_a_connection_released_in_the_middle_of_a_transaction_comes_back_without_it(pg_url: str) -> None:
+    # The pool skips asyncpg's session reset query (shared.db._keep_session); what a request may leave
+    # behind, a transaction it did not finish (cancelled, or BEGIN by hand), is still rolled back.
+    pool = await create_pool(database_url(pg_url, "postgres"), size=1, acquire_timeout_s=5, command_timeout_s=5)
+    try:
+        await pool.execute("CREATE TABLE IF NOT EXISTS kehu_reset_probe (n int)")
+        await pool.execute("TRUNCATE kehu_reset_probe")
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO kehu_reset_probe VALUES (1)")
+        async with pool.acquire() as again:  # size 1: the same connection
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT count(*) FROM kehu_reset_probe") == 0
+        await pool.execute("DROP TABLE kehu_reset_probe")
+    finally:
+        await pool.close()

@@ -67,15 +67,16 @@ async def open_ticket(
         owner = await store.customer_owner(conn, customer_id) if customer_id else None
         row, event = domain.open_ticket(body, ticket_id=new_id(), now=now, policy=policy, calendar=calendar,
                                         owner=owner)
-        await store.insert_ticket(conn, row)
+        stored = await store.insert_ticket(conn, row)
         # A customer merged in contacts (a till may cache the old id): the ticket is the survivor's.
         # The event still names the id it was placed for: insights notes it with the merge likewise.
-        await store.MERGES.adopt(conn, row["id"], row["customer_id"])
+        if await store.MERGES.adopt(conn, row["id"], row["customer_id"]) is not None:
+            adopted = await store.ticket_row(conn, row["id"])
+            assert adopted is not None  # inserted just now, in this transaction
+            stored = adopted
         (event_id,) = await append(conn, event)
         await store.add_activity(conn, row["id"], at=now, by=principal.name, action="opened",
                                  detail={"assignee": row["assignee"], "queue": row["queue"]}, event_id=event_id)
-        stored = await store.ticket_row(conn, row["id"])
-        assert stored is not None  # inserted just now, in this transaction
         opened = domain.ticket_of(stored, now, calendar)
         return Reply(201, opened.model_dump(mode="json"), {"Location": f"/tickets/{opened.id}"})
 

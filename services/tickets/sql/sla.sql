@@ -1,5 +1,9 @@
--- name: calendar_week
-SELECT weekly FROM shop_calendar WHERE id = 1;
+-- name: calendar
+-- The week and the days that differ from it in one round trip (every ticket written reads it).
+SELECT weekly,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(day, hours) ORDER BY day), '[]'::jsonb)
+          FROM calendar_days) AS days
+  FROM shop_calendar WHERE id = 1;
 
 -- name: calendar_days
 -- The days that differ from the week; the clocks look ahead, never far back.

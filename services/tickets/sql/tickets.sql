@@ -2,7 +2,8 @@
 INSERT INTO tickets (id, customer_id, kind, channel, subject, description, severity, priority, category,
                      service_type, order_id, satisfaction, status, occurred_at, recorded_at, due_at, assignee,
                      queue, first_response_due_at, resolution_due_at, resolved_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21);
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+RETURNING *;
 
 -- name: ticket_by_id
 SELECT * FROM tickets WHERE id = $1;

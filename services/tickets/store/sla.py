@@ -20,9 +20,10 @@ Q = load_queries(Path(__file__).parent.parent / "sql" / "sla.sql")
 
 async def calendar(conn: asyncpg.Connection, zone: str) -> sla.Calendar:
     """The shop calendar in the shop's zone (``KEHU_TIMEZONE``)."""
-    weekly_raw = await conn.fetchval(Q["calendar_week"])
-    weekly = orjson.loads(weekly_raw) if isinstance(weekly_raw, str | bytes) else weekly_raw
-    days = {r["day"]: sla.parse_hours(_json(r["hours"])) for r in await conn.fetch(Q["calendar_days"])}
+    row = await conn.fetchrow(Q["calendar"])
+    assert row is not None  # migration 0004 inserts the one row
+    weekly = _json(row["weekly"])
+    days = {date.fromisoformat(day): sla.parse_hours(hours) for day, hours in _json(row["days"])}
     return sla.Calendar(ZoneInfo(zone), {int(d): sla.parse_hours(h) for d, h in weekly.items()}, days)
 
 
@@ -33,8 +34,8 @@ async def policy(conn: asyncpg.Connection, kind: str, priority: str) -> sla.Poli
     return sla.Policy(row["first_response_min"], row["resolution_min"])
 
 
-def _json(value: object) -> list[list[str]]:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value  # type: ignore[return-value]
+def _json(value: object) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def policies(conn: asyncpg.Connection) -> list[asyncpg.Record]:

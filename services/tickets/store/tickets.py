@@ -22,8 +22,10 @@ INSERTED = ("id", "customer_id", "kind", "channel", "subject", "description", "s
             "queue", "first_response_due_at", "resolution_due_at", "resolved_at")
 
 
-async def insert_ticket(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-    await conn.execute(Q["insert_ticket"], *(row[name] for name in INSERTED))
+async def insert_ticket(conn: asyncpg.Connection, row: dict[str, Any]) -> asyncpg.Record:
+    """The row as stored (its defaults filled in)."""
+    stored: asyncpg.Record = await conn.fetchrow(Q["insert_ticket"], *(row[name] for name in INSERTED))
+    return stored
 
 
 async def add_activity(conn: asyncpg.Connection, ticket_id: uuid.UUID, *, at: datetime, by: str, action: str,
