@@ -188,8 +188,8 @@ class Cluster:
         await self.tasks.pop(service)
 
     async def close(self) -> None:
-        for service in list(self.tasks):
-            await self.stop(service)
+        # Side by side: each waits on its own consumer and relay to wind down.
+        await asyncio.gather(*(self.stop(service) for service in list(self.tasks)))
         await self.http.aclose()
 
 
@@ -219,8 +219,7 @@ async def cluster(
         outbox_poll_s=0.5,
     )
     try:
-        for service in SERVICES:
-            await running.start(service, settings, databases[service])
+        await asyncio.gather(*(running.start(s, settings, databases[s]) for s in SERVICES))
         yield running
     finally:
         await running.close()
@@ -246,8 +245,7 @@ async def own_cluster(pg_url: str, home: Path, **settings: Any) -> AsyncIterator
     })
     try:
         await ensure_topics(broker.bootstrap, all_topics(), 4)
-        for service in SERVICES:
-            await running.start(service, config, databases[service])
+        await asyncio.gather(*(running.start(s, config, databases[s]) for s in SERVICES))
         yield running
     finally:
         await running.close()
